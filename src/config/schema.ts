@@ -1,0 +1,228 @@
+/**
+ * The configuration schema. Field names follow the design brief's MODEL_CONFIG so its table
+ * can be pasted as YAML. Objects are strict: a typo is an error, never silently ignored.
+ * Durations in the file are seconds (as in the brief); the normalised config uses milliseconds.
+ */
+import { z } from 'zod';
+import { simulationSchema } from '../providers/simulated/options.ts';
+import { providerNames } from '../providers/registry-names.ts';
+
+export const strengthTags = [
+  'complex_reasoning',
+  'coding',
+  'creative_writing',
+  'long_context',
+  'analysis',
+  'document_qa',
+  'multimodal',
+  'vision',
+  'realtime',
+  'simple_qa',
+  'classification',
+] as const;
+
+export const taskTypes = ['simple_qa', 'coding', 'long_context', 'multimodal', 'creative_writing'] as const;
+export type TaskType = (typeof taskTypes)[number];
+
+export const priorities = ['cost', 'speed', 'quality', 'balanced'] as const;
+export type Priority = (typeof priorities)[number];
+
+export const capabilityNames = ['vision', 'tools', 'json', 'prefill', 'streaming', 'embeddings'] as const;
+export type Capability = (typeof capabilityNames)[number];
+
+const seconds = z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' });
+const positiveInt = z.number().int().positive();
+
+const breakerSchema = z.strictObject({
+  /** Consecutive failures that open the breaker. */
+  failure_threshold: positiveInt.default(5),
+  /** Seconds the breaker stays OPEN before letting a trial through (grows on repeated failure). */
+  recovery_timeout: seconds.default(30),
+  /** Open when the failure rate over the rolling window passes this (0-1)... */
+  failure_rate: z.number().min(0).max(1).default(0.5),
+  /** ...with at least this many requests in the window. */
+  min_requests: positiveInt.default(20),
+  /** Rolling window for the failure rate, seconds. */
+  window: seconds.default(30),
+  /** Trial requests allowed through while HALF_OPEN. */
+  half_open_max: positiveInt.default(1),
+  /** Cap for the growing OPEN time, seconds. */
+  max_recovery_timeout: seconds.default(300),
+});
+
+const timeoutsSchema = z.strictObject({
+  connect: seconds.optional(),
+  /** First byte (response headers) for non-streaming, first token for streaming. */
+  first_token: seconds.optional(),
+  /** Longest gap between two stream chunks. */
+  idle: seconds.optional(),
+  /** Whole attempt; defaults to the model's `timeout`. */
+  total: seconds.optional(),
+});
+
+const costShape = {
+  cost_per_1k: z.number().nonnegative().optional(),
+  input_cost_per_1k: z.number().nonnegative().optional(),
+  output_cost_per_1k: z.number().nonnegative().optional(),
+};
+
+export const modelSchema = z.strictObject({
+  provider: z.enum(providerNames as unknown as [string, ...string[]], {
+    error: `expected one of: ${providerNames.join(', ')}`,
+  }),
+  base_url: z.url().optional(),
+  api_key: z.string().optional(),
+  /** Upstream model id; defaults to the config key. */
+  model: z.string().min(1).optional(),
+  strengths: z.array(z.enum(strengthTags)).default([]),
+  ...costShape,
+  timeout: seconds.default(30),
+  timeouts: timeoutsSchema.default({}),
+  weight: z.number().nonnegative().default(100),
+  /** Context window in tokens. */
+  max_tokens: positiveInt.default(128_000),
+  /** Output tokens to request when the client sets none (Anthropic requires a value). */
+  max_output_tokens: positiveInt.default(4096),
+  /** Quality tier 1-10 for the `quality` priority; defaults from weight. */
+  quality: z.number().min(0).max(10).optional(),
+  capabilities: z.array(z.enum(capabilityNames)).optional(),
+  fallbacks: z.array(z.string()).default([]),
+  circuit_breaker: breakerSchema.default(() => breakerSchema.parse({})),
+  /** Requests and tokens per minute this deployment may use. */
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  /** Concurrent requests allowed (bulkhead) and how many may queue beyond that. */
+  max_concurrency: positiveInt.optional(),
+  max_queue: z.number().int().nonnegative().default(0),
+  /** Extra headers sent upstream (e.g. anthropic-version, OpenAI-Organization). */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Active health probes. Off by default for simulated models. */
+  health_check: z
+    .strictObject({ enabled: z.boolean().optional(), interval: seconds.default(30) })
+    .default({ interval: 30 }),
+  /** Behaviour of a `simulated` model. */
+  simulate: simulationSchema.optional(),
+  enabled: z.boolean().default(true),
+});
+
+const ruleSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    match: z.strictObject({
+      /** JavaScript regular expression tested on the user text. */
+      regex: z.string().optional(),
+      regex_flags: z.string().default('i'),
+      /** Any of these words (case-insensitive) in the user text. */
+      keywords: z.array(z.string()).optional(),
+      /** Every key must equal the request's `metadata` value. */
+      metadata: z.record(z.string(), z.string()).optional(),
+      /** Every header must equal (case-insensitive name). */
+      headers: z.record(z.string(), z.string()).optional(),
+    }),
+    task: z.enum(taskTypes).optional(),
+    model: z.string().optional(),
+    models: z.array(z.string()).optional(),
+    exclude: z.array(z.string()).optional(),
+    priority: z.enum(priorities).optional(),
+  })
+  .refine((rule) => Object.keys(rule.match).some((key) => key !== 'regex_flags'), {
+    message: 'a rule needs at least one of regex, keywords, metadata, headers',
+    path: ['match'],
+  });
+
+export const routingSchema = z.strictObject({
+  default_priority: z.enum(priorities).default('balanced'),
+  /** How many next-best models follow the primary in the fallback chain. */
+  fallback_count: z.number().int().nonnegative().default(2),
+  /** Weights of cost, speed and quality in the `balanced` priority. */
+  balanced_weights: z
+    .strictObject({
+      cost: z.number().nonnegative().default(1),
+      speed: z.number().nonnegative().default(1),
+      quality: z.number().nonnegative().default(1),
+    })
+    .default({ cost: 1, speed: 1, quality: 1 }),
+  /** Candidates scoring within this share of the best are load-balanced by weight. */
+  near_top: z.number().min(0).max(1).default(0.1),
+  /** Health multiplier for a model that is up but degraded (the brief's 0.3). */
+  unhealthy_factor: z.number().min(0).max(1).default(0.3),
+  analysis: z
+    .strictObject({
+      long_context_tokens: positiveInt.default(8000),
+      simple_qa_max_tokens: positiveInt.default(500),
+      /** Prompts longer than this many characters are token-counted by sampling. */
+      exact_count_chars: positiveInt.default(24_000),
+      coding_keywords: z.array(z.string()).optional(),
+    })
+    .default(() => ({ long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 24_000 })),
+  rules: z.array(ruleSchema).default([]),
+  seed: z.number().int().optional(),
+});
+
+export const resilienceSchema = z.strictObject({
+  /** Attempts on one model before moving on (the brief's 2). */
+  max_attempts_per_model: positiveInt.default(2),
+  /** Upper bound on upstream attempts for one request, across all models. */
+  max_attempts_total: positiveInt.default(5),
+  /** Backoff base and cap, seconds (full jitter). */
+  backoff_base: seconds.default(0.1),
+  backoff_max: seconds.default(2),
+  /** The whole request, all attempts included, seconds. */
+  request_deadline: seconds.default(60),
+  /** Longest Retry-After the gateway will wait on the same model, seconds; longer moves on. */
+  max_retry_after: seconds.default(2),
+  /** Retry a silent upstream (no headers by first_token) on the same model. */
+  retry_silent: z.boolean().default(false),
+  /** Move to another model on a content-policy refusal. */
+  fallback_on_content_policy: z.boolean().default(false),
+  hedging: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Seconds before hedging; defaults to the model's observed p95 time to first byte. */
+      delay: seconds.optional(),
+      /** Extra upstream requests allowed, as a share of all requests. */
+      budget: z.number().min(0).max(1).default(0.05),
+    })
+    .default({ enabled: false, budget: 0.05 }),
+});
+
+export const observabilitySchema = z.strictObject({
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  request_log: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** SQLite file; `:memory:` keeps it in memory. */
+      path: z.string().default('.switchyard/requests.db'),
+      retention_days: z.number().positive().default(7),
+      log_content: z.boolean().default(false),
+    })
+    .default({ enabled: true, path: '.switchyard/requests.db', retention_days: 7, log_content: false }),
+});
+
+export const serverSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(4000),
+  /** Request body limit in bytes (images are big). */
+  body_limit: positiveInt.default(20 * 1024 * 1024),
+  /** Client keys. When set, requests need `Authorization: Bearer <key>`. */
+  api_keys: z.array(z.string().min(1)).default([]),
+  /** Admin endpoints and dashboard key; defaults to requiring one of api_keys when set. */
+  admin_key: z.string().optional(),
+  /** Seconds to wait for in-flight requests on shutdown. */
+  drain_timeout: seconds.default(30),
+});
+
+export const configSchema = z.strictObject({
+  server: serverSchema.default(() => serverSchema.parse({})),
+  models: z
+    .record(z.string().min(1), modelSchema)
+    .refine((models) => Object.keys(models).length > 0, { message: 'at least one model is required' }),
+  routing: routingSchema.default(() => routingSchema.parse({})),
+  resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
+  observability: observabilitySchema.default(() => observabilitySchema.parse({})),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type ParsedModel = z.output<typeof modelSchema>;
+export type RoutingRuleConfig = z.output<typeof ruleSchema>;

@@ -1,0 +1,223 @@
+/**
+ * Shared HTTP plumbing for the adapters: one undici Agent (keep-alive pools per origin),
+ * per-attempt timeouts, transport-error classification, JSON reading that never crashes on
+ * HTML or truncated bodies. Adapters never touch sockets.
+ */
+import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
+import { type FailureKind, kindForStatus, retryAfterFromHeaders, UpstreamError } from '../errors.ts';
+import type { CallOptions, UpstreamMeta } from './types.ts';
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+export interface HttpResponse {
+  status: number;
+  headers: HeaderMap;
+  body: Dispatcher.ResponseData['body'];
+}
+
+export interface HttpRequest {
+  url: string;
+  method?: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpClient {
+  send(request: HttpRequest, options: CallOptions, context: ErrorContext): Promise<HttpResponse>;
+  close(): Promise<void>;
+}
+
+export interface ErrorContext {
+  provider: string;
+  model: string;
+}
+
+export interface HttpClientOptions {
+  /** Max sockets per origin. */
+  connections?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/** An HTTP client over undici Agents; one Agent per connect timeout, pooling per origin. */
+export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
+  const agents = new Map<number, Agent>();
+  const agentFor = (connectMs: number): Agent => {
+    let agent = agents.get(connectMs);
+    if (!agent) {
+      agent = new Agent({
+        connections: options.connections ?? 256,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+        keepAliveMaxTimeout: 600_000,
+        connect: { timeout: connectMs },
+        pipelining: 1,
+      });
+      agents.set(connectMs, agent);
+    }
+    return agent;
+  };
+
+  return {
+    async send(request, callOptions, context) {
+      const { timeouts, signal } = callOptions;
+      const totalSignal = AbortSignal.timeout(timeouts.totalMs);
+      const combined = AbortSignal.any([signal, totalSignal]);
+      try {
+        const response = await undiciRequest(request.url, {
+          method: request.method ?? 'POST',
+          headers: request.headers,
+          body: request.body,
+          signal: combined,
+          dispatcher: agentFor(timeouts.connectMs),
+          headersTimeout: timeouts.firstTokenMs,
+          bodyTimeout: timeouts.idleMs,
+        });
+        return { status: response.statusCode, headers: response.headers, body: response.body };
+      } catch (error) {
+        throw transportError(error, signal, totalSignal, context);
+      }
+    },
+    async close() {
+      await Promise.all([...agents.values()].map((agent) => agent.close()));
+      agents.clear();
+    },
+  };
+}
+
+/** Turn an undici/network failure into a classified UpstreamError. */
+export function transportError(
+  error: unknown,
+  callerSignal: AbortSignal,
+  totalSignal: AbortSignal | undefined,
+  context: ErrorContext,
+): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  const base = { provider: context.provider, model: context.model, cause: error };
+  if (callerSignal.aborted) {
+    return new UpstreamError('cancelled', `request to ${context.model} was cancelled`, base);
+  }
+  if (totalSignal?.aborted) {
+    return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);
+  }
+  if (error instanceof undiciErrors.HeadersTimeoutError) {
+    return new UpstreamError('silent', `${context.model} sent no response headers before the first-token timeout`, base);
+  }
+  if (error instanceof undiciErrors.BodyTimeoutError) {
+    return new UpstreamError('timeout', `${context.model} stalled: no data within the idle timeout`, base);
+  }
+  if (error instanceof undiciErrors.ConnectTimeoutError) {
+    return new UpstreamError('network', `could not connect to ${context.model}'s upstream (connect timeout)`, base);
+  }
+  const code = (error as { code?: string } | null)?.code;
+  const name = (error as { name?: string } | null)?.name;
+  if (name === 'AbortError' || name === 'TimeoutError') {
+    return new UpstreamError('timeout', `${context.model} did not answer in time`, base);
+  }
+  const detail = code ? ` (${code})` : '';
+  return new UpstreamError('network', `network error talking to ${context.model}'s upstream${detail}`, base);
+}
+
+const rateLimitHeaderPrefixes = ['x-ratelimit-', 'anthropic-ratelimit-'];
+
+/** The headers the gateway acts on (rate limits, retry hints). Never auth headers. */
+export function upstreamMeta(status: number, headers: HeaderMap): UpstreamMeta {
+  const rateLimit: Record<string, string> = {};
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (
+      lower === 'retry-after' ||
+      lower === 'retry-after-ms' ||
+      rateLimitHeaderPrefixes.some((prefix) => lower.startsWith(prefix))
+    ) {
+      const value = headers[name];
+      if (value !== undefined) rateLimit[lower] = Array.isArray(value) ? (value[0] ?? '') : value;
+    }
+  }
+  return { status, rateLimit };
+}
+
+/** Read a body as text, mapping a mid-body failure to a classified error. */
+export async function readText(
+  response: HttpResponse,
+  options: CallOptions,
+  context: ErrorContext,
+): Promise<string> {
+  try {
+    return await response.body.text();
+  } catch (error) {
+    throw transportError(error, options.signal, undefined, context);
+  }
+}
+
+/** Parse a JSON body; HTML, empty or truncated bodies become a clear `bad_response` error. */
+export function parseJsonBody<T>(text: string, response: HttpResponse, context: ErrorContext): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    const contentType = String(response.headers['content-type'] ?? 'unknown content type');
+    throw new UpstreamError(
+      'bad_response',
+      `${context.model}'s upstream returned a body that is not valid JSON (${contentType}, ${text.length} bytes${
+        text.length > 0 && text.trimStart().startsWith('<') ? ', looks like HTML' : ''
+      })`,
+      { status: response.status, provider: context.provider, model: context.model, cause: error },
+    );
+  }
+}
+
+/** What an adapter extracts from its provider's error body. */
+export interface ErrorDetails {
+  message?: string;
+  code?: string;
+  type?: string;
+  param?: string | null;
+}
+
+const contextLengthPattern = /context.length|context_length|maximum context|too many tokens|prompt is too long|input is too long|exceeds the (maximum|context)|token limit/i;
+const contentPolicyPattern = /content.policy|content_filter|safety|responsible ai|flagged|harmful/i;
+
+/**
+ * Build the UpstreamError for a non-2xx response. The status gives the base kind; the body can
+ * refine a 400 into context-length or content-policy. The message names the model and status,
+ * and carries the upstream's own message (which never holds our key).
+ */
+export function errorFromResponse(
+  status: number,
+  headers: HeaderMap,
+  bodyText: string,
+  context: ErrorContext,
+  extract: (body: unknown) => ErrorDetails,
+  nowMs?: number,
+): UpstreamError {
+  let details: ErrorDetails = {};
+  try {
+    details = extract(JSON.parse(bodyText));
+  } catch {
+    // Non-JSON error body (an HTML error page from a proxy, say): the status says enough.
+  }
+  let kind: FailureKind = kindForStatus(status);
+  const haystack = `${details.code ?? ''} ${details.type ?? ''} ${details.message ?? ''}`;
+  if ((kind === 'invalid_request' || kind === 'context_length') && contextLengthPattern.test(haystack)) {
+    kind = 'context_length';
+  } else if (kind === 'invalid_request' && contentPolicyPattern.test(haystack)) {
+    kind = 'content_policy';
+  }
+  const upstreamMessage = details.message ? `: ${truncate(details.message, 500)}` : '';
+  return new UpstreamError(kind, `${context.model} returned HTTP ${status}${upstreamMessage}`, {
+    status,
+    retryAfterMs: retryAfterFromHeaders(headers, nowMs),
+    upstreamCode: details.code,
+    param: details.param ?? null,
+    provider: context.provider,
+    model: context.model,
+  });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Join a base URL and a path without doubling or losing slashes. */
+export function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}

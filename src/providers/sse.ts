@@ -1,0 +1,52 @@
+/**
+ * Server-sent events parsing (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+ * `event:` and `data:` fields, events separated by a blank line, comments (`:`) ignored,
+ * CRLF or LF line endings, multi-line data joined by "\n".
+ */
+export interface SseEvent {
+  event: string | undefined;
+  data: string;
+}
+
+export async function* parseSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let event: string | undefined;
+  let data: string[] = [];
+
+  for await (const piece of body) {
+    buffer += typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
+    let start = 0;
+    for (;;) {
+      const newline = buffer.indexOf('\n', start);
+      if (newline === -1) break;
+      let line = buffer.slice(start, newline);
+      start = newline + 1;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (line === '') {
+        if (data.length > 0) {
+          yield { event, data: data.length === 1 ? data[0]! : data.join('\n') };
+        }
+        event = undefined;
+        data = [];
+        continue;
+      }
+      if (line.charCodeAt(0) === 58 /* ':' */) continue;
+      const colon = line.indexOf(':');
+      const field = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? '' : line.slice(colon + 1);
+      if (value.charCodeAt(0) === 32 /* ' ' */) value = value.slice(1);
+      if (field === 'data') data.push(value);
+      else if (field === 'event') event = value;
+    }
+    buffer = start === 0 ? buffer : buffer.slice(start);
+  }
+  buffer += decoder.decode();
+  // A final event without its blank line still counts (many servers omit it at EOF).
+  if (buffer.length > 0) {
+    const line = buffer.endsWith('\r') ? buffer.slice(0, -1) : buffer;
+    if (line.startsWith('data:')) data.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
+    else if (line.startsWith('event:')) event = line.slice(6).trim();
+  }
+  if (data.length > 0) yield { event, data: data.join('\n') };
+}

@@ -1,0 +1,113 @@
+/**
+ * Time, injected. Production code never calls Date.now() or setTimeout directly in the
+ * resilience and routing paths, so tests and the simulator can run on virtual time.
+ */
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch (monotonic within one clock). */
+  now(): number;
+  /** Resolve after `ms`; reject with the signal's reason if it aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      if (ms <= 0) return resolve();
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+interface Sleeper {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/**
+ * A clock that only moves when told. `advance(ms)` fires every sleeper due in order, letting
+ * promise chains run between them, so code under test sees time pass exactly as it would.
+ */
+export class VirtualClock implements Clock {
+  private current: number;
+  private sleepers: Sleeper[] = [];
+  private seq = 0;
+
+  constructor(start = 0) {
+    this.current = start;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const sleeper: Sleeper = { at: this.current + Math.max(0, ms), seq: this.seq++, resolve: () => {} };
+      const onAbort = () => {
+        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+        reject(signal?.reason);
+      };
+      sleeper.resolve = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.insert(sleeper);
+    });
+  }
+
+  /** Number of pending sleepers (useful to wait until code under test has gone to sleep). */
+  get pending(): number {
+    return this.sleepers.length;
+  }
+
+  /** The time of the next pending sleeper, if any. */
+  nextWakeAt(): number | undefined {
+    return this.sleepers[0]?.at;
+  }
+
+  /** Move time forward by `ms`, waking sleepers in time order. */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.current + ms);
+  }
+
+  async advanceTo(target: number): Promise<void> {
+    for (;;) {
+      await flushMicrotasks();
+      const next = this.sleepers[0];
+      if (!next || next.at > target) break;
+      this.sleepers.shift();
+      this.current = Math.max(this.current, next.at);
+      next.resolve();
+    }
+    this.current = Math.max(this.current, target);
+    await flushMicrotasks();
+  }
+
+  private insert(sleeper: Sleeper): void {
+    // Keep sorted by (at, seq); sleepers are few, so a linear insert is fine.
+    let i = this.sleepers.length;
+    while (i > 0) {
+      const before = this.sleepers[i - 1]!;
+      if (before.at < sleeper.at || (before.at === sleeper.at && before.seq < sleeper.seq)) break;
+      i--;
+    }
+    this.sleepers.splice(i, 0, sleeper);
+  }
+}
+
+/** Let pending promise continuations run (several turns, so short chains settle). */
+export async function flushMicrotasks(turns = 20): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+}
