@@ -1,0 +1,102 @@
+/**
+ * The `switchyard` command: start, check-config, simulate.
+ * Returns an exit code; bin/switchyard.js sets it.
+ */
+import { existsSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { defaultConfig } from '../config/default.ts';
+import { ConfigError, type GatewayConfig, loadConfigFile, normalizeConfig } from '../config/load.ts';
+import { startServer } from '../start.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name('switchyard')
+    .description('An OpenAI-compatible LLM gateway with task-aware routing and failover.')
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  program
+    .command('start')
+    .description('start the gateway')
+    .option('-c, --config <file>', 'config file (YAML or JSON); default ./switchyard.yaml, else the embedded default')
+    .option('-p, --port <port>', 'port to listen on', parsePort)
+    .option('-H, --host <host>', 'address to listen on')
+    .action(async (options: { config?: string; port?: number; host?: string }) => {
+      exitCode = await start(options);
+    });
+
+  program
+    .command('check-config')
+    .description('validate a config file; exit 0 if valid, else 1 with every error as path: message')
+    .argument('<file>')
+    .action((file: string) => {
+      try {
+        const config = loadConfigFile(file);
+        console.log(`${file}: valid (${config.models.length} models: ${config.models.map((spec) => spec.name).join(', ')})`);
+      } catch (error) {
+        exitCode = reportConfigError(error);
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+  return exitCode;
+}
+
+async function start(options: { config?: string; port?: number; host?: string }): Promise<number> {
+  let config: GatewayConfig;
+  let notice: string | undefined;
+  try {
+    const path = options.config ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
+    if (path) {
+      config = loadConfigFile(path);
+      notice = `config: ${path}`;
+    } else {
+      const embedded = defaultConfig(process.env);
+      config = normalizeConfig(embedded.config);
+      notice =
+        embedded.realModels.length > 0
+          ? `config: embedded default; real providers for ${embedded.realModels.join(', ')}; the rest simulated`
+          : 'config: embedded default (simulated pool: no provider key in the environment)';
+    }
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  if (options.port !== undefined) config.server.port = options.port;
+  if (options.host !== undefined) config.server.host = options.host;
+  const running = await startServer(config);
+  process.stderr.write(`${notice}\n`);
+  console.log(`switchyard listening on ${running.url}`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal} received: draining in-flight requests\n`);
+      running.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+function reportConfigError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) console.error(problem);
+    return 1;
+  }
+  console.error(error instanceof Error ? error.message : String(error));
+  return 1;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${value}`);
+  return port;
+}

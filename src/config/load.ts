@@ -1,0 +1,208 @@
+/**
+ * Reading a config: YAML or JSON text -> ${VAR} expansion -> zod validation -> cross-field
+ * checks -> a normalised `GatewayConfig`. Every problem is reported as `path: message`, all at
+ * once, and values are never echoed (they may be secrets).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import type { ModelSpec, Strength } from './model-spec.ts';
+import { type Capability, configSchema, type ParsedConfig, type ParsedModel } from './schema.ts';
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid config:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface GatewayConfig {
+  server: ParsedConfig['server'];
+  models: ModelSpec[];
+  routing: ParsedConfig['routing'];
+  resilience: ParsedConfig['resilience'];
+  observability: ParsedConfig['observability'];
+}
+
+/** Read and validate a config file. Throws ConfigError with every problem found. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read file (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseConfigText(text, env);
+}
+
+export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let raw: unknown;
+  try {
+    // YAML 1.2 is a superset of JSON, so one parser reads both.
+    raw = parseYaml(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new ConfigError([`(file): not valid YAML or JSON: ${message}`]);
+  }
+  return normalizeConfig(raw, env);
+}
+
+/** Validate an already-parsed config object (from a file or from library callers). */
+export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const problems: string[] = [];
+  const expanded = expandEnv(raw, [], env, problems);
+  const result = configSchema.safeParse(expanded ?? {});
+  if (!result.success) problems.push(...formatIssues(result.error.issues));
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  const parsed = result.data;
+  problems.push(...crossChecks(parsed));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    server: parsed.server,
+    models: Object.entries(parsed.models)
+      .filter(([, model]) => model.enabled)
+      .map(([name, model]) => toModelSpec(name, model)),
+    routing: parsed.routing,
+    resilience: parsed.resilience,
+    observability: parsed.observability,
+  };
+}
+
+const envPattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replace ${VAR} (and ${VAR:-default}) in every string. A missing variable is a problem. */
+function expandEnv(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(envPattern, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => expandEnv(item, [...path, index], env, problems));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, [...path, key], env, problems);
+    return out;
+  }
+  return value;
+}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) lines.push(`${formatPath([...issue.path, key])}: unknown field`);
+    } else if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      lines.push(...formatIssues(issue.errors.flat()));
+    } else {
+      lines.push(`${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`);
+    }
+  }
+  return lines;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(root)' : path.map(String).join('.');
+}
+
+function crossChecks(config: ParsedConfig): string[] {
+  const problems: string[] = [];
+  const names = new Set(Object.keys(config.models));
+  for (const [name, model] of Object.entries(config.models)) {
+    model.fallbacks.forEach((fallback, index) => {
+      if (!names.has(fallback)) problems.push(`models.${name}.fallbacks.${index}: unknown model "${fallback}"`);
+      if (fallback === name) problems.push(`models.${name}.fallbacks.${index}: a model cannot fall back to itself`);
+    });
+    if (model.provider !== 'simulated' && model.simulate) {
+      problems.push(`models.${name}.simulate: only simulated models take simulation settings`);
+    }
+    const output = model.simulate?.output_tokens;
+    if (output && output.min > output.max) problems.push(`models.${name}.simulate.output_tokens: min is above max`);
+    if (model.cost_per_1k === undefined && (model.input_cost_per_1k === undefined) !== (model.output_cost_per_1k === undefined)) {
+      problems.push(`models.${name}: set both input_cost_per_1k and output_cost_per_1k, or cost_per_1k`);
+    }
+    if (names.has('auto') || name.startsWith('auto:')) problems.push(`models.${name}: "auto" names are reserved`);
+  }
+  config.routing.rules.forEach((rule, index) => {
+    for (const [field, list] of [
+      ['models', rule.models ?? (rule.model ? [rule.model] : [])],
+      ['exclude', rule.exclude ?? []],
+    ] as const) {
+      for (const model of list) {
+        if (!names.has(model)) problems.push(`routing.rules.${index}.${field === 'models' && rule.model ? 'model' : field}: unknown model "${model}"`);
+      }
+    }
+    if (rule.match.regex !== undefined) {
+      try {
+        new RegExp(rule.match.regex, rule.match.regex_flags);
+      } catch (error) {
+        problems.push(`routing.rules.${index}.match.regex: ${(error as Error).message}`);
+      }
+    }
+  });
+  return problems;
+}
+
+const defaultCapabilities: Record<string, Capability[]> = {
+  openai: ['tools', 'json', 'streaming'],
+  anthropic: ['tools', 'json', 'streaming', 'prefill', 'vision'],
+  google: ['tools', 'json', 'streaming', 'vision'],
+  simulated: ['tools', 'json', 'streaming', 'prefill'],
+};
+
+function toModelSpec(name: string, model: ParsedModel): ModelSpec {
+  const timeoutMs = model.timeout * 1000;
+  const seconds = (value: number | undefined, fallback: number) => (value === undefined ? fallback : value * 1000);
+  const capabilities = new Set<Capability>(model.capabilities ?? defaultCapabilities[model.provider] ?? []);
+  if (!model.capabilities && (model.strengths.includes('vision') || model.strengths.includes('multimodal'))) {
+    capabilities.add('vision');
+  }
+  const blended = model.cost_per_1k;
+  return {
+    name,
+    provider: model.provider,
+    baseUrl: model.base_url,
+    apiKey: model.api_key || undefined,
+    upstreamModel: model.model ?? name,
+    strengths: model.strengths as Strength[],
+    inputCostPer1k: model.input_cost_per_1k ?? blended ?? 0,
+    outputCostPer1k: model.output_cost_per_1k ?? blended ?? 0,
+    weight: model.weight,
+    // Without an explicit tier, quality follows the load weight on a 0-10 scale.
+    quality: model.quality ?? Math.min(10, model.weight / 12),
+    contextWindow: model.max_tokens,
+    maxOutputTokens: model.max_output_tokens,
+    capabilities,
+    fallbacks: model.fallbacks,
+    timeouts: {
+      connectMs: seconds(model.timeouts.connect, Math.min(timeoutMs, 5000)),
+      firstTokenMs: seconds(model.timeouts.first_token, timeoutMs),
+      idleMs: seconds(model.timeouts.idle, Math.min(timeoutMs, 30_000)),
+      totalMs: seconds(model.timeouts.total, Math.max(timeoutMs, 120_000)),
+    },
+    breaker: {
+      failureThreshold: model.circuit_breaker.failure_threshold,
+      recoveryTimeoutMs: model.circuit_breaker.recovery_timeout * 1000,
+      maxRecoveryTimeoutMs: model.circuit_breaker.max_recovery_timeout * 1000,
+      failureRate: model.circuit_breaker.failure_rate,
+      minRequests: model.circuit_breaker.min_requests,
+      windowMs: model.circuit_breaker.window * 1000,
+      halfOpenMax: model.circuit_breaker.half_open_max,
+    },
+    rpm: model.rpm,
+    tpm: model.tpm,
+    maxConcurrency: model.max_concurrency,
+    maxQueue: model.max_queue,
+    headers: model.headers,
+    healthCheck: {
+      enabled: model.health_check.enabled ?? model.provider !== 'simulated',
+      intervalMs: model.health_check.interval * 1000,
+    },
+    simulate: model.provider === 'simulated' ? (model.simulate ?? undefined) : undefined,
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Per-model counters and latency distributions for /admin/stats and the dashboard, in bounded
+ * memory: HDR histograms (fixed size whatever the traffic), never a list of samples.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { ModelHealthRegistry } from '../resilience/model-health.ts';
+import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
+
+interface ModelStats {
+  requests: number;
+  successes: number;
+  errors: Record<string, number>;
+  retries: number;
+  fallbacks: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  latency: hdr.Histogram;
+  ttft: hdr.Histogram;
+}
+
+function newHistogram(): hdr.Histogram {
+  // 1 ms .. 10 min at 2 significant digits: a few KB per histogram, whatever the traffic.
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 2, bitBucketSize: 32, useWebAssembly: false });
+}
+
+export interface ModelReport {
+  model: string;
+  provider: string;
+  state: 'healthy' | 'degraded' | 'down';
+  breaker: string;
+  requests: number;
+  successes: number;
+  errors: Record<string, number>;
+  success_rate: number | null;
+  retries: number;
+  fallbacks: number;
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null; mean: number | null };
+  ttft_ms: { p50: number | null; p95: number | null; p99: number | null };
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
+  in_flight: number;
+  health_score: number;
+}
+
+export class StatsCollector implements Partial<GatewayEvents> {
+  private readonly models = new Map<string, ModelStats>();
+  private totalRequests = 0;
+  private totalErrors = 0;
+  private totalCost = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly health: ModelHealthRegistry) {
+    for (const runtime of health.all()) this.models.set(runtime.spec.name, this.empty());
+  }
+
+  attempt(_requestId: string, record: AttemptRecord): void {
+    const stats = this.models.get(record.model);
+    if (!stats) return;
+    stats.requests++;
+    if (record.outcome === 'success') {
+      stats.successes++;
+    } else {
+      stats.errors[record.outcome] = (stats.errors[record.outcome] ?? 0) + 1;
+    }
+  }
+
+  requestFinished(summary: RequestSummary): void {
+    this.totalRequests++;
+    if (summary.status >= 400) this.totalErrors++;
+    this.totalCost += summary.costUsd;
+    if (!summary.model) return;
+    const stats = this.models.get(summary.model);
+    if (!stats) return;
+    stats.retries += summary.retries;
+    if (summary.fallbacks > 0) stats.fallbacks++;
+    stats.tokensIn += summary.promptTokens;
+    stats.tokensOut += summary.completionTokens;
+    stats.costUsd += summary.costUsd;
+    stats.latency.recordValue(clampMs(summary.latencyMs));
+    if (summary.ttftMs !== undefined) stats.ttft.recordValue(clampMs(summary.ttftMs));
+  }
+
+  report(): { uptime_s: number; requests: number; errors: number; cost_usd: number; models: ModelReport[] } {
+    const models: ModelReport[] = [];
+    for (const [name, stats] of this.models) {
+      const runtime = this.health.runtime(name);
+      const view = this.health.get(name);
+      const breaker = view?.breaker ?? 'closed';
+      const count = stats.latency.totalCount;
+      models.push({
+        model: name,
+        provider: runtime?.spec.provider ?? 'unknown',
+        state: breaker === 'open' ? 'down' : view?.healthy === false || breaker === 'half_open' ? 'degraded' : 'healthy',
+        breaker,
+        requests: stats.requests,
+        successes: stats.successes,
+        errors: { ...stats.errors },
+        success_rate: stats.requests === 0 ? null : stats.successes / stats.requests,
+        retries: stats.retries,
+        fallbacks: stats.fallbacks,
+        latency_ms: {
+          p50: count ? stats.latency.getValueAtPercentile(50) : null,
+          p95: count ? stats.latency.getValueAtPercentile(95) : null,
+          p99: count ? stats.latency.getValueAtPercentile(99) : null,
+          mean: count ? Math.round(stats.latency.mean) : null,
+        },
+        ttft_ms: {
+          p50: stats.ttft.totalCount ? stats.ttft.getValueAtPercentile(50) : null,
+          p95: stats.ttft.totalCount ? stats.ttft.getValueAtPercentile(95) : null,
+          p99: stats.ttft.totalCount ? stats.ttft.getValueAtPercentile(99) : null,
+        },
+        tokens_in: stats.tokensIn,
+        tokens_out: stats.tokensOut,
+        cost_usd: round(stats.costUsd),
+        in_flight: runtime?.inFlight ?? 0,
+        health_score: round(runtime ? (breaker === 'open' ? 0 : runtime.successRate) : 0),
+      });
+    }
+    return {
+      uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      requests: this.totalRequests,
+      errors: this.totalErrors,
+      cost_usd: round(this.totalCost),
+      models,
+    };
+  }
+
+  private empty(): ModelStats {
+    return { requests: 0, successes: 0, errors: {}, retries: 0, fallbacks: 0, tokensIn: 0, tokensOut: 0, costUsd: 0, latency: newHistogram(), ttft: newHistogram() };
+  }
+}
+
+function clampMs(ms: number): number {
+  return Math.min(600_000, Math.max(1, Math.round(ms)));
+}
+
+function round(value: number): number {
+  return Math.round(value * 1e6) / 1e6;
+}

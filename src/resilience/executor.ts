@@ -1,0 +1,493 @@
+/**
+ * Runs one client request against its chain of candidate models: breaker and bulkhead checks,
+ * per-attempt timeouts under one request deadline, retries with backoff, fail-over by error
+ * class, and streaming fail-over (transparent before the first token, prefill continuation
+ * after it). Every accepted request ends in exactly one result or one GatewayError.
+ */
+import type { ModelSpec } from '../config/model-spec.ts';
+import { GatewayError, isClientFault, UpstreamError } from '../errors.ts';
+import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
+import type { CallOptions, ModelClient } from '../providers/types.ts';
+import type { RandomSource } from '../routing/random.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../types/openai.ts';
+import type { Clock } from './clock.ts';
+import { type FailurePolicy, planAfterFailure } from './failure-plan.ts';
+import type { ModelHealthRegistry } from './model-health.ts';
+
+export interface ExecutorPolicy extends FailurePolicy {
+  maxAttemptsTotal: number;
+  requestDeadlineMs: number;
+  /** How long a bad key keeps a model out of rotation. */
+  unhealthyForMs: number;
+}
+
+export interface Logger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+  error(object: object, message?: string): void;
+}
+
+export interface ExecutorDeps {
+  clients: ReadonlyMap<string, ModelClient>;
+  health: ModelHealthRegistry;
+  clock: Clock;
+  random: RandomSource;
+  policy: ExecutorPolicy;
+  events: GatewayEvents;
+  logger: Logger;
+}
+
+export interface ExecutionContext {
+  requestId: string;
+  /** Candidate models in order: primary first. */
+  chain: readonly string[];
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  promptTokens: number;
+}
+
+/** What happened while serving one request; filled in as attempts run. */
+export class ExecutionTrace {
+  readonly attempts: AttemptRecord[] = [];
+  readonly failedModels: string[] = [];
+  retries = 0;
+  /** The model answering now (streams can switch once text was sent). */
+  model: string | undefined;
+  /** Every model that produced part of the answer, in order. */
+  readonly answeredBy: string[] = [];
+  ttftMs: number | undefined;
+  usage: Usage | undefined;
+  /** Answer text so far (for prefill continuation and estimated usage). */
+  text = '';
+
+  get fallbacks(): number {
+    return this.model ? this.failedModels.filter((name) => name !== this.model).length : this.failedModels.length;
+  }
+}
+
+/** A stream the executor could not complete; `partial` says whether text already reached the client. */
+export class StreamInterruptedError extends GatewayError {}
+
+interface Candidate {
+  name: string;
+  client: ModelClient;
+  spec: ModelSpec;
+}
+
+export class Executor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** Non-streaming: the first successful completion along the chain. */
+  async chat(request: ChatRequest, context: ExecutionContext, trace = new ExecutionTrace()): Promise<{ completion: ChatCompletion; trace: ExecutionTrace }> {
+    const scope = this.openScope(context);
+    try {
+      const completion = await this.runChain(context, trace, scope, async (candidate, options) => {
+        const { completion, meta } = await candidate.client.chat(request, options);
+        this.deps.health.observeRateLimitHeaders(candidate.name, meta.rateLimit);
+        return completion;
+      });
+      trace.usage = completion.usage;
+      trace.text = completion.choices[0]?.message.content ?? '';
+      return { completion, trace };
+    } finally {
+      scope.close();
+    }
+  }
+
+  /**
+   * Streaming. Chunks are held back until the first content token, so a failure before it is
+   * invisible to the client. After text was sent, a failure continues on the next model that
+   * supports prefill (with the partial answer as an assistant message); otherwise the stream
+   * ends with a StreamInterruptedError, never as a normal completion.
+   */
+  async *stream(request: ChatRequest, context: ExecutionContext, trace: ExecutionTrace): AsyncGenerator<ChatCompletionChunk> {
+    const scope = this.openScope(context);
+    const streamId = `chatcmpl-${context.requestId}`;
+    const wantsUsage = request.stream_options?.include_usage === true;
+    let sentContent = false;
+    let toolCallSent = false;
+    let finishSent = false;
+    let originalError: UpstreamError | undefined;
+    const skip = new Set<string>();
+    try {
+      for (;;) {
+        const continuing = sentContent;
+        const attemptRequest: ChatRequest = continuing
+          ? { ...request, messages: [...request.messages, { role: 'assistant', content: trace.text }] }
+          : request;
+        const chainLeft = context.chain.filter((name) => !skip.has(name));
+        if (continuing) {
+          // Only models that accept an assistant prefill can continue a half-sent answer.
+          const eligible = chainLeft.filter((name) => this.deps.clients.get(name)?.spec.capabilities.has('prefill'));
+          if (toolCallSent || eligible.length === 0) {
+            throw interrupted(originalError, toolCallSent ? 'a tool call was in flight' : 'no remaining model supports prefill');
+          }
+          chainLeft.splice(0, chainLeft.length, ...eligible);
+        }
+        let iterator: AsyncIterator<ChatCompletionChunk> | undefined;
+        let held: ChatCompletionChunk[] = [];
+        let started: number;
+        let candidateName: string | undefined;
+        try {
+          const opened = await this.runChain({ ...context, chain: chainLeft }, trace, scope, async (candidate, options) => {
+            started = this.deps.clock.now();
+            const result = await candidate.client.stream(attemptRequest, options);
+            this.deps.health.observeRateLimitHeaders(candidate.name, result.meta.rateLimit);
+            const chunks = result.chunks[Symbol.asyncIterator]();
+            // Read up to the first content token inside the attempt, so a stall or failure
+            // before it is retried or failed over like any other failed attempt.
+            const firstTokenDeadline = started + options.timeouts.firstTokenMs;
+            const buffered: ChatCompletionChunk[] = [];
+            try {
+              for (;;) {
+                const next = await this.nextBefore(chunks, firstTokenDeadline, options.signal, candidate.name);
+                if (next.done) throw new UpstreamError('bad_response', `${candidate.name}'s stream ended before any content`, { model: candidate.name, provider: candidate.spec.provider });
+                buffered.push(next.value);
+                if (hasContent(next.value) || next.value.choices.some((choice) => choice.finish_reason)) break;
+              }
+            } catch (error) {
+              await chunks.return?.().catch(() => {});
+              throw error;
+            }
+            return { chunks, buffered, name: candidate.name };
+          }, { keepAlive: true });
+          iterator = opened.chunks;
+          held = opened.buffered;
+          candidateName = opened.name;
+        } catch (error) {
+          if (continuing && error instanceof GatewayError) throw interrupted(originalError, error.message);
+          throw error;
+        }
+        // This model is now answering.
+        trace.model = candidateName;
+        trace.answeredBy.push(candidateName);
+        if (trace.ttftMs === undefined) trace.ttftMs = this.deps.clock.now() - scope.startedAt;
+        let segmentUsage: Usage | undefined;
+        try {
+          for (;;) {
+            let chunk = held.shift();
+            if (!chunk) {
+              const next = await iterator.next();
+              if (next.done) break;
+              chunk = next.value;
+            }
+            chunk.id = streamId;
+            if (chunk.usage) segmentUsage = chunk.usage;
+            if (continuing) stripRole(chunk);
+            let forward = chunk.choices.length > 0 || (wantsUsage && !!chunk.usage);
+            if (chunk.choices.length === 0 && chunk.usage) forward = false; // sent once, at the end
+            for (const choice of chunk.choices) {
+              const delta = choice.delta;
+              if (typeof delta.content === 'string') trace.text += delta.content;
+              if (delta.tool_calls && delta.tool_calls.length > 0) toolCallSent = true;
+              if (choice.finish_reason) finishSent = true;
+            }
+            if (forward && (chunk.choices.length > 0 && !isEmptyContinuationChunk(chunk))) {
+              if (hasContent(chunk)) sentContent = true;
+              yield chunk;
+            }
+          }
+          this.deps.health.recordSuccess(candidateName, trace.ttftMs ?? 0, segmentUsage?.completion_tokens ?? 0);
+          trace.usage = mergeUsage(trace.usage, segmentUsage);
+          if (!finishSent) {
+            throw new UpstreamError('bad_response', `${candidateName}'s stream ended without a finish reason`, { model: candidateName });
+          }
+          if (wantsUsage && trace.usage) {
+            yield { id: streamId, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: candidateName, choices: [], usage: trace.usage };
+          }
+          return;
+        } catch (error) {
+          await iterator.return?.().catch(() => {});
+          const failure = toUpstream(error, candidateName);
+          if (failure.kind === 'cancelled' || context.signal.aborted) throw failure;
+          this.recordAttemptFailure(context.requestId, candidateName, failure, this.deps.clock.now() - started!);
+          trace.usage = mergeUsage(trace.usage, segmentUsage);
+          originalError ??= failure;
+          skip.add(candidateName);
+          trace.failedModels.push(candidateName);
+          this.deps.logger.warn({ requestId: context.requestId, model: candidateName, kind: failure.kind }, 'stream failed mid-answer');
+          if (!sentContent) {
+            // Nothing visible was sent: carry on transparently with the rest of the chain.
+            continue;
+          }
+        }
+      }
+    } finally {
+      scope.close();
+    }
+  }
+
+  /**
+   * Walk the chain: for each usable model, attempt (with retries) until one succeeds.
+   * `keepAlive` leaves the model's in-flight slot open for a stream that goes on after `call`.
+   */
+  private async runChain<T>(
+    context: ExecutionContext,
+    trace: ExecutionTrace,
+    scope: RequestScope,
+    call: (candidate: Candidate, options: CallOptions) => Promise<T>,
+    _options: { keepAlive?: boolean } = {},
+  ): Promise<T> {
+    const { policy, health, clock } = this.deps;
+    const failures: UpstreamError[] = [];
+    const skipped: string[] = [];
+    let minWindow = 0;
+    let totalAttempts = trace.attempts.length;
+    for (const name of context.chain) {
+      const client = this.deps.clients.get(name);
+      if (!client) continue;
+      const candidate: Candidate = { name, client, spec: client.spec };
+      if (candidate.spec.contextWindow <= minWindow) {
+        skipped.push(`${name}: context window not larger than the one that overflowed`);
+        continue;
+      }
+      const runtime = health.runtime(name);
+      if (runtime && candidate.spec.maxConcurrency !== undefined && runtime.inFlight >= candidate.spec.maxConcurrency) {
+        skipped.push(`${name}: at its concurrency limit`);
+        continue;
+      }
+      for (let attempt = 0; attempt < policy.maxAttemptsPerModel; attempt++) {
+        if (totalAttempts >= policy.maxAttemptsTotal) break;
+        if (scope.signal.aborted) break;
+        if (runtime && !runtime.breaker.tryAcquire()) {
+          skipped.push(`${name}: circuit breaker open`);
+          break;
+        }
+        totalAttempts++;
+        if (attempt > 0) trace.retries++;
+        const started = clock.now();
+        health.begin(name, context.promptTokens);
+        this.deps.events.inFlight(name, 1);
+        try {
+          const value = await call(candidate, this.attemptOptions(candidate.spec, scope, context.requestId));
+          const latencyMs = clock.now() - started;
+          // Streams record their success once the whole stream is through.
+          if (!_options.keepAlive) health.recordSuccess(name, latencyMs);
+          this.deps.events.attempt(context.requestId, { model: name, provider: candidate.spec.provider, outcome: 'success', latencyMs });
+          trace.attempts.push({ model: name, provider: candidate.spec.provider, outcome: 'success', latencyMs });
+          trace.model = name;
+          return value;
+        } catch (caught) {
+          const latencyMs = clock.now() - started;
+          let error = toUpstream(caught, name, candidate.spec.provider);
+          if (scope.deadlineHit && !context.signal.aborted) {
+            error = new UpstreamError('timeout', `request deadline passed while waiting for ${name}`, { model: name, provider: candidate.spec.provider });
+          }
+          trace.attempts.push({ model: name, provider: candidate.spec.provider, outcome: error.kind, status: error.status, message: error.message, latencyMs });
+          if (error.kind === 'cancelled' || context.signal.aborted) {
+            runtime?.breaker.release();
+            throw new GatewayError('client_closed_request', 'the client closed the request', { cause: error });
+          }
+          this.recordAttemptFailure(context.requestId, name, error, latencyMs, true);
+          failures.push(error);
+          if (isClientFault(error.kind)) throw clientError(error);
+          const remaining = scope.deadline - clock.now();
+          const plan = planAfterFailure(error, attempt, remaining, policy, this.deps.random);
+          if (plan.action === 'stop') throw clientError(error);
+          if (plan.action === 'retry') {
+            try {
+              await clock.sleep(plan.delayMs, scope.signal);
+            } catch {
+              break;
+            }
+            continue;
+          }
+          if (plan.markUnhealthy) {
+            health.markUnhealthy(name, error.message, policy.unhealthyForMs);
+            this.deps.logger.error(
+              { requestId: context.requestId, model: name, status: error.status, kind: error.kind },
+              `${name} rejected the gateway's credentials or model id: check its api_key/model in the config; taken out of rotation`,
+            );
+          }
+          if (plan.onlyLargerWindow) minWindow = Math.max(minWindow, candidate.spec.contextWindow);
+          break;
+        } finally {
+          health.end(name);
+          this.deps.events.inFlight(name, -1);
+        }
+      }
+      if (!trace.failedModels.includes(name) && failures.some((failure) => failure.model === name)) trace.failedModels.push(name);
+      if (scope.signal.aborted || totalAttempts >= policy.maxAttemptsTotal) break;
+    }
+    if (context.signal.aborted) throw new GatewayError('client_closed_request', 'the client closed the request');
+    throw exhausted(failures, skipped, scope.deadlineHit, minWindow > 0);
+  }
+
+  private recordAttemptFailure(requestId: string, model: string, error: UpstreamError, latencyMs: number, alreadyTraced = false): void {
+    const runtime = this.deps.health.runtime(model);
+    if (error.kind === 'invalid_request' || error.kind === 'content_policy' || error.kind === 'context_length') {
+      runtime?.breaker.release(); // the request's fault, not the model's
+    } else {
+      this.deps.health.recordFailure(model, latencyMs);
+    }
+    if (!alreadyTraced) {
+      this.deps.events.attempt(requestId, { model, provider: runtime?.spec.provider ?? 'unknown', outcome: error.kind, status: error.status, message: error.message, latencyMs });
+    } else {
+      this.deps.events.attempt(requestId, { model, provider: runtime?.spec.provider ?? 'unknown', outcome: error.kind, status: error.status, message: error.message, latencyMs });
+    }
+  }
+
+  private attemptOptions(spec: ModelSpec, scope: RequestScope, requestId: string): CallOptions {
+    const remaining = Math.max(1, scope.deadline - this.deps.clock.now());
+    const { connectMs, firstTokenMs, idleMs, totalMs } = spec.timeouts;
+    return {
+      signal: scope.signal,
+      requestId,
+      timeouts: {
+        connectMs: Math.min(connectMs, remaining),
+        firstTokenMs: Math.min(firstTokenMs, remaining),
+        idleMs: Math.min(idleMs, remaining),
+        totalMs: Math.min(totalMs, remaining),
+      },
+    };
+  }
+
+  /** iterator.next(), failing as `silent` if nothing arrives before `deadline`. */
+  private async nextBefore(
+    iterator: AsyncIterator<ChatCompletionChunk>,
+    deadline: number,
+    signal: AbortSignal,
+    model: string,
+  ): Promise<IteratorResult<ChatCompletionChunk>> {
+    const wait = deadline - this.deps.clock.now();
+    const timer = new AbortController();
+    const onAbort = () => timer.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await Promise.race([
+        iterator.next(),
+        this.deps.clock.sleep(Math.max(0, wait), timer.signal).then(
+          () => {
+            throw new UpstreamError('silent', `${model} sent no token before its first-token timeout`, { model });
+          },
+          () => new Promise<never>(() => {}), // cancelled timer: let next() decide
+        ),
+      ]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      timer.abort();
+    }
+  }
+
+  private openScope(context: ExecutionContext): RequestScope {
+    return new RequestScope(this.deps.clock, context.signal, this.deps.policy.requestDeadlineMs);
+  }
+}
+
+/** The request's own abort signal: the client's signal plus the request deadline. */
+class RequestScope {
+  readonly startedAt: number;
+  readonly deadline: number;
+  deadlineHit = false;
+  private readonly controller = new AbortController();
+  private readonly timer = new AbortController();
+  private readonly onClientAbort: () => void;
+
+  constructor(
+    clock: Clock,
+    private readonly clientSignal: AbortSignal,
+    deadlineMs: number,
+  ) {
+    this.startedAt = clock.now();
+    this.deadline = this.startedAt + deadlineMs;
+    this.onClientAbort = () => this.controller.abort(clientSignal.reason);
+    if (clientSignal.aborted) this.controller.abort(clientSignal.reason);
+    else clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
+    clock.sleep(deadlineMs, this.timer.signal).then(
+      () => {
+        this.deadlineHit = true;
+        this.controller.abort(new Error('request deadline passed'));
+      },
+      () => {},
+    );
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  close(): void {
+    this.timer.abort();
+    this.clientSignal.removeEventListener('abort', this.onClientAbort);
+  }
+}
+
+function hasContent(chunk: ChatCompletionChunk): boolean {
+  for (const choice of chunk.choices) {
+    const delta = choice.delta;
+    if ((typeof delta.content === 'string' && delta.content.length > 0) || (delta.tool_calls && delta.tool_calls.length > 0) || delta.refusal) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** A continuation's role-only opener adds nothing the client has not seen. */
+function stripRole(chunk: ChatCompletionChunk): void {
+  for (const choice of chunk.choices) delete choice.delta.role;
+}
+
+function isEmptyContinuationChunk(chunk: ChatCompletionChunk): boolean {
+  return chunk.choices.every((choice) => !choice.finish_reason && Object.keys(choice.delta).length === 0);
+}
+
+function mergeUsage(total: Usage | undefined, segment: Usage | undefined): Usage | undefined {
+  if (!segment) return total;
+  if (!total) return { ...segment };
+  // A continuation re-reads the prompt plus the partial answer; bill what each model used.
+  return {
+    prompt_tokens: total.prompt_tokens + segment.prompt_tokens,
+    completion_tokens: total.completion_tokens + segment.completion_tokens,
+    total_tokens: total.total_tokens + segment.total_tokens,
+  };
+}
+
+function toUpstream(error: unknown, model: string, provider?: string): UpstreamError {
+  if (error instanceof UpstreamError) {
+    error.model ??= model;
+    return error;
+  }
+  if (error instanceof GatewayError) throw error;
+  return new UpstreamError('server', `${model} failed: ${error instanceof Error ? error.message : String(error)}`, { model, provider, cause: error });
+}
+
+/** The client's own fault, or a refusal, passed on as a 400 with the upstream's reason. */
+function clientError(error: UpstreamError): GatewayError {
+  if (error.kind === 'cancelled') return new GatewayError('client_closed_request', 'the client closed the request');
+  const code = error.kind === 'content_policy' ? 'content_policy_violation' : error.kind === 'context_length' ? 'context_length_exceeded' : 'invalid_request';
+  return new GatewayError(code, error.message, { param: error.param, status: 400, cause: error });
+}
+
+/** Every candidate failed: one error that names each model tried and why. */
+function exhausted(failures: UpstreamError[], skipped: string[], deadlineHit: boolean, contextOverflow: boolean): GatewayError {
+  const tried = failures.map((failure) => `${failure.model}: ${failure.message}`);
+  const detail = [...dedupe(tried), ...skipped].join('; ');
+  if (contextOverflow && failures.every((failure) => failure.kind === 'context_length')) {
+    return new GatewayError('context_length_exceeded', `the prompt does not fit any available model (${detail})`, { param: 'messages' });
+  }
+  if (failures.length === 0) {
+    return new GatewayError('no_model_available', `no model could take the request: ${detail || 'every candidate is unavailable'}`);
+  }
+  if (failures.every((failure) => failure.kind === 'rate_limited')) {
+    const retryAfter = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 1000));
+    return new GatewayError('rate_limited', `every candidate is rate limited: ${detail}`, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1000))) },
+    });
+  }
+  if (deadlineHit || failures.every((failure) => failure.kind === 'timeout' || failure.kind === 'silent')) {
+    return new GatewayError('upstream_timeout', `no model answered in time: ${detail}`);
+  }
+  if (failures.every((failure) => failure.kind === 'bad_response')) {
+    return new GatewayError('bad_upstream_response', `every candidate returned an invalid response: ${detail}`);
+  }
+  return new GatewayError('upstream_error', `every candidate failed: ${detail}`);
+}
+
+function interrupted(original: UpstreamError | undefined, why: string): StreamInterruptedError {
+  const cause = original ? `${original.model}: ${original.message}` : 'the upstream stream failed';
+  return new StreamInterruptedError('upstream_error', `the stream was interrupted after partial output (${cause}); could not continue: ${why}`);
+}
+
+function dedupe(lines: string[]): string[] {
+  return [...new Set(lines)];
+}

@@ -1,0 +1,71 @@
+/** Small request/response helpers for node:http: bounded body reading, JSON and SSE writing. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.ts';
+
+/** Read the whole body, refusing more than `limit` bytes (413) before buffering it. */
+export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    request.resume(); // drain without keeping it
+    throw tooLarge(limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      request.resume();
+      throw tooLarge(limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function tooLarge(limit: number): GatewayError {
+  return new GatewayError('body_too_large', `The request body is larger than the limit of ${limit} bytes.`);
+}
+
+export function parseJson(body: Buffer): unknown {
+  if (body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; expected a JSON object.');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+export function sendError(response: ServerResponse, error: GatewayError, headers: Record<string, string> = {}): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  sendJson(response, error.status, error.toJSON(), { ...headers, ...error.headers });
+}
+
+/** Write and respect backpressure: wait for 'drain' when the socket buffer is full. */
+export async function writeWithBackpressure(response: ServerResponse, text: string): Promise<boolean> {
+  if (response.destroyed || response.writableEnded) return false;
+  if (response.write(text)) return true;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean) => {
+      response.off('drain', onDrain);
+      response.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    response.on('drain', onDrain);
+    response.on('close', onClose);
+  });
+}
