@@ -15,7 +15,9 @@ function which(program) {
 function ensureSystemPackage(program, debPackage) {
   if (which(program)) return true;
   if (process.getuid?.() !== 0) {
-    console.error(`${program} is missing: install it with \`sudo apt-get install -y ${debPackage}\`, then run npm test again.`);
+    console.error(
+      `${program} is missing: install it with \`sudo apt-get install -y ${debPackage}\`, then run npm test again.`,
+    );
     process.exit(1);
   }
   console.log(`installing ${debPackage} (needed by the tests)…`);

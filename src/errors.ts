@@ -40,7 +40,12 @@ export class GatewayError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { param?: string | null; status?: number; headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      param?: string | null;
+      status?: number;
+      headers?: Record<string, string>;
+      cause?: unknown;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'GatewayError';
@@ -132,7 +137,12 @@ export function isRetryableOnSameModel(kind: FailureKind): boolean {
 
 /** Failures that say nothing about the model's health (the client's own fault, or cancellation). */
 export function countsAgainstModel(kind: FailureKind): boolean {
-  return kind !== 'invalid_request' && kind !== 'cancelled' && kind !== 'context_length' && kind !== 'content_policy';
+  return (
+    kind !== 'invalid_request' &&
+    kind !== 'cancelled' &&
+    kind !== 'context_length' &&
+    kind !== 'content_policy'
+  );
 }
 
 /** Failures that must reach the client as they are, without trying another model. */
@@ -189,7 +199,8 @@ export function parseDurationMs(text: string): number | undefined {
     matched = true;
     const value = Number(match[1]);
     const unit = match[2];
-    total += unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
+    total +=
+      unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
   }
   return matched ? total : undefined;
 }

@@ -17,7 +17,7 @@ import { providers } from './providers/registry.ts';
 import { isSimulatedClient, type SimulatedControl } from './providers/simulated/index.ts';
 import type { ModelClient, ProviderDeps } from './providers/types.ts';
 import { type Clock, systemClock } from './resilience/clock.ts';
-import { Executor, ExecutionTrace } from './resilience/executor.ts';
+import { ExecutionTrace, Executor } from './resilience/executor.ts';
 import { ModelHealthRegistry } from './resilience/model-health.ts';
 import { type Analyze, createAnalyzer, ruleText } from './routing/analyze.ts';
 import { decideRoute } from './routing/decide.ts';
@@ -86,9 +86,15 @@ export interface Gateway {
   chatStream(request: ChatRequest, options?: RequestOptions): Promise<StreamHandle>;
   /** The routing decision for a request, without calling any model. */
   route(request: ChatRequest, options?: RequestOptions): RouteDecision | NoRoute;
-  embeddings(request: EmbeddingsRequest, options?: RequestOptions): Promise<{ response: EmbeddingsResponse; model: string }>;
+  embeddings(
+    request: EmbeddingsRequest,
+    options?: RequestOptions,
+  ): Promise<{ response: EmbeddingsResponse; model: string }>;
   /** Many requests with bounded concurrency; one failure never fails the batch. */
-  batch(requests: ChatRequest[], options?: { concurrency?: number; signal?: AbortSignal }): Promise<BatchResult[]>;
+  batch(
+    requests: ChatRequest[],
+    options?: { concurrency?: number; signal?: AbortSignal },
+  ): Promise<BatchResult[]>;
   /** Model names clients may use, including the `auto` aliases. */
   modelNames(): string[];
   /** Runtime control of a simulated model, if `name` is one. */
@@ -102,7 +108,9 @@ const priorityValues = new Set<Priority>(['cost', 'speed', 'quality', 'balanced'
 export function createGateway(options: GatewayOptions): Gateway {
   const config = isNormalized(options.config) ? options.config : normalizeConfig(options.config, options.env);
   const clock = options.clock ?? systemClock;
-  const random: RandomSource = seededRandom(options.seed ?? config.routing.seed ?? Math.floor(Math.random() * 2 ** 31));
+  const random: RandomSource = seededRandom(
+    options.seed ?? config.routing.seed ?? Math.floor(Math.random() * 2 ** 31),
+  );
   const logger = options.logger ?? createLogger(config.observability.log_level);
   const events = new EventBus((error) => logger.error({ err: error }, 'an event sink failed'));
   const http: HttpClient = createHttpClient();
@@ -110,7 +118,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const specList = [...specs.values()];
   const health = new ModelHealthRegistry(specList, clock, (model, transition) => {
     const level = transition.to === 'open' ? 'warn' : 'info';
-    logger[level]({ model, from: transition.from, to: transition.to, reason: transition.reason }, `circuit breaker ${transition.to}`);
+    logger[level](
+      { model, from: transition.from, to: transition.to, reason: transition.reason },
+      `circuit breaker ${transition.to}`,
+    );
     events.breakerTransition(model, transition);
   });
   let idCounter = 0;
@@ -155,7 +166,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const names = [...autoAliases, ...specs.keys()];
 
   /** Resolve the requested model and priority, analyse, and decide. */
-  function plan(request: ChatRequest, requestOptions: RequestOptions): { features: RequestFeatures; decision: RouteDecision | NoRoute } {
+  function plan(
+    request: ChatRequest,
+    requestOptions: RequestOptions,
+  ): { features: RequestFeatures; decision: RouteDecision | NoRoute } {
     const requested = request.model;
     let priority: Priority = config.routing.default_priority;
     const headerPriority = headerValue(requestOptions.headers, 'x-switchyard-priority');
@@ -173,7 +187,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     if (headerPriority !== undefined) {
       if (!priorityValues.has(headerPriority as Priority)) {
-        throw invalidRequest(`x-switchyard-priority must be one of cost, speed, quality, balanced`, 'x-switchyard-priority');
+        throw invalidRequest(
+          `x-switchyard-priority must be one of cost, speed, quality, balanced`,
+          'x-switchyard-priority',
+        );
       }
       if (!requested.startsWith('auto:')) priority = headerPriority as Priority;
     }
@@ -184,7 +201,8 @@ export function createGateway(options: GatewayOptions): Gateway {
           metadata: request.metadata,
           headers: requestOptions.headers ?? {},
         });
-    if (rule?.priority && !requested.startsWith('auto:') && headerPriority === undefined) priority = rule.priority;
+    if (rule?.priority && !requested.startsWith('auto:') && headerPriority === undefined)
+      priority = rule.priority;
     const features = analyze(request, rule);
     const policy: RoutingPolicy = { ...basePolicy, priority, explicitModel, rule };
     return { features, decision: decideRoute(features, specList, health, policy, random) };
@@ -220,7 +238,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     const usageEstimated = !usage && !!trace?.model;
     const promptTokens = usage?.prompt_tokens ?? (trace?.model ? (features?.promptTokens ?? 0) : 0);
     const completionTokens =
-      usage?.completion_tokens ?? (trace?.model && trace.text ? countTokens(trace.text, { exactChars: config.routing.analysis.exact_count_chars }).tokens : 0);
+      usage?.completion_tokens ??
+      (trace?.model && trace.text
+        ? countTokens(trace.text, { exactChars: config.routing.analysis.exact_count_chars }).tokens
+        : 0);
     const model = error ? undefined : trace?.model;
     const summary: RequestSummary = {
       requestId,
@@ -252,7 +273,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     return summary;
   }
 
-  function metaOf(requestId: string, decision: RouteDecision, features: RequestFeatures, trace: ExecutionTrace): ResponseMeta {
+  function metaOf(
+    requestId: string,
+    decision: RouteDecision,
+    features: RequestFeatures,
+    trace: ExecutionTrace,
+  ): ResponseMeta {
     return {
       requestId,
       model: trace.model ?? decision.model,
@@ -282,12 +308,30 @@ export function createGateway(options: GatewayOptions): Gateway {
         decision = planned.decision;
         const { completion } = await executor.chat(
           { ...request, stream: false },
-          { requestId, chain: chainOf(decision), signal: requestOptions.signal ?? neverAborted, promptTokens: features.promptTokens },
+          {
+            requestId,
+            chain: chainOf(decision),
+            signal: requestOptions.signal ?? neverAborted,
+            promptTokens: features.promptTokens,
+          },
           trace,
         );
         if (!completion.usage) {
-          const summary = finish(requestOptions, started, request, requestId, features, decision, trace, undefined);
-          completion.usage = { prompt_tokens: summary.promptTokens, completion_tokens: summary.completionTokens, total_tokens: summary.promptTokens + summary.completionTokens };
+          const summary = finish(
+            requestOptions,
+            started,
+            request,
+            requestId,
+            features,
+            decision,
+            trace,
+            undefined,
+          );
+          completion.usage = {
+            prompt_tokens: summary.promptTokens,
+            completion_tokens: summary.completionTokens,
+            total_tokens: summary.promptTokens + summary.completionTokens,
+          };
         } else {
           finish(requestOptions, started, request, requestId, features, decision, trace, undefined);
         }
@@ -317,7 +361,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       const meta = metaOf(requestId, decision, features, trace);
       const inner = executor.stream(
         { ...request, stream: true },
-        { requestId, chain: chainOf(decision), signal: requestOptions.signal ?? neverAborted, promptTokens: features.promptTokens },
+        {
+          requestId,
+          chain: chainOf(decision),
+          signal: requestOptions.signal ?? neverAborted,
+          promptTokens: features.promptTokens,
+        },
         trace,
       );
       // Pull the first chunk now, so failures before any output become a plain error
@@ -370,7 +419,9 @@ export function createGateway(options: GatewayOptions): Gateway {
             : [];
       if (candidates.length === 0) {
         if (!specs.has(model) && !model.startsWith('auto')) throw unknownModel(model, names);
-        throw new GatewayError('invalid_request', `no configured model serves embeddings for "${model}"`, { param: 'model' });
+        throw new GatewayError('invalid_request', `no configured model serves embeddings for "${model}"`, {
+          param: 'model',
+        });
       }
       const failures: string[] = [];
       for (const spec of candidates) {
@@ -402,7 +453,10 @@ export function createGateway(options: GatewayOptions): Gateway {
           const index = next++;
           if (index >= requests.length) return;
           try {
-            results[index] = { ok: true, result: await gateway.chat(requests[index]!, { signal: batchOptions.signal }) };
+            results[index] = {
+              ok: true,
+              result: await gateway.chat(requests[index]!, { signal: batchOptions.signal }),
+            };
           } catch (error) {
             results[index] = { ok: false, error: asGatewayError(error) };
           }
@@ -443,9 +497,13 @@ function headerValue(headers: RequestOptions['headers'], name: string): string |
 }
 
 function unknownModel(requested: string, names: readonly string[]): GatewayError {
-  return new GatewayError('model_not_found', `The model "${requested}" does not exist. Valid models: ${names.join(', ')}`, {
-    param: 'model',
-  });
+  return new GatewayError(
+    'model_not_found',
+    `The model "${requested}" does not exist. Valid models: ${names.join(', ')}`,
+    {
+      param: 'model',
+    },
+  );
 }
 
 export function asGatewayError(error: unknown): GatewayError {

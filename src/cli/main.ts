@@ -19,7 +19,10 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('start')
     .description('start the gateway')
-    .option('-c, --config <file>', 'config file (YAML or JSON); default ./switchyard.yaml, else the embedded default')
+    .option(
+      '-c, --config <file>',
+      'config file (YAML or JSON); default ./switchyard.yaml, else the embedded default',
+    )
     .option('-p, --port <port>', 'port to listen on', parsePort)
     .option('-H, --host <host>', 'address to listen on')
     .action(async (options: { config?: string; port?: number; host?: string }) => {
@@ -33,7 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     .action((file: string) => {
       try {
         const config = loadConfigFile(file);
-        console.log(`${file}: valid (${config.models.length} models: ${config.models.map((spec) => spec.name).join(', ')})`);
+        console.log(
+          `${file}: valid (${config.models.length} models: ${config.models.map((spec) => spec.name).join(', ')})`,
+        );
       } catch (error) {
         exitCode = reportConfigError(error);
       }

@@ -19,7 +19,13 @@ const simulatedPool: Record<string, RawModel> = {
     max_tokens: 128_000,
     capabilities: ['vision', 'tools', 'json', 'streaming'],
     circuit_breaker: { failure_threshold: 5, recovery_timeout: 30 },
-    simulate: { ttft_ms: 450, ttft_sigma: 0.4, tokens_per_second: 90, error_rate: 0.02, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 450,
+      ttft_sigma: 0.4,
+      tokens_per_second: 90,
+      error_rate: 0.02,
+      rate_limit_rate: 0.01,
+    },
   },
   'claude-3-5-sonnet': {
     provider: 'simulated',
@@ -31,7 +37,13 @@ const simulatedPool: Record<string, RawModel> = {
     quality: 9,
     max_tokens: 200_000,
     capabilities: ['vision', 'tools', 'json', 'streaming', 'prefill'],
-    simulate: { ttft_ms: 600, ttft_sigma: 0.4, tokens_per_second: 70, error_rate: 0.02, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 600,
+      ttft_sigma: 0.4,
+      tokens_per_second: 70,
+      error_rate: 0.02,
+      rate_limit_rate: 0.01,
+    },
   },
   'gemini-pro': {
     provider: 'simulated',
@@ -43,7 +55,13 @@ const simulatedPool: Record<string, RawModel> = {
     quality: 7,
     max_tokens: 1_000_000,
     capabilities: ['vision', 'tools', 'json', 'streaming'],
-    simulate: { ttft_ms: 350, ttft_sigma: 0.4, tokens_per_second: 110, error_rate: 0.03, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 350,
+      ttft_sigma: 0.4,
+      tokens_per_second: 110,
+      error_rate: 0.03,
+      rate_limit_rate: 0.01,
+    },
   },
   'gpt-4o-mini': {
     provider: 'simulated',
@@ -55,7 +73,13 @@ const simulatedPool: Record<string, RawModel> = {
     quality: 6,
     max_tokens: 128_000,
     capabilities: ['vision', 'tools', 'json', 'streaming'],
-    simulate: { ttft_ms: 250, ttft_sigma: 0.35, tokens_per_second: 140, error_rate: 0.02, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 250,
+      ttft_sigma: 0.35,
+      tokens_per_second: 140,
+      error_rate: 0.02,
+      rate_limit_rate: 0.01,
+    },
   },
   'llama-3': {
     provider: 'simulated',
@@ -67,7 +91,13 @@ const simulatedPool: Record<string, RawModel> = {
     quality: 5,
     max_tokens: 8192,
     capabilities: ['json', 'streaming', 'prefill'],
-    simulate: { ttft_ms: 300, ttft_sigma: 0.5, tokens_per_second: 120, error_rate: 0.04, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 300,
+      ttft_sigma: 0.5,
+      tokens_per_second: 120,
+      error_rate: 0.04,
+      rate_limit_rate: 0.01,
+    },
   },
   mistral: {
     provider: 'simulated',
@@ -79,24 +109,48 @@ const simulatedPool: Record<string, RawModel> = {
     quality: 6,
     max_tokens: 32_000,
     capabilities: ['tools', 'json', 'streaming'],
-    simulate: { ttft_ms: 320, ttft_sigma: 0.45, tokens_per_second: 110, error_rate: 0.03, rate_limit_rate: 0.01 },
+    simulate: {
+      ttft_ms: 320,
+      ttft_sigma: 0.45,
+      tokens_per_second: 110,
+      error_rate: 0.03,
+      rate_limit_rate: 0.01,
+    },
   },
 };
 
 /** Real deployments for the brief's models, chosen by which keys the environment holds. */
-function realDeployment(name: string, env: NodeJS.ProcessEnv): { model: Partial<RawModel>; via: string } | undefined {
+function realDeployment(
+  name: string,
+  env: NodeJS.ProcessEnv,
+): { model: Partial<RawModel>; via: string } | undefined {
   const ai302 = env.AI302_API_KEY;
   const direct: Record<string, () => { model: Partial<RawModel>; via: string } | undefined> = {
-    'gpt-4o': () => (env.OPENAI_API_KEY ? { model: { provider: 'openai', api_key: '${OPENAI_API_KEY}' }, via: 'OpenAI' } : undefined),
+    'gpt-4o': () =>
+      env.OPENAI_API_KEY
+        ? { model: { provider: 'openai', api_key: '${OPENAI_API_KEY}' }, via: 'OpenAI' }
+        : undefined,
     'gpt-4o-mini': () =>
-      env.OPENAI_API_KEY ? { model: { provider: 'openai', api_key: '${OPENAI_API_KEY}' }, via: 'OpenAI' } : undefined,
+      env.OPENAI_API_KEY
+        ? { model: { provider: 'openai', api_key: '${OPENAI_API_KEY}' }, via: 'OpenAI' }
+        : undefined,
     'claude-3-5-sonnet': () =>
       env.ANTHROPIC_API_KEY
-        ? { model: { provider: 'anthropic', api_key: '${ANTHROPIC_API_KEY}', model: 'claude-3-5-sonnet-latest' }, via: 'Anthropic' }
+        ? {
+            model: {
+              provider: 'anthropic',
+              api_key: '${ANTHROPIC_API_KEY}',
+              model: 'claude-3-5-sonnet-latest',
+            },
+            via: 'Anthropic',
+          }
         : undefined,
     'gemini-pro': () =>
       env.GEMINI_API_KEY
-        ? { model: { provider: 'google', api_key: '${GEMINI_API_KEY}', model: 'gemini-1.5-pro' }, via: 'Google' }
+        ? {
+            model: { provider: 'google', api_key: '${GEMINI_API_KEY}', model: 'gemini-1.5-pro' },
+            via: 'Google',
+          }
         : undefined,
   };
   const viaAggregator: Record<string, Partial<RawModel>> = {

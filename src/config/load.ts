@@ -32,7 +32,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([`${path}: cannot read file (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigError([
+      `${path}: cannot read file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
   }
   return parseConfigText(text, env);
 }
@@ -73,7 +75,12 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
 const envPattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Replace ${VAR} (and ${VAR:-default}) in every string. A missing variable is a problem. */
-function expandEnv(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+function expandEnv(
+  value: unknown,
+  path: (string | number)[],
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(envPattern, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
@@ -83,10 +90,12 @@ function expandEnv(value: unknown, path: (string | number)[], env: NodeJS.Proces
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => expandEnv(item, [...path, index], env, problems));
+  if (Array.isArray(value))
+    return value.map((item, index) => expandEnv(item, [...path, index], env, problems));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = expandEnv(item, [...path, key], env, problems);
+    for (const [key, item] of Object.entries(value))
+      out[key] = expandEnv(item, [...path, key], env, problems);
     return out;
   }
   return value;
@@ -115,18 +124,25 @@ function crossChecks(config: ParsedConfig): string[] {
   const names = new Set(Object.keys(config.models));
   for (const [name, model] of Object.entries(config.models)) {
     model.fallbacks.forEach((fallback, index) => {
-      if (!names.has(fallback)) problems.push(`models.${name}.fallbacks.${index}: unknown model "${fallback}"`);
-      if (fallback === name) problems.push(`models.${name}.fallbacks.${index}: a model cannot fall back to itself`);
+      if (!names.has(fallback))
+        problems.push(`models.${name}.fallbacks.${index}: unknown model "${fallback}"`);
+      if (fallback === name)
+        problems.push(`models.${name}.fallbacks.${index}: a model cannot fall back to itself`);
     });
     if (model.provider !== 'simulated' && model.simulate) {
       problems.push(`models.${name}.simulate: only simulated models take simulation settings`);
     }
     const output = model.simulate?.output_tokens;
-    if (output && output.min > output.max) problems.push(`models.${name}.simulate.output_tokens: min is above max`);
-    if (model.cost_per_1k === undefined && (model.input_cost_per_1k === undefined) !== (model.output_cost_per_1k === undefined)) {
+    if (output && output.min > output.max)
+      problems.push(`models.${name}.simulate.output_tokens: min is above max`);
+    if (
+      model.cost_per_1k === undefined &&
+      (model.input_cost_per_1k === undefined) !== (model.output_cost_per_1k === undefined)
+    ) {
       problems.push(`models.${name}: set both input_cost_per_1k and output_cost_per_1k, or cost_per_1k`);
     }
-    if (names.has('auto') || name.startsWith('auto:')) problems.push(`models.${name}: "auto" names are reserved`);
+    if (names.has('auto') || name.startsWith('auto:'))
+      problems.push(`models.${name}: "auto" names are reserved`);
   }
   config.routing.rules.forEach((rule, index) => {
     for (const [field, list] of [
@@ -134,7 +150,10 @@ function crossChecks(config: ParsedConfig): string[] {
       ['exclude', rule.exclude ?? []],
     ] as const) {
       for (const model of list) {
-        if (!names.has(model)) problems.push(`routing.rules.${index}.${field === 'models' && rule.model ? 'model' : field}: unknown model "${model}"`);
+        if (!names.has(model))
+          problems.push(
+            `routing.rules.${index}.${field === 'models' && rule.model ? 'model' : field}: unknown model "${model}"`,
+          );
       }
     }
     if (rule.match.regex !== undefined) {
@@ -157,7 +176,8 @@ const defaultCapabilities: Record<string, Capability[]> = {
 
 function toModelSpec(name: string, model: ParsedModel): ModelSpec {
   const timeoutMs = model.timeout * 1000;
-  const seconds = (value: number | undefined, fallback: number) => (value === undefined ? fallback : value * 1000);
+  const seconds = (value: number | undefined, fallback: number) =>
+    value === undefined ? fallback : value * 1000;
   const capabilities = new Set<Capability>(model.capabilities ?? defaultCapabilities[model.provider] ?? []);
   if (!model.capabilities && (model.strengths.includes('vision') || model.strengths.includes('multimodal'))) {
     capabilities.add('vision');

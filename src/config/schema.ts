@@ -4,8 +4,8 @@
  * Durations in the file are seconds (as in the brief); the normalised config uses milliseconds.
  */
 import { z } from 'zod';
-import { simulationSchema } from '../providers/simulated/options.ts';
 import { providerNames } from '../providers/registry-names.ts';
+import { simulationSchema } from '../providers/simulated/options.ts';
 
 export const strengthTags = [
   'complex_reasoning',
@@ -30,7 +30,9 @@ export type Priority = (typeof priorities)[number];
 export const capabilityNames = ['vision', 'tools', 'json', 'prefill', 'streaming', 'embeddings'] as const;
 export type Capability = (typeof capabilityNames)[number];
 
-const seconds = z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' });
+const seconds = z
+  .number({ error: 'expected a positive number' })
+  .positive({ error: 'expected a positive number' });
 const positiveInt = z.number().int().positive();
 
 const breakerSchema = z.strictObject({

@@ -3,8 +3,9 @@
  * per-attempt timeouts, transport-error classification, JSON reading that never crashes on
  * HTML or truncated bodies. Adapters never touch sockets.
  */
-import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
+
 import type { Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import { type FailureKind, kindForStatus, retryAfterFromHeaders, UpstreamError } from '../errors.ts';
 import type { CallOptions, UpstreamMeta } from './types.ts';
 
@@ -100,13 +101,21 @@ export function transportError(
     return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);
   }
   if (error instanceof undiciErrors.HeadersTimeoutError) {
-    return new UpstreamError('silent', `${context.model} sent no response headers before the first-token timeout`, base);
+    return new UpstreamError(
+      'silent',
+      `${context.model} sent no response headers before the first-token timeout`,
+      base,
+    );
   }
   if (error instanceof undiciErrors.BodyTimeoutError) {
     return new UpstreamError('timeout', `${context.model} stalled: no data within the idle timeout`, base);
   }
   if (error instanceof undiciErrors.ConnectTimeoutError) {
-    return new UpstreamError('network', `could not connect to ${context.model}'s upstream (connect timeout)`, base);
+    return new UpstreamError(
+      'network',
+      `could not connect to ${context.model}'s upstream (connect timeout)`,
+      base,
+    );
   }
   const code = (error as { code?: string } | null)?.code;
   const name = (error as { name?: string } | null)?.name;
@@ -173,7 +182,8 @@ export interface ErrorDetails {
   param?: string | null;
 }
 
-const contextLengthPattern = /context.length|context_length|maximum context|too many tokens|prompt is too long|input is too long|exceeds the (maximum|context)|token limit/i;
+const contextLengthPattern =
+  /context.length|context_length|maximum context|too many tokens|prompt is too long|input is too long|exceeds the (maximum|context)|token limit/i;
 const contentPolicyPattern = /content.policy|content_filter|safety|responsible ai|flagged|harmful/i;
 
 /**

@@ -49,7 +49,10 @@ export interface ModelClient {
   /** Streaming chat. Resolves once the upstream accepted the request (status 2xx). */
   stream(request: ChatRequest, options: CallOptions): Promise<StreamResult>;
   /** Embeddings, where the provider serves them. */
-  embeddings?(request: EmbeddingsRequest, options: CallOptions): Promise<{ response: EmbeddingsResponse; meta: UpstreamMeta }>;
+  embeddings?(
+    request: EmbeddingsRequest,
+    options: CallOptions,
+  ): Promise<{ response: EmbeddingsResponse; meta: UpstreamMeta }>;
   close?(): Promise<void>;
 }
 

@@ -28,7 +28,14 @@ export interface BreakerState {
 }
 
 export function initialBreakerState(): BreakerState {
-  return { phase: 'closed', consecutiveFailures: 0, openUntil: 0, reopenCount: 0, trialsInFlight: 0, buckets: [] };
+  return {
+    phase: 'closed',
+    consecutiveFailures: 0,
+    openUntil: 0,
+    reopenCount: 0,
+    trialsInFlight: 0,
+    buckets: [],
+  };
 }
 
 export type BreakerTransition = { from: BreakerPhase; to: BreakerPhase; reason: string };
@@ -70,7 +77,9 @@ export class CircuitBreaker {
   /** Whether a request would be let through now, without reserving anything. */
   wouldAllow(): boolean {
     const phase = this.phase;
-    return phase === 'closed' || (phase === 'half_open' && this.state.trialsInFlight < this.config.halfOpenMax);
+    return (
+      phase === 'closed' || (phase === 'half_open' && this.state.trialsInFlight < this.config.halfOpenMax)
+    );
   }
 
   /** Release a trial slot without judging the model (the call was cancelled or was the client's fault). */

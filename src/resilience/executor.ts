@@ -61,7 +61,9 @@ export class ExecutionTrace {
   text = '';
 
   get fallbacks(): number {
-    return this.model ? this.failedModels.filter((name) => name !== this.model).length : this.failedModels.length;
+    return this.model
+      ? this.failedModels.filter((name) => name !== this.model).length
+      : this.failedModels.length;
   }
 }
 
@@ -78,7 +80,11 @@ export class Executor {
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Non-streaming: the first successful completion along the chain. */
-  async chat(request: ChatRequest, context: ExecutionContext, trace = new ExecutionTrace()): Promise<{ completion: ChatCompletion; trace: ExecutionTrace }> {
+  async chat(
+    request: ChatRequest,
+    context: ExecutionContext,
+    trace = new ExecutionTrace(),
+  ): Promise<{ completion: ChatCompletion; trace: ExecutionTrace }> {
     const scope = this.openScope(context);
     try {
       const completion = await this.runChain(context, trace, scope, async (candidate, options) => {
@@ -100,7 +106,11 @@ export class Executor {
    * supports prefill (with the partial answer as an assistant message); otherwise the stream
    * ends with a StreamInterruptedError, never as a normal completion.
    */
-  async *stream(request: ChatRequest, context: ExecutionContext, trace: ExecutionTrace): AsyncGenerator<ChatCompletionChunk> {
+  async *stream(
+    request: ChatRequest,
+    context: ExecutionContext,
+    trace: ExecutionTrace,
+  ): AsyncGenerator<ChatCompletionChunk> {
     const scope = this.openScope(context);
     const streamId = `chatcmpl-${context.requestId}`;
     const wantsUsage = request.stream_options?.include_usage === true;
@@ -118,9 +128,14 @@ export class Executor {
         const chainLeft = context.chain.filter((name) => !skip.has(name));
         if (continuing) {
           // Only models that accept an assistant prefill can continue a half-sent answer.
-          const eligible = chainLeft.filter((name) => this.deps.clients.get(name)?.spec.capabilities.has('prefill'));
+          const eligible = chainLeft.filter((name) =>
+            this.deps.clients.get(name)?.spec.capabilities.has('prefill'),
+          );
           if (toolCallSent || eligible.length === 0) {
-            throw interrupted(originalError, toolCallSent ? 'a tool call was in flight' : 'no remaining model supports prefill');
+            throw interrupted(
+              originalError,
+              toolCallSent ? 'a tool call was in flight' : 'no remaining model supports prefill',
+            );
           }
           chainLeft.splice(0, chainLeft.length, ...eligible);
         }
@@ -129,28 +144,45 @@ export class Executor {
         let started: number;
         let candidateName: string | undefined;
         try {
-          const opened = await this.runChain({ ...context, chain: chainLeft }, trace, scope, async (candidate, options) => {
-            started = this.deps.clock.now();
-            const result = await candidate.client.stream(attemptRequest, options);
-            this.deps.health.observeRateLimitHeaders(candidate.name, result.meta.rateLimit);
-            const chunks = result.chunks[Symbol.asyncIterator]();
-            // Read up to the first content token inside the attempt, so a stall or failure
-            // before it is retried or failed over like any other failed attempt.
-            const firstTokenDeadline = started + options.timeouts.firstTokenMs;
-            const buffered: ChatCompletionChunk[] = [];
-            try {
-              for (;;) {
-                const next = await this.nextBefore(chunks, firstTokenDeadline, options.signal, candidate.name);
-                if (next.done) throw new UpstreamError('bad_response', `${candidate.name}'s stream ended before any content`, { model: candidate.name, provider: candidate.spec.provider });
-                buffered.push(next.value);
-                if (hasContent(next.value) || next.value.choices.some((choice) => choice.finish_reason)) break;
+          const opened = await this.runChain(
+            { ...context, chain: chainLeft },
+            trace,
+            scope,
+            async (candidate, options) => {
+              started = this.deps.clock.now();
+              const result = await candidate.client.stream(attemptRequest, options);
+              this.deps.health.observeRateLimitHeaders(candidate.name, result.meta.rateLimit);
+              const chunks = result.chunks[Symbol.asyncIterator]();
+              // Read up to the first content token inside the attempt, so a stall or failure
+              // before it is retried or failed over like any other failed attempt.
+              const firstTokenDeadline = started + options.timeouts.firstTokenMs;
+              const buffered: ChatCompletionChunk[] = [];
+              try {
+                for (;;) {
+                  const next = await this.nextBefore(
+                    chunks,
+                    firstTokenDeadline,
+                    options.signal,
+                    candidate.name,
+                  );
+                  if (next.done)
+                    throw new UpstreamError(
+                      'bad_response',
+                      `${candidate.name}'s stream ended before any content`,
+                      { model: candidate.name, provider: candidate.spec.provider },
+                    );
+                  buffered.push(next.value);
+                  if (hasContent(next.value) || next.value.choices.some((choice) => choice.finish_reason))
+                    break;
+                }
+              } catch (error) {
+                await chunks.return?.().catch(() => {});
+                throw error;
               }
-            } catch (error) {
-              await chunks.return?.().catch(() => {});
-              throw error;
-            }
-            return { chunks, buffered, name: candidate.name };
-          }, { keepAlive: true });
+              return { chunks, buffered, name: candidate.name };
+            },
+            { keepAlive: true },
+          );
           iterator = opened.chunks;
           held = opened.buffered;
           candidateName = opened.name;
@@ -182,33 +214,54 @@ export class Executor {
               if (delta.tool_calls && delta.tool_calls.length > 0) toolCallSent = true;
               if (choice.finish_reason) finishSent = true;
             }
-            if (forward && (chunk.choices.length > 0 && !isEmptyContinuationChunk(chunk))) {
+            if (forward && chunk.choices.length > 0 && !isEmptyContinuationChunk(chunk)) {
               if (hasContent(chunk)) sentContent = true;
               yield chunk;
             }
           }
-          this.deps.health.recordSuccess(candidateName, trace.ttftMs ?? 0, segmentUsage?.completion_tokens ?? 0);
+          this.deps.health.recordSuccess(
+            candidateName,
+            trace.ttftMs ?? 0,
+            segmentUsage?.completion_tokens ?? 0,
+          );
           trace.usage = mergeUsage(trace.usage, segmentUsage);
           if (!finishSent) {
-            throw new UpstreamError('bad_response', `${candidateName}'s stream ended without a finish reason`, { model: candidateName });
+            throw new UpstreamError(
+              'bad_response',
+              `${candidateName}'s stream ended without a finish reason`,
+              { model: candidateName },
+            );
           }
           if (wantsUsage && trace.usage) {
-            yield { id: streamId, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: candidateName, choices: [], usage: trace.usage };
+            yield {
+              id: streamId,
+              object: 'chat.completion.chunk',
+              created: Math.floor(Date.now() / 1000),
+              model: candidateName,
+              choices: [],
+              usage: trace.usage,
+            };
           }
           return;
         } catch (error) {
           await iterator.return?.().catch(() => {});
           const failure = toUpstream(error, candidateName);
           if (failure.kind === 'cancelled' || context.signal.aborted) throw failure;
-          this.recordAttemptFailure(context.requestId, candidateName, failure, this.deps.clock.now() - started!);
+          this.recordAttemptFailure(
+            context.requestId,
+            candidateName,
+            failure,
+            this.deps.clock.now() - started!,
+          );
           trace.usage = mergeUsage(trace.usage, segmentUsage);
           originalError ??= failure;
           skip.add(candidateName);
           trace.failedModels.push(candidateName);
-          this.deps.logger.warn({ requestId: context.requestId, model: candidateName, kind: failure.kind }, 'stream failed mid-answer');
+          this.deps.logger.warn(
+            { requestId: context.requestId, model: candidateName, kind: failure.kind },
+            'stream failed mid-answer',
+          );
           if (!sentContent) {
-            // Nothing visible was sent: carry on transparently with the rest of the chain.
-            continue;
           }
         }
       }
@@ -242,7 +295,11 @@ export class Executor {
         continue;
       }
       const runtime = health.runtime(name);
-      if (runtime && candidate.spec.maxConcurrency !== undefined && runtime.inFlight >= candidate.spec.maxConcurrency) {
+      if (
+        runtime &&
+        candidate.spec.maxConcurrency !== undefined &&
+        runtime.inFlight >= candidate.spec.maxConcurrency
+      ) {
         skipped.push(`${name}: at its concurrency limit`);
         continue;
       }
@@ -263,20 +320,42 @@ export class Executor {
           const latencyMs = clock.now() - started;
           // Streams record their success once the whole stream is through.
           if (!_options.keepAlive) health.recordSuccess(name, latencyMs);
-          this.deps.events.attempt(context.requestId, { model: name, provider: candidate.spec.provider, outcome: 'success', latencyMs });
-          trace.attempts.push({ model: name, provider: candidate.spec.provider, outcome: 'success', latencyMs });
+          this.deps.events.attempt(context.requestId, {
+            model: name,
+            provider: candidate.spec.provider,
+            outcome: 'success',
+            latencyMs,
+          });
+          trace.attempts.push({
+            model: name,
+            provider: candidate.spec.provider,
+            outcome: 'success',
+            latencyMs,
+          });
           trace.model = name;
           return value;
         } catch (caught) {
           const latencyMs = clock.now() - started;
           let error = toUpstream(caught, name, candidate.spec.provider);
           if (scope.deadlineHit && !context.signal.aborted) {
-            error = new UpstreamError('timeout', `request deadline passed while waiting for ${name}`, { model: name, provider: candidate.spec.provider });
+            error = new UpstreamError('timeout', `request deadline passed while waiting for ${name}`, {
+              model: name,
+              provider: candidate.spec.provider,
+            });
           }
-          trace.attempts.push({ model: name, provider: candidate.spec.provider, outcome: error.kind, status: error.status, message: error.message, latencyMs });
+          trace.attempts.push({
+            model: name,
+            provider: candidate.spec.provider,
+            outcome: error.kind,
+            status: error.status,
+            message: error.message,
+            latencyMs,
+          });
           if (error.kind === 'cancelled' || context.signal.aborted) {
             runtime?.breaker.release();
-            throw new GatewayError('client_closed_request', 'the client closed the request', { cause: error });
+            throw new GatewayError('client_closed_request', 'the client closed the request', {
+              cause: error,
+            });
           }
           this.recordAttemptFailure(context.requestId, name, error, latencyMs, true);
           failures.push(error);
@@ -306,29 +385,55 @@ export class Executor {
           this.deps.events.inFlight(name, -1);
         }
       }
-      if (!trace.failedModels.includes(name) && failures.some((failure) => failure.model === name)) trace.failedModels.push(name);
+      if (!trace.failedModels.includes(name) && failures.some((failure) => failure.model === name))
+        trace.failedModels.push(name);
       if (scope.signal.aborted || totalAttempts >= policy.maxAttemptsTotal) break;
     }
-    if (context.signal.aborted) throw new GatewayError('client_closed_request', 'the client closed the request');
+    if (context.signal.aborted)
+      throw new GatewayError('client_closed_request', 'the client closed the request');
     throw exhausted(failures, skipped, scope.deadlineHit, minWindow > 0);
   }
 
-  private recordAttemptFailure(requestId: string, model: string, error: UpstreamError, latencyMs: number, alreadyTraced = false): void {
+  private recordAttemptFailure(
+    requestId: string,
+    model: string,
+    error: UpstreamError,
+    latencyMs: number,
+    alreadyTraced = false,
+  ): void {
     const runtime = this.deps.health.runtime(model);
-    if (error.kind === 'invalid_request' || error.kind === 'content_policy' || error.kind === 'context_length') {
+    if (
+      error.kind === 'invalid_request' ||
+      error.kind === 'content_policy' ||
+      error.kind === 'context_length'
+    ) {
       runtime?.breaker.release(); // the request's fault, not the model's
     } else {
       this.deps.health.recordFailure(model, latencyMs);
     }
     if (!alreadyTraced) {
-      this.deps.events.attempt(requestId, { model, provider: runtime?.spec.provider ?? 'unknown', outcome: error.kind, status: error.status, message: error.message, latencyMs });
+      this.deps.events.attempt(requestId, {
+        model,
+        provider: runtime?.spec.provider ?? 'unknown',
+        outcome: error.kind,
+        status: error.status,
+        message: error.message,
+        latencyMs,
+      });
     } else {
-      this.deps.events.attempt(requestId, { model, provider: runtime?.spec.provider ?? 'unknown', outcome: error.kind, status: error.status, message: error.message, latencyMs });
+      this.deps.events.attempt(requestId, {
+        model,
+        provider: runtime?.spec.provider ?? 'unknown',
+        outcome: error.kind,
+        status: error.status,
+        message: error.message,
+        latencyMs,
+      });
     }
   }
 
   private attemptOptions(spec: ModelSpec, scope: RequestScope, requestId: string): CallOptions {
-    const remaining = Math.max(1, scope.deadline - this.deps.clock.now());
+    const remaining = Math.max(1, Math.floor(scope.deadline - this.deps.clock.now()));
     const { connectMs, firstTokenMs, idleMs, totalMs } = spec.timeouts;
     return {
       signal: scope.signal,
@@ -358,7 +463,9 @@ export class Executor {
         iterator.next(),
         this.deps.clock.sleep(Math.max(0, wait), timer.signal).then(
           () => {
-            throw new UpstreamError('silent', `${model} sent no token before its first-token timeout`, { model });
+            throw new UpstreamError('silent', `${model} sent no token before its first-token timeout`, {
+              model,
+            });
           },
           () => new Promise<never>(() => {}), // cancelled timer: let next() decide
         ),
@@ -415,7 +522,11 @@ class RequestScope {
 function hasContent(chunk: ChatCompletionChunk): boolean {
   for (const choice of chunk.choices) {
     const delta = choice.delta;
-    if ((typeof delta.content === 'string' && delta.content.length > 0) || (delta.tool_calls && delta.tool_calls.length > 0) || delta.refusal) {
+    if (
+      (typeof delta.content === 'string' && delta.content.length > 0) ||
+      (delta.tool_calls && delta.tool_calls.length > 0) ||
+      delta.refusal
+    ) {
       return true;
     }
   }
@@ -448,25 +559,47 @@ function toUpstream(error: unknown, model: string, provider?: string): UpstreamE
     return error;
   }
   if (error instanceof GatewayError) throw error;
-  return new UpstreamError('server', `${model} failed: ${error instanceof Error ? error.message : String(error)}`, { model, provider, cause: error });
+  return new UpstreamError(
+    'server',
+    `${model} failed: ${error instanceof Error ? error.message : String(error)}`,
+    { model, provider, cause: error },
+  );
 }
 
 /** The client's own fault, or a refusal, passed on as a 400 with the upstream's reason. */
 function clientError(error: UpstreamError): GatewayError {
-  if (error.kind === 'cancelled') return new GatewayError('client_closed_request', 'the client closed the request');
-  const code = error.kind === 'content_policy' ? 'content_policy_violation' : error.kind === 'context_length' ? 'context_length_exceeded' : 'invalid_request';
+  if (error.kind === 'cancelled')
+    return new GatewayError('client_closed_request', 'the client closed the request');
+  const code =
+    error.kind === 'content_policy'
+      ? 'content_policy_violation'
+      : error.kind === 'context_length'
+        ? 'context_length_exceeded'
+        : 'invalid_request';
   return new GatewayError(code, error.message, { param: error.param, status: 400, cause: error });
 }
 
 /** Every candidate failed: one error that names each model tried and why. */
-function exhausted(failures: UpstreamError[], skipped: string[], deadlineHit: boolean, contextOverflow: boolean): GatewayError {
+function exhausted(
+  failures: UpstreamError[],
+  skipped: string[],
+  deadlineHit: boolean,
+  contextOverflow: boolean,
+): GatewayError {
   const tried = failures.map((failure) => `${failure.model}: ${failure.message}`);
   const detail = [...dedupe(tried), ...skipped].join('; ');
   if (contextOverflow && failures.every((failure) => failure.kind === 'context_length')) {
-    return new GatewayError('context_length_exceeded', `the prompt does not fit any available model (${detail})`, { param: 'messages' });
+    return new GatewayError(
+      'context_length_exceeded',
+      `the prompt does not fit any available model (${detail})`,
+      { param: 'messages' },
+    );
   }
   if (failures.length === 0) {
-    return new GatewayError('no_model_available', `no model could take the request: ${detail || 'every candidate is unavailable'}`);
+    return new GatewayError(
+      'no_model_available',
+      `no model could take the request: ${detail || 'every candidate is unavailable'}`,
+    );
   }
   if (failures.every((failure) => failure.kind === 'rate_limited')) {
     const retryAfter = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 1000));
@@ -478,14 +611,20 @@ function exhausted(failures: UpstreamError[], skipped: string[], deadlineHit: bo
     return new GatewayError('upstream_timeout', `no model answered in time: ${detail}`);
   }
   if (failures.every((failure) => failure.kind === 'bad_response')) {
-    return new GatewayError('bad_upstream_response', `every candidate returned an invalid response: ${detail}`);
+    return new GatewayError(
+      'bad_upstream_response',
+      `every candidate returned an invalid response: ${detail}`,
+    );
   }
   return new GatewayError('upstream_error', `every candidate failed: ${detail}`);
 }
 
 function interrupted(original: UpstreamError | undefined, why: string): StreamInterruptedError {
   const cause = original ? `${original.model}: ${original.message}` : 'the upstream stream failed';
-  return new StreamInterruptedError('upstream_error', `the stream was interrupted after partial output (${cause}); could not continue: ${why}`);
+  return new StreamInterruptedError(
+    'upstream_error',
+    `the stream was interrupted after partial output (${cause}); could not continue: ${why}`,
+  );
 }
 
 function dedupe(lines: string[]): string[] {

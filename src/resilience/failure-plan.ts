@@ -45,7 +45,11 @@ export function planAfterFailure(
       return { action: 'next' };
     case 'silent':
       // Waiting twice on a dead route only doubles the wait: fail over at once by default.
-      if (policy.retrySilent && canRetry) return retryAfter(fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random), remainingMs);
+      if (policy.retrySilent && canRetry)
+        return retryAfter(
+          fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random),
+          remainingMs,
+        );
       return { action: 'next' };
     case 'rate_limited': {
       if (!canRetry) return { action: 'next' };
@@ -54,13 +58,19 @@ export function planAfterFailure(
         // A long Retry-After means this model is busy: another model answers sooner.
         return hinted <= policy.maxRetryAfterMs ? retryAfter(hinted, remainingMs) : { action: 'next' };
       }
-      return retryAfter(fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random), remainingMs);
+      return retryAfter(
+        fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random),
+        remainingMs,
+      );
     }
     case 'server':
     case 'network':
     case 'timeout':
       if (!canRetry) return { action: 'next' };
-      return retryAfter(fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random), remainingMs);
+      return retryAfter(
+        fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random),
+        remainingMs,
+      );
   }
 }
 

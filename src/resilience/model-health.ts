@@ -42,7 +42,11 @@ export class ModelHealthRegistry implements HealthSnapshot {
     for (const spec of specs) {
       this.runtimes.set(spec.name, {
         spec,
-        breaker: new CircuitBreaker(spec.breaker, () => clock.now(), (transition) => onBreakerTransition(spec.name, transition)),
+        breaker: new CircuitBreaker(
+          spec.breaker,
+          () => clock.now(),
+          (transition) => onBreakerTransition(spec.name, transition),
+        ),
         latencyMs: undefined,
         successRate: 1,
         unhealthyUntil: 0,
@@ -97,7 +101,10 @@ export class ModelHealthRegistry implements HealthSnapshot {
   recordSuccess(model: string, latencyMs: number, outputTokens = 0): void {
     const runtime = this.runtimes.get(model);
     if (!runtime) return;
-    runtime.latencyMs = runtime.latencyMs === undefined ? latencyMs : runtime.latencyMs + ewmaAlpha * (latencyMs - runtime.latencyMs);
+    runtime.latencyMs =
+      runtime.latencyMs === undefined
+        ? latencyMs
+        : runtime.latencyMs + ewmaAlpha * (latencyMs - runtime.latencyMs);
     runtime.successRate += ewmaAlpha * (1 - runtime.successRate);
     runtime.minuteTokens += outputTokens;
     runtime.breaker.success();
@@ -136,7 +143,8 @@ export class ModelHealthRegistry implements HealthSnapshot {
   observeRateLimitHeaders(model: string, headers: Record<string, string>): void {
     const runtime = this.runtimes.get(model);
     if (!runtime) return;
-    const requests = headers['x-ratelimit-remaining-requests'] ?? headers['anthropic-ratelimit-requests-remaining'];
+    const requests =
+      headers['x-ratelimit-remaining-requests'] ?? headers['anthropic-ratelimit-requests-remaining'];
     const tokens = headers['x-ratelimit-remaining-tokens'] ?? headers['anthropic-ratelimit-tokens-remaining'];
     if (requests !== undefined) runtime.upstreamRemainingRequests = Number(requests);
     if (tokens !== undefined) runtime.upstreamRemainingTokens = Number(tokens);
@@ -160,8 +168,10 @@ export class ModelHealthRegistry implements HealthSnapshot {
     if (inMinute && spec.rpm !== undefined && runtime.minuteRequests >= spec.rpm * 0.9) return true;
     if (inMinute && spec.tpm !== undefined && runtime.minuteTokens >= spec.tpm * 0.9) return true;
     if (now < runtime.upstreamResetAt) {
-      if (runtime.upstreamRemainingRequests !== undefined && runtime.upstreamRemainingRequests <= 1) return true;
-      if (runtime.upstreamRemainingTokens !== undefined && runtime.upstreamRemainingTokens <= 500) return true;
+      if (runtime.upstreamRemainingRequests !== undefined && runtime.upstreamRemainingRequests <= 1)
+        return true;
+      if (runtime.upstreamRemainingTokens !== undefined && runtime.upstreamRemainingTokens <= 500)
+        return true;
     }
     return false;
   }

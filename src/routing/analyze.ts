@@ -379,7 +379,9 @@ function scanMessages(request: ChatRequest): MessageScan {
   if (request.tools?.length) extraTokenText.push(JSON.stringify(request.tools));
   const systemText = system.join('\n');
   const conversationText = conversation.join('\n');
-  const tokenText = [systemText, conversationText, ...extraTokenText].join('\n');
+  const tokenText = [systemText, conversationText, ...extraTokenText]
+    .filter((text) => text.length > 0)
+    .join('\n');
   return { systemText, conversationText, tokenText, lastUserText, images, toolHistory };
 }
 

@@ -94,7 +94,7 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
   if (candidates.length === 0) return noRoute(features.task, rejections);
 
   const ranked = rank(candidates, features.task, priority, policy);
-  const { chain, weightedPick } = buildChain(ranked, policy, index, random);
+  const { chain, balancedAmong } = buildChain(ranked, policy, index, random);
   const primary = ranked.find((entry) => entry.model === chain[0])!;
   const excluded = rejections.map(toExclusion);
   const decision: RouteDecision = {
@@ -108,7 +108,7 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
     reason: '',
   };
   if (policy.rule) decision.rule = policy.rule.rule;
-  decision.reason = describe(decision, features, primary, weightedPick, policy);
+  decision.reason = describe(decision, features, primary, balancedAmong, policy);
   return decision;
 };
 
@@ -237,11 +237,16 @@ function compareRanked(a: Ranked, b: Ranked): number {
 }
 
 /**
- * Load balancing: the models scoring within `nearTop` of the best (same tier) share traffic in
- * proportion to their weight — one draw from the injected random source — instead of the top score
- * always winning. With one such model, or all weights 0, the best is taken without a draw.
+ * Load balancing: the models scoring within `nearTop` of the best (same tier, bounds included, so
+ * exact ties always share) split traffic in proportion to their weight — one draw from the injected
+ * random source — instead of the top score always winning. With one such model, or all weights 0,
+ * the best is taken without a draw.
  */
-function weightedPrimary(ranked: Ranked[], nearTop: number, random: RandomSource): Ranked {
+function weightedPrimary(
+  ranked: Ranked[],
+  nearTop: number,
+  random: RandomSource,
+): { primary: Ranked; pool: number } {
   const top = ranked[0]!;
   const floor = top.score * (1 - nearTop);
   const pool: Ranked[] = [];
@@ -250,13 +255,13 @@ function weightedPrimary(ranked: Ranked[], nearTop: number, random: RandomSource
     pool.push(entry);
   }
   const total = pool.reduce((sum, entry) => sum + Math.max(0, entry.spec.weight), 0);
-  if (pool.length < 2 || total <= 0) return top;
+  if (pool.length < 2 || total <= 0) return { primary: top, pool: 1 };
   let draw = random() * total;
   for (const entry of pool) {
     draw -= Math.max(0, entry.spec.weight);
-    if (draw < 0) return entry;
+    if (draw < 0) return { primary: entry, pool: pool.length };
   }
-  return pool[pool.length - 1]!;
+  return { primary: pool[pool.length - 1]!, pool: pool.length };
 }
 
 /**
@@ -270,22 +275,22 @@ function buildChain(
   policy: RoutingPolicy,
   index: Map<string, ModelSpec>,
   random: RandomSource,
-): { chain: string[]; weightedPick: boolean } {
+): { chain: string[]; balancedAmong: number } {
   const passed = new Set(ranked.map((entry) => entry.model));
   if (policy.explicitModel === undefined && policy.rule?.models?.length) {
-    return { chain: policy.rule.models.filter((name) => passed.has(name)), weightedPick: false };
+    return { chain: policy.rule.models.filter((name) => passed.has(name)), balancedAmong: 1 };
   }
   const chain: string[] = [];
   const add = (name: string) => {
     if (passed.has(name) && !chain.includes(name)) chain.push(name);
   };
-  let weightedPick = false;
+  let balancedAmong = 1;
   if (policy.explicitModel !== undefined) {
     add(policy.explicitModel);
     index.get(policy.explicitModel)?.fallbacks.forEach(add);
   } else {
-    const primary = weightedPrimary(ranked, policy.nearTop, random);
-    weightedPick = primary !== ranked[0];
+    const { primary, pool } = weightedPrimary(ranked, policy.nearTop, random);
+    balancedAmong = pool;
     add(primary.model);
     primary.spec.fallbacks.forEach(add);
   }
@@ -297,7 +302,7 @@ function buildChain(
     if (chain.length > 0) nextBest++;
     chain.push(entry.model);
   }
-  return { chain, weightedPick };
+  return { chain, balancedAmong };
 }
 
 function estimateCost(spec: ModelSpec, features: RequestFeatures): number {
@@ -324,7 +329,7 @@ function describe(
   decision: RouteDecision,
   features: RequestFeatures,
   primary: Ranked,
-  weightedPick: boolean,
+  balancedAmong: number,
   policy: RoutingPolicy,
 ): string {
   const parts = [`task ${features.task} (${features.taskReason}), priority ${decision.priority}`];
@@ -336,8 +341,8 @@ function describe(
   if (policy.explicitModel !== undefined) {
     parts[0] +=
       primary.model === policy.explicitModel ? ', as requested' : `, ${policy.explicitModel} unavailable`;
-  } else if (weightedPick) {
-    parts[0] += ', weighted pick among near-top';
+  } else if (balancedAmong > 1) {
+    parts[0] += `, weighted pick among ${balancedAmong} near-top`;
   }
   parts.push(decision.fallbacks.length > 0 ? `fallbacks ${decision.fallbacks.join(', ')}` : 'no fallbacks');
   if (decision.excluded.length > 0) {

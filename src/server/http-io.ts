@@ -27,7 +27,8 @@ function tooLarge(limit: number): GatewayError {
 }
 
 export function parseJson(body: Buffer): unknown {
-  if (body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; expected a JSON object.');
+  if (body.length === 0)
+    throw new GatewayError('invalid_json', 'The request body is empty; expected a JSON object.');
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {
@@ -35,7 +36,12 @@ export function parseJson(body: Buffer): unknown {
   }
 }
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json',
@@ -45,7 +51,11 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-export function sendError(response: ServerResponse, error: GatewayError, headers: Record<string, string> = {}): void {
+export function sendError(
+  response: ServerResponse,
+  error: GatewayError,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) {
     response.destroy();
     return;

@@ -10,10 +10,14 @@ import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors.ts';
 import { asGatewayError, type Gateway, type ResponseMeta } from '../gateway.ts';
 import { StatsCollector } from '../observability/stats.ts';
-import { readBody, parseJson, sendError, sendJson, writeWithBackpressure } from './http-io.ts';
+import { parseJson, readBody, sendError, sendJson, writeWithBackpressure } from './http-io.ts';
 import { validateChatRequest, validateEmbeddingsRequest } from './validate.ts';
 
-type Handler = (request: IncomingMessage, response: ServerResponse, context: RequestContext) => Promise<void> | void;
+type Handler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  context: RequestContext,
+) => Promise<void> | void;
 
 interface RequestContext {
   url: URL;
@@ -40,7 +44,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function createGatewayServer(gateway: Gateway, options: ServerOptions = {}): { server: Server; stats: StatsCollector; listen(port: number, host: string): Promise<RunningServer> } {
+export function createGatewayServer(
+  gateway: Gateway,
+  options: ServerOptions = {},
+): { server: Server; stats: StatsCollector; listen(port: number, host: string): Promise<RunningServer> } {
   const { config } = gateway;
   const stats = new StatsCollector(gateway.health);
   gateway.events.subscribe(stats);
@@ -63,7 +70,11 @@ export function createGatewayServer(gateway: Gateway, options: ServerOptions = {
     ...options.routes,
   };
 
-  async function chatCompletions(request: IncomingMessage, response: ServerResponse, context: RequestContext): Promise<void> {
+  async function chatCompletions(
+    request: IncomingMessage,
+    response: ServerResponse,
+    context: RequestContext,
+  ): Promise<void> {
     const body = validateChatRequest(parseJson(await readBody(request, config.server.body_limit)));
     const abort = abortOnDisconnect(request, response);
     const requestOptions = {
@@ -115,7 +126,10 @@ export function createGatewayServer(gateway: Gateway, options: ServerOptions = {
   async function embeddings(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = validateEmbeddingsRequest(parseJson(await readBody(request, config.server.body_limit)));
     const abort = abortOnDisconnect(request, response);
-    const { response: result, model } = await gateway.embeddings(body, { signal: abort.signal, headers: request.headers });
+    const { response: result, model } = await gateway.embeddings(body, {
+      signal: abort.signal,
+      headers: request.headers,
+    });
     sendJson(response, 200, result, { 'x-switchyard-model': model });
   }
 
@@ -138,11 +152,17 @@ export function createGatewayServer(gateway: Gateway, options: ServerOptions = {
   }
 
   async function simulate(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = parseJson(await readBody(request, 64 * 1024)) as { model?: unknown; action?: unknown; mode?: unknown };
+    const body = parseJson(await readBody(request, 64 * 1024)) as {
+      model?: unknown;
+      action?: unknown;
+      mode?: unknown;
+    };
     const model = typeof body.model === 'string' ? body.model : '';
     const control = gateway.simulation(model);
-    if (!control) throw new GatewayError('model_not_found', `"${model}" is not a simulated model`, { param: 'model' });
-    if (body.action === 'down') control.takeDown(body.mode === 'hang' || body.mode === 'refuse' ? body.mode : 'error');
+    if (!control)
+      throw new GatewayError('model_not_found', `"${model}" is not a simulated model`, { param: 'model' });
+    if (body.action === 'down')
+      control.takeDown(body.mode === 'hang' || body.mode === 'refuse' ? body.mode : 'error');
     else if (body.action === 'up') control.restore();
     else throw new GatewayError('invalid_request', 'action must be "down" or "up"', { param: 'action' });
     sendJson(response, 200, { model, down: control.forcedDown });
@@ -155,7 +175,8 @@ export function createGatewayServer(gateway: Gateway, options: ServerOptions = {
     const accepted = isAdmin && adminKey ? [adminKey] : apiKeys;
     if (accepted.length === 0) return undefined;
     const presented = bearer(request);
-    if (!presented) throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
+    if (!presented)
+      throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
     const candidate = Buffer.from(presented);
     const match = accepted.some((key) => key.length === candidate.length && timingSafeEqual(key, candidate));
     if (!match) throw new GatewayError('unauthorized', 'Incorrect API key provided.');
@@ -190,7 +211,10 @@ export function createGatewayServer(gateway: Gateway, options: ServerOptions = {
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (gatewayError.code === 'internal_error') {
-        gateway.logger.error({ err: gatewayError.cause ?? gatewayError, path: url.pathname }, 'unhandled error');
+        gateway.logger.error(
+          { err: gatewayError.cause ?? gatewayError, path: url.pathname },
+          'unhandled error',
+        );
       }
       if (gatewayError.code === 'client_closed_request' && response.destroyed) return;
       sendError(response, gatewayError);

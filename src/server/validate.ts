@@ -17,9 +17,12 @@ export function validateChatRequest(body: unknown): ChatRequest {
   }
   const messages = body.messages;
   if (messages === undefined) throw invalidRequest('Missing required parameter: messages.', 'messages');
-  if (!Array.isArray(messages)) throw invalidRequest('messages must be an array of message objects.', 'messages');
+  if (!Array.isArray(messages))
+    throw invalidRequest('messages must be an array of message objects.', 'messages');
   if (messages.length === 0) throw invalidRequest('messages must contain at least one message.', 'messages');
-  messages.forEach((message, index) => validateMessage(message, index));
+  messages.forEach((message, index) => {
+    validateMessage(message, index);
+  });
   optionalType(body, 'stream', 'boolean');
   optionalNumber(body, 'max_tokens', 1);
   optionalNumber(body, 'max_completion_tokens', 1);
@@ -29,8 +32,16 @@ export function validateChatRequest(body: unknown): ChatRequest {
   if (body.tools !== undefined && body.tools !== null) {
     if (!Array.isArray(body.tools)) throw invalidRequest('tools must be an array.', 'tools');
     body.tools.forEach((tool, index) => {
-      if (!isObject(tool) || tool.type !== 'function' || !isObject(tool.function) || typeof tool.function.name !== 'string') {
-        throw invalidRequest('each tool must be {"type": "function", "function": {"name": ...}}.', `tools[${index}]`);
+      if (
+        !isObject(tool) ||
+        tool.type !== 'function' ||
+        !isObject(tool.function) ||
+        typeof tool.function.name !== 'string'
+      ) {
+        throw invalidRequest(
+          'each tool must be {"type": "function", "function": {"name": ...}}.',
+          `tools[${index}]`,
+        );
       }
     });
   }
@@ -57,11 +68,14 @@ function validateMessage(message: unknown, index: number): void {
     throw invalidRequest(`${param} is missing its content.`, `${param}.content`);
   }
   if (typeof content === 'string') return;
-  if (!Array.isArray(content)) throw invalidRequest(`${param}.content must be a string or an array of parts.`, `${param}.content`);
+  if (!Array.isArray(content))
+    throw invalidRequest(`${param}.content must be a string or an array of parts.`, `${param}.content`);
   content.forEach((part, partIndex) => {
     const partParam = `${param}.content[${partIndex}]`;
-    if (!isObject(part) || typeof part.type !== 'string') throw invalidRequest(`${partParam} must be an object with a type.`, partParam);
-    if (part.type === 'text' && typeof part.text !== 'string') throw invalidRequest(`${partParam}.text must be a string.`, `${partParam}.text`);
+    if (!isObject(part) || typeof part.type !== 'string')
+      throw invalidRequest(`${partParam} must be an object with a type.`, partParam);
+    if (part.type === 'text' && typeof part.text !== 'string')
+      throw invalidRequest(`${partParam}.text must be a string.`, `${partParam}.text`);
     if (part.type === 'image_url' && (!isObject(part.image_url) || typeof part.image_url.url !== 'string')) {
       throw invalidRequest(`${partParam}.image_url.url must be a string.`, `${partParam}.image_url`);
     }
@@ -73,18 +87,26 @@ function validateMessage(message: unknown, index: number): void {
 
 export function validateEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (!isObject(body)) throw invalidRequest('The request body must be a JSON object.');
-  if (typeof body.model !== 'string' || body.model.length === 0) throw invalidRequest('Missing required parameter: model.', 'model');
+  if (typeof body.model !== 'string' || body.model.length === 0)
+    throw invalidRequest('Missing required parameter: model.', 'model');
   if (body.input === undefined) throw invalidRequest('Missing required parameter: input.', 'input');
-  if (typeof body.input !== 'string' && !Array.isArray(body.input)) throw invalidRequest('input must be a string or an array.', 'input');
+  if (typeof body.input !== 'string' && !Array.isArray(body.input))
+    throw invalidRequest('input must be a string or an array.', 'input');
   return body as unknown as EmbeddingsRequest;
 }
 
 function optionalType(body: Record<string, unknown>, field: string, type: 'boolean' | 'string'): void {
   const value = body[field];
-  if (value !== undefined && value !== null && typeof value !== type) throw invalidRequest(`${field} must be a ${type}.`, field);
+  if (value !== undefined && value !== null && typeof value !== type)
+    throw invalidRequest(`${field} must be a ${type}.`, field);
 }
 
-function optionalNumber(body: Record<string, unknown>, field: string, min: number, max = Number.POSITIVE_INFINITY): void {
+function optionalNumber(
+  body: Record<string, unknown>,
+  field: string,
+  min: number,
+  max = Number.POSITIVE_INFINITY,
+): void {
   const value = body[field];
   if (value === undefined || value === null) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {

@@ -35,7 +35,11 @@ export class MemoryStore implements StateStore {
     const next = (typeof current === 'number' ? current : 0) + by;
     const existing = this.entries.get(key);
     const expiresAt =
-      existing && current !== undefined ? existing.expiresAt : ttlMs === undefined ? undefined : this.now() + ttlMs;
+      existing && current !== undefined
+        ? existing.expiresAt
+        : ttlMs === undefined
+          ? undefined
+          : this.now() + ttlMs;
     this.entries.set(key, { value: next, expiresAt });
     return next;
   }

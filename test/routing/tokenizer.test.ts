@@ -8,8 +8,32 @@ const EXACT = { exactChars: 24_000 };
 /** Varied text: English and Chinese sentences drawn from small vocabularies with a seeded source. */
 function mixedText(chars: number, seed: number): string {
   const random = seededRandom(seed);
-  const english = ['router', 'model', 'latency', 'budget', 'request', 'the', 'and', 'fallback', 'token', 'price'];
-  const chinese = ['路由', '模型', '延迟', '预算', '请求', '故障', '切换', '成本', '令牌', '价格', '的', '了'];
+  const english = [
+    'router',
+    'model',
+    'latency',
+    'budget',
+    'request',
+    'the',
+    'and',
+    'fallback',
+    'token',
+    'price',
+  ];
+  const chinese = [
+    '路由',
+    '模型',
+    '延迟',
+    '预算',
+    '请求',
+    '故障',
+    '切换',
+    '成本',
+    '令牌',
+    '价格',
+    '的',
+    '了',
+  ];
   const pick = (words: string[]) => words[Math.floor(random() * words.length)]!;
   let text = '';
   while (text.length < chars) {
@@ -25,11 +49,15 @@ describe('countTokens', () => {
     const text = 'The quick brown fox jumps over the lazy dog. '.repeat(20);
     const { tokens, estimated } = countTokens(text, EXACT);
     assert.equal(estimated, false);
-    assert.ok(tokens > text.length / 6 && tokens < text.length / 3, `${tokens} tokens for ${text.length} chars`);
+    assert.ok(
+      tokens > text.length / 6 && tokens < text.length / 3,
+      `${tokens} tokens for ${text.length} chars`,
+    );
   });
 
   it('counts Chinese at far more than chars/4 (about one token per character or more)', () => {
-    const text = '在软件工程中，连接池是一种常用的技术，用于管理数据库连接的复用，提高系统性能并降低资源消耗。';
+    const text =
+      '在软件工程中，连接池是一种常用的技术，用于管理数据库连接的复用，提高系统性能并降低资源消耗。';
     const { tokens } = countTokens(text, EXACT);
     assert.ok(tokens > text.length / 2, `${tokens} tokens for ${text.length} chars`);
     assert.ok(tokens > 2 * (text.length / 4));
@@ -53,11 +81,15 @@ describe('countTokens', () => {
     assert.equal(exact.estimated, false);
     assert.equal(sampled.estimated, true);
     const error = Math.abs(sampled.tokens - exact.tokens) / exact.tokens;
-    assert.ok(error < 0.1, `sampled ${sampled.tokens} vs exact ${exact.tokens} (${(error * 100).toFixed(1)}%)`);
+    assert.ok(
+      error < 0.1,
+      `sampled ${sampled.tokens} vs exact ${exact.tokens} (${(error * 100).toFixed(1)}%)`,
+    );
   });
 
   it('samples pure Chinese text correctly (no chars/4 assumption)', () => {
-    const base = '在软件工程中，连接池是一种常用的技术，用于管理数据库连接的复用，提高系统性能并降低资源消耗。';
+    const base =
+      '在软件工程中，连接池是一种常用的技术，用于管理数据库连接的复用，提高系统性能并降低资源消耗。';
     const text = base.repeat(1000);
     const exact = countTokens(text, { exactChars: Number.MAX_SAFE_INTEGER }).tokens;
     const sampled = countTokens(text, { exactChars: 4800 });

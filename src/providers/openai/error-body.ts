@@ -1,5 +1,10 @@
 /** OpenAI error bodies: {"error": {"message", "type", "param", "code"}}. */
-export function extractOpenAIError(body: unknown): { message?: string; code?: string; type?: string; param?: string | null } {
+export function extractOpenAIError(body: unknown): {
+  message?: string;
+  code?: string;
+  type?: string;
+  param?: string | null;
+} {
   const error = (body as { error?: unknown } | null)?.error;
   if (typeof error === 'string') return { message: error };
   if (!error || typeof error !== 'object') return {};
@@ -11,4 +16,3 @@ export function extractOpenAIError(body: unknown): { message?: string; code?: st
     param: typeof param === 'string' ? param : null,
   };
 }
-

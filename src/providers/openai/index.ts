@@ -3,7 +3,12 @@
  * Ollama. Fields the gateway does not know pass through untouched.
  */
 import { UpstreamError } from '../../errors.ts';
-import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../../types/openai.ts';
+import type {
+  ChatCompletion,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../../types/openai.ts';
 import {
   type ErrorContext,
   errorFromResponse,
@@ -57,7 +62,8 @@ export const openaiProvider: ProviderModule = {
         const response = await post(embeddingsUrl, { ...request, model: spec.upstreamModel }, options);
         const text = await readText(response, options, context);
         const body = parseJsonBody<EmbeddingsResponse>(text, response, context);
-        if (!body || !Array.isArray(body.data)) throw malformed(context, 'an embeddings response without data', response.status);
+        if (!body || !Array.isArray(body.data))
+          throw malformed(context, 'an embeddings response without data', response.status);
         body.model = spec.name;
         return { response: body, meta: upstreamMeta(response.status, response.headers) };
       },

@@ -37,8 +37,11 @@ export const simulatedProvider: ProviderModule = {
     let forced: 'error' | 'refuse' | 'hang' | undefined;
     const context = { provider: 'simulated', model: spec.name };
 
-    const fail = (kind: UpstreamError['kind'], message: string, extra: { status?: number; retryAfterMs?: number } = {}) =>
-      new UpstreamError(kind, `${spec.name} ${message}`, { ...context, ...extra });
+    const fail = (
+      kind: UpstreamError['kind'],
+      message: string,
+      extra: { status?: number; retryAfterMs?: number } = {},
+    ) => new UpstreamError(kind, `${spec.name} ${message}`, { ...context, ...extra });
 
     /** What happens to this attempt, decided up front from the seeded source. */
     const plan = (options_: CallOptions) => {
@@ -106,14 +109,18 @@ export const simulatedProvider: ProviderModule = {
         const words = replyWords(random, spec.name, attempt.outputTokens);
         // The whole answer arrives at once, after generating every token.
         const generationMs = (attempt.outputTokens / options.tokens_per_second) * 1000;
-        await deps.clock.sleep(generationMs, callOptions.signal).catch(rethrowCancel(callOptions.signal, context));
+        await deps.clock
+          .sleep(generationMs, callOptions.signal)
+          .catch(rethrowCancel(callOptions.signal, context));
         const promptTokens = approximateTokens(promptText(request));
         const completion: ChatCompletion = {
           id: deps.newId('chatcmpl'),
           object: 'chat.completion',
           created: deps.nowSeconds(),
           model: spec.name,
-          choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }],
+          choices: [
+            { index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' },
+          ],
           usage: {
             prompt_tokens: promptTokens,
             completion_tokens: attempt.outputTokens,
@@ -126,7 +133,10 @@ export const simulatedProvider: ProviderModule = {
       async stream(request, callOptions) {
         const attempt = plan(callOptions);
         await awaitFirstByte(attempt, callOptions.signal);
-        return { meta: okMeta, chunks: streamChunks(request, callOptions, attempt.outputTokens, attempt.breaksStream) };
+        return {
+          meta: okMeta,
+          chunks: streamChunks(request, callOptions, attempt.outputTokens, attempt.breaksStream),
+        };
       },
     };
 
@@ -138,7 +148,10 @@ export const simulatedProvider: ProviderModule = {
     ): AsyncGenerator<ChatCompletionChunk> {
       const id = deps.newId('chatcmpl');
       const created = deps.nowSeconds();
-      const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: 'stop' | null = null) => ({
+      const chunk = (
+        delta: ChatCompletionChunk['choices'][number]['delta'],
+        finish: 'stop' | null = null,
+      ) => ({
         id,
         object: 'chat.completion.chunk' as const,
         created,
@@ -151,7 +164,10 @@ export const simulatedProvider: ProviderModule = {
       yield chunk({ role: 'assistant', content: '' });
       for (let i = 0; i < words.length; i++) {
         if (i === breakAt) throw fail('network', 'stream broke mid-answer (simulated)');
-        if (i > 0) await deps.clock.sleep(perToken, callOptions.signal).catch(rethrowCancel(callOptions.signal, context));
+        if (i > 0)
+          await deps.clock
+            .sleep(perToken, callOptions.signal)
+            .catch(rethrowCancel(callOptions.signal, context));
         yield chunk({ content: words[i] });
       }
       yield chunk({}, 'stop');
@@ -162,7 +178,11 @@ export const simulatedProvider: ProviderModule = {
         created,
         model: spec.name,
         choices: [],
-        usage: { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: promptTokens + outputTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: outputTokens,
+          total_tokens: promptTokens + outputTokens,
+        },
       };
     }
 
@@ -170,10 +190,15 @@ export const simulatedProvider: ProviderModule = {
   },
 };
 
-function activeOutage(outages: SimulationOptions['outages'], elapsedSeconds: number): 'error' | 'refuse' | 'hang' | undefined {
+function activeOutage(
+  outages: SimulationOptions['outages'],
+  elapsedSeconds: number,
+): 'error' | 'refuse' | 'hang' | undefined {
   for (const outage of outages) {
     if (elapsedSeconds < outage.start) continue;
-    const since = outage.every ? (elapsedSeconds - outage.start) % outage.every : elapsedSeconds - outage.start;
+    const since = outage.every
+      ? (elapsedSeconds - outage.start) % outage.every
+      : elapsedSeconds - outage.start;
     if (since < outage.duration) return outage.mode;
   }
   return undefined;
@@ -190,7 +215,11 @@ function lognormal(random: RandomSource, median: number, sigma: number): number 
 
 function rethrowCancel(signal: AbortSignal, context: { provider: string; model: string }) {
   return (error: unknown): never => {
-    if (signal.aborted) throw new UpstreamError('cancelled', `request to ${context.model} was cancelled`, { ...context, cause: error });
+    if (signal.aborted)
+      throw new UpstreamError('cancelled', `request to ${context.model} was cancelled`, {
+        ...context,
+        cause: error,
+      });
     throw error;
   };
 }

@@ -1,0 +1,262 @@
+/**
+ * Prometheus metrics for `GET /metrics`, on a registry of our own (never prom-client's global
+ * one, so two gateways in one process never share or clash).
+ *
+ * Labels only ever take bounded values: configured model names, provider names, HTTP status
+ * codes and failure kinds. A model name a client made up is reported as `unknown`; request ids
+ * and keys are never labels. Label children are created once per model and cached, so the hot
+ * path is a map lookup and an increment.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Gateway } from '../gateway.ts';
+import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
+
+/** Seconds; LLM calls span from a cached 50 ms answer to a minute-long generation. */
+export const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60];
+
+const breakerValue: Record<string, number> = { closed: 0, half_open: 1, open: 2 };
+
+const autoNames = new Set(['auto', 'auto:cost', 'auto:speed', 'auto:quality', 'auto:balanced']);
+
+type LabelValues = Record<string, string>;
+
+/** The cached label children of one model. */
+interface ModelChildren {
+  provider: string;
+  requests: Map<number, Counter.Internal>;
+  attempts: Map<string, Counter.Internal>;
+  retries: Counter.Internal;
+  fallbacks: Counter.Internal;
+  tokensIn: Counter.Internal;
+  tokensOut: Counter.Internal;
+  cost: Counter.Internal;
+  duration: Histogram.Internal<string>;
+  ttft: Histogram.Internal<string>;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** The event sink (already subscribed to the gateway's events). */
+  readonly sink: Partial<GatewayEvents>;
+  /** `GET /metrics`. */
+  handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
+  /** Unsubscribe from the gateway's events. */
+  close(): void;
+}
+
+export interface MetricsOptions {
+  /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'switchyard_requests_total',
+    help: 'Chat requests finished, by the model that answered (else the primary candidate), provider and HTTP status.',
+    labelNames: ['model', 'provider', 'status'],
+    registers,
+  });
+  const attempts = new Counter({
+    name: 'switchyard_attempts_total',
+    help: 'Upstream attempts, by model, provider and outcome (success or the failure kind).',
+    labelNames: ['model', 'provider', 'outcome'],
+    registers,
+  });
+  const retries = new Counter({
+    name: 'switchyard_retries_total',
+    help: 'Extra attempts on the same model after a failure.',
+    labelNames: ['model'],
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'switchyard_fallbacks_total',
+    help: 'Requests for which this model failed and the gateway moved on to another candidate (or gave up).',
+    labelNames: ['model'],
+    registers,
+  });
+  const tokens = new Counter({
+    name: 'switchyard_tokens_total',
+    help: 'Tokens processed, by model, provider and direction (input = prompt, output = completion).',
+    labelNames: ['model', 'provider', 'direction'],
+    registers,
+  });
+  const cost = new Counter({
+    name: 'switchyard_cost_usd_total',
+    help: 'Spend in US dollars, from the configured per-1k-token prices.',
+    labelNames: ['model', 'provider'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Whole-request latency as the client sees it, retries and fallbacks included.',
+    labelNames: ['model'],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const ttft = new Histogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: 'Time to the first token (streams) or first byte (non-streaming) of the answering model.',
+    labelNames: ['model'],
+    buckets: latencyBuckets,
+    registers,
+  });
+
+  const { health } = gateway;
+  const inFlight = new Map<string, number>();
+  new Gauge({
+    name: 'switchyard_breaker_state',
+    help: 'Circuit breaker per model: 0 closed, 1 half_open, 2 open.',
+    labelNames: ['model'],
+    registers,
+    collect() {
+      for (const runtime of health.all()) {
+        const phase = health.get(runtime.spec.name)?.breaker ?? 'closed';
+        this.set({ model: runtime.spec.name }, breakerValue[phase] ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchyard_model_health_score',
+    help: 'Passive health per model, 0..1: the EWMA success rate, 0 while the breaker is open.',
+    labelNames: ['model'],
+    registers,
+    collect() {
+      for (const runtime of health.all()) {
+        const open = health.get(runtime.spec.name)?.breaker === 'open';
+        const score = open ? 0 : runtime.successRate;
+        this.set({ model: runtime.spec.name }, Number.isFinite(score) ? score : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchyard_in_flight_requests',
+    help: 'Upstream attempts in progress per model.',
+    labelNames: ['model'],
+    registers,
+    collect() {
+      for (const runtime of health.all()) this.set({ model: runtime.spec.name }, inFlight.get(runtime.spec.name) ?? 0);
+    },
+  });
+
+  const children = new Map<string, ModelChildren>();
+  const childrenOf = (model: string): ModelChildren => {
+    let entry = children.get(model);
+    if (entry) return entry;
+    const provider = providerOf(model);
+    entry = {
+      provider,
+      requests: new Map(),
+      attempts: new Map(),
+      retries: retries.labels({ model }),
+      fallbacks: fallbacks.labels({ model }),
+      tokensIn: tokens.labels({ model, provider, direction: 'input' }),
+      tokensOut: tokens.labels({ model, provider, direction: 'output' }),
+      cost: cost.labels({ model, provider }),
+      duration: duration.labels({ model }),
+      ttft: ttft.labels({ model }),
+    };
+    children.set(model, entry);
+    return entry;
+  };
+  const specs = new Map(gateway.config.models.map((spec) => [spec.name, spec]));
+  function providerOf(model: string): string {
+    return specs.get(model)?.provider ?? (autoNames.has(model) ? 'switchyard' : 'none');
+  }
+  /** A bounded label value for a model name: configured, an `auto` alias, else `unknown`. */
+  function modelLabel(name: string | undefined): string {
+    if (name === undefined) return 'unknown';
+    return specs.has(name) || autoNames.has(name) ? name : 'unknown';
+  }
+  // Every configured model is present from the first scrape, with zeros.
+  for (const spec of gateway.config.models) {
+    const entry = childrenOf(spec.name);
+    requestsChild(entry, spec.name, 200);
+    attemptsChild(entry, spec.name, 'success');
+    inFlight.set(spec.name, 0);
+  }
+
+  function requestsChild(entry: ModelChildren, model: string, status: number): Counter.Internal {
+    let child = entry.requests.get(status);
+    if (!child) {
+      child = requests.labels({ model, provider: entry.provider, status: String(status) });
+      entry.requests.set(status, child);
+    }
+    return child;
+  }
+
+  function attemptsChild(entry: ModelChildren, model: string, outcome: string): Counter.Internal {
+    let child = entry.attempts.get(outcome);
+    if (!child) {
+      child = attempts.labels({ model, provider: entry.provider, outcome });
+      entry.attempts.set(outcome, child);
+    }
+    return child;
+  }
+
+  const sink: Partial<GatewayEvents> = {
+    attempt(_requestId: string, record: AttemptRecord): void {
+      const model = modelLabel(record.model);
+      attemptsChild(childrenOf(model), model, record.outcome).inc();
+    },
+
+    requestFinished(summary: RequestSummary): void {
+      const model = modelLabel(summary.model ?? summary.attempts[0]?.model ?? summary.requestedModel);
+      const entry = childrenOf(model);
+      requestsChild(entry, model, summary.status).inc();
+      entry.duration.observe(Math.max(0, summary.latencyMs) / 1000);
+      if (summary.model !== undefined) {
+        if (summary.ttftMs !== undefined) entry.ttft.observe(Math.max(0, summary.ttftMs) / 1000);
+        if (summary.promptTokens > 0) entry.tokensIn.inc(summary.promptTokens);
+        if (summary.completionTokens > 0) entry.tokensOut.inc(summary.completionTokens);
+        if (summary.costUsd > 0) entry.cost.inc(summary.costUsd);
+      }
+      if (summary.attempts.length > 1 || (summary.attempts.length === 1 && summary.model === undefined)) {
+        countRetriesAndFallbacks(summary);
+      }
+    },
+
+    inFlight(model: string, delta: number): void {
+      inFlight.set(model, Math.max(0, (inFlight.get(model) ?? 0) + delta));
+    },
+  };
+
+  /** Retries: extra (non-hedge) attempts on one model. Fallbacks: failed models that did not answer. */
+  function countRetriesAndFallbacks(summary: RequestSummary): void {
+    const seen: string[] = [];
+    const failed: string[] = [];
+    for (const attempt of summary.attempts) {
+      const model = modelLabel(attempt.model);
+      if (!attempt.hedge) {
+        if (seen.includes(model)) childrenOf(model).retries.inc();
+        else seen.push(model);
+      }
+      if (attempt.outcome !== 'success' && attempt.outcome !== 'cancelled' && !failed.includes(model)) failed.push(model);
+    }
+    for (const model of failed) if (model !== summary.model) childrenOf(model).fallbacks.inc();
+  }
+
+  const unsubscribe = gateway.events.subscribe(sink);
+
+  return {
+    registry,
+    sink,
+    async handle(_request, response) {
+      const text = await registry.metrics();
+      response.writeHead(200, {
+        'content-type': registry.contentType,
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      response.end(text);
+    },
+    close() {
+      unsubscribe();
+      registry.clear();
+    },
+  };
+}
