@@ -18,6 +18,7 @@ import { isSimulatedClient, type SimulatedControl } from './providers/simulated/
 import type { ModelClient, ProviderDeps } from './providers/types.ts';
 import { type Clock, systemClock } from './resilience/clock.ts';
 import { ExecutionTrace, Executor } from './resilience/executor.ts';
+import { HealthChecker } from './resilience/health-checker.ts';
 import { ModelHealthRegistry } from './resilience/model-health.ts';
 import { type Analyze, createAnalyzer, ruleText } from './routing/analyze.ts';
 import { decideRoute } from './routing/decide.ts';
@@ -97,6 +98,8 @@ export interface Gateway {
   ): Promise<BatchResult[]>;
   /** Model names clients may use, including the `auto` aliases. */
   modelNames(): string[];
+  /** Start active health probes (the server does this; library users may). */
+  startHealthChecks(): void;
   /** Runtime control of a simulated model, if `name` is one. */
   simulation(name: string): SimulatedControl | undefined;
   close(): Promise<void>;
@@ -155,8 +158,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       retrySilent: config.resilience.retry_silent,
       fallbackOnContentPolicy: config.resilience.fallback_on_content_policy,
       unhealthyForMs: 60_000,
+      hedging: {
+        delayMs:
+          config.resilience.hedging.delay === undefined ? undefined : config.resilience.hedging.delay * 1000,
+        budget: config.resilience.hedging.budget,
+      },
     },
   });
+  const healthChecker = new HealthChecker(clients, health, clock, logger);
   const basePolicy = {
     balancedWeights: config.routing.balanced_weights,
     fallbackCount: config.routing.fallback_count,
@@ -206,6 +215,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     const features = analyze(request, rule);
     const policy: RoutingPolicy = { ...basePolicy, priority, explicitModel, rule };
     return { features, decision: decideRoute(features, specList, health, policy, random) };
+  }
+
+  /** Hedging: on for every request by config, or per request with `x-switchyard-hedge: true|false`. */
+  function wantsHedge(requestOptions: RequestOptions): boolean {
+    const asked = headerValue(requestOptions.headers, 'x-switchyard-hedge');
+    if (asked === 'true' || asked === '1') return true;
+    if (asked === 'false' || asked === '0') return false;
+    return config.resilience.hedging.enabled;
   }
 
   function chainOf(decision: RouteDecision): string[] {
@@ -313,6 +330,7 @@ export function createGateway(options: GatewayOptions): Gateway {
             chain: chainOf(decision),
             signal: requestOptions.signal ?? neverAborted,
             promptTokens: features.promptTokens,
+            hedge: wantsHedge(requestOptions),
           },
           trace,
         );
@@ -366,6 +384,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           chain: chainOf(decision),
           signal: requestOptions.signal ?? neverAborted,
           promptTokens: features.promptTokens,
+          hedge: wantsHedge(requestOptions),
         },
         trace,
       );
@@ -468,12 +487,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     modelNames: () => names,
 
+    startHealthChecks() {
+      healthChecker.start();
+    },
+
     simulation(name) {
       const client = clients.get(name);
       return client && isSimulatedClient(client) ? client.control : undefined;
     },
 
     async close() {
+      healthChecker.close();
       await Promise.all([...clients.values()].map((client) => client.close?.()));
       await http.close();
     },

@@ -1,15 +1,95 @@
 /** Wire a gateway, its HTTP server and its observability sinks, and listen. */
 import type { GatewayConfig } from './config/load.ts';
 import { createGateway, type Gateway } from './gateway.ts';
+import { createDashboard } from './observability/dashboard.ts';
+import { DashboardData, startOfLocalDay } from './observability/dashboard-data.ts';
+import { createLogSink } from './observability/log-sink.ts';
+import type { GatewayLogger } from './observability/logger.ts';
+import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
+import { RequestLog, requestLogDisabled } from './observability/request-log.ts';
+import type { StatsCollector } from './observability/stats.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
 
 export interface StartedGateway extends RunningServer {
   gateway: Gateway;
+  metrics: GatewayMetrics;
+  /** Undefined when `observability.request_log.enabled` is false. */
+  requestLog: RequestLog | undefined;
+  dashboard: DashboardData;
 }
 
-export async function startServer(config: GatewayConfig, options: { seed?: number } = {}): Promise<StartedGateway> {
-  const gateway = createGateway({ config, seed: options.seed });
-  const { listen } = createGatewayServer(gateway);
-  const running = await listen(config.server.port, config.server.host);
-  return { ...running, gateway };
+export interface StartOptions {
+  seed?: number;
+  /** Logger to use instead of one built from `observability.log_level` (tests capture output). */
+  logger?: GatewayLogger;
+}
+
+export async function startServer(
+  config: GatewayConfig,
+  options: StartOptions = {},
+): Promise<StartedGateway> {
+  const gateway = createGateway({ config, seed: options.seed, logger: options.logger });
+  const { request_log: logConfig } = config.observability;
+  const unsubscribe: Array<() => void> = [];
+  let requestLog: RequestLog | undefined;
+  let metrics: GatewayMetrics | undefined;
+  try {
+    metrics = createMetrics(gateway);
+    if (logConfig.enabled) {
+      requestLog = new RequestLog({
+        path: logConfig.path,
+        retentionDays: logConfig.retention_days,
+        logContent: logConfig.log_content,
+        onError: (error, context) => gateway.logger.error({ err: error }, context),
+      });
+      unsubscribe.push(gateway.events.subscribe(requestLog));
+    }
+    unsubscribe.push(gateway.events.subscribe(createLogSink(gateway.logger)));
+    const dashboardData = new DashboardData({
+      models: config.models.map((spec) => spec.name),
+      spentToday: requestLog?.spendSince(startOfLocalDay()),
+    });
+    unsubscribe.push(gateway.events.subscribe(dashboardData));
+    let stats: StatsCollector | undefined;
+    const dashboard = createDashboard(dashboardData, () => stats!);
+    const log = requestLog;
+    const server = createGatewayServer(gateway, {
+      routes: {
+        'GET /metrics': metrics.handle,
+        'GET /admin/requests': log ? log.handle : requestLogDisabled,
+        ...dashboard.routes,
+      },
+      prefixRoutes: dashboard.prefixRoutes,
+    });
+    stats = server.stats;
+    const running = await server.listen(config.server.port, config.server.host);
+    const ownMetrics = metrics;
+    let closing: Promise<void> | undefined;
+    return {
+      ...running,
+      gateway,
+      metrics: ownMetrics,
+      requestLog: log,
+      dashboard: dashboardData,
+      close() {
+        closing ??= (async () => {
+          dashboard.close(); // event streams would otherwise hold the drain open
+          try {
+            await running.close();
+          } finally {
+            log?.close(); // writes what the drained requests queued
+            for (const stop of unsubscribe) stop();
+            ownMetrics.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    requestLog?.close();
+    metrics?.close();
+    for (const stop of unsubscribe) stop();
+    await gateway.close();
+    throw error;
+  }
 }

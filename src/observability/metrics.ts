@@ -8,7 +8,7 @@
  * path is a map lookup and an increment.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gateway } from '../gateway.ts';
 import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
 
@@ -18,8 +18,6 @@ export const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5,
 const breakerValue: Record<string, number> = { closed: 0, half_open: 1, open: 2 };
 
 const autoNames = new Set(['auto', 'auto:cost', 'auto:speed', 'auto:quality', 'auto:balanced']);
-
-type LabelValues = Record<string, string>;
 
 /** The cached label children of one model. */
 interface ModelChildren {
@@ -139,7 +137,8 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     labelNames: ['model'],
     registers,
     collect() {
-      for (const runtime of health.all()) this.set({ model: runtime.spec.name }, inFlight.get(runtime.spec.name) ?? 0);
+      for (const runtime of health.all())
+        this.set({ model: runtime.spec.name }, inFlight.get(runtime.spec.name) ?? 0);
     },
   });
 
@@ -235,7 +234,8 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
         if (seen.includes(model)) childrenOf(model).retries.inc();
         else seen.push(model);
       }
-      if (attempt.outcome !== 'success' && attempt.outcome !== 'cancelled' && !failed.includes(model)) failed.push(model);
+      if (attempt.outcome !== 'success' && attempt.outcome !== 'cancelled' && !failed.includes(model))
+        failed.push(model);
     }
     for (const model of failed) if (model !== summary.model) childrenOf(model).fallbacks.inc();
   }

@@ -19,6 +19,12 @@ export interface ExecutorPolicy extends FailurePolicy {
   requestDeadlineMs: number;
   /** How long a bad key keeps a model out of rotation. */
   unhealthyForMs: number;
+  hedging: {
+    /** Fixed delay before hedging; undefined = the primary's observed p95 time to first byte. */
+    delayMs: number | undefined;
+    /** Extra upstream requests allowed, as a share of requests (a token bucket). */
+    budget: number;
+  };
 }
 
 export interface Logger {
@@ -44,6 +50,8 @@ export interface ExecutionContext {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   promptTokens: number;
+  /** Start a hedge on the next candidate if the primary is slow (needs hedging.enabled or a per-request opt-in). */
+  hedge?: boolean;
 }
 
 /** What happened while serving one request; filled in as attempts run. */
@@ -59,6 +67,8 @@ export class ExecutionTrace {
   usage: Usage | undefined;
   /** Answer text so far (for prefill continuation and estimated usage). */
   text = '';
+  /** A hedge request was started. */
+  hedged = false;
 
   get fallbacks(): number {
     return this.model
@@ -87,7 +97,7 @@ export class Executor {
   ): Promise<{ completion: ChatCompletion; trace: ExecutionTrace }> {
     const scope = this.openScope(context);
     try {
-      const completion = await this.runChain(context, trace, scope, async (candidate, options) => {
+      const completion = await this.runHedged(context, trace, scope, async (candidate, options) => {
         const { completion, meta } = await candidate.client.chat(request, options);
         this.deps.health.observeRateLimitHeaders(candidate.name, meta.rateLimit);
         return completion;
@@ -144,18 +154,18 @@ export class Executor {
         let started: number;
         let candidateName: string | undefined;
         try {
-          const opened = await this.runChain(
+          const opened = await this.runHedged(
             { ...context, chain: chainLeft },
             trace,
             scope,
             async (candidate, options) => {
-              started = this.deps.clock.now();
+              const attemptStarted = this.deps.clock.now();
               const result = await candidate.client.stream(attemptRequest, options);
               this.deps.health.observeRateLimitHeaders(candidate.name, result.meta.rateLimit);
               const chunks = result.chunks[Symbol.asyncIterator]();
               // Read up to the first content token inside the attempt, so a stall or failure
               // before it is retried or failed over like any other failed attempt.
-              const firstTokenDeadline = started + options.timeouts.firstTokenMs;
+              const firstTokenDeadline = attemptStarted + options.timeouts.firstTokenMs;
               const buffered: ChatCompletionChunk[] = [];
               try {
                 for (;;) {
@@ -176,16 +186,18 @@ export class Executor {
                     break;
                 }
               } catch (error) {
-                await chunks.return?.().catch(() => {});
+                // Not awaited: return() waits behind a pending next(); the attempt's abort ends it.
+                chunks.return?.().catch(() => {});
                 throw error;
               }
-              return { chunks, buffered, name: candidate.name };
+              return { chunks, buffered, name: candidate.name, started: attemptStarted };
             },
-            { keepAlive: true },
+            { keepAlive: true, dispose: (value) => void value.chunks.return?.() },
           );
           iterator = opened.chunks;
           held = opened.buffered;
           candidateName = opened.name;
+          started = opened.started;
         } catch (error) {
           if (continuing && error instanceof GatewayError) throw interrupted(originalError, error.message);
           throw error;
@@ -194,6 +206,7 @@ export class Executor {
         trace.model = candidateName;
         trace.answeredBy.push(candidateName);
         if (trace.ttftMs === undefined) trace.ttftMs = this.deps.clock.now() - scope.startedAt;
+        const attemptTtft = this.deps.clock.now() - started;
         let segmentUsage: Usage | undefined;
         try {
           for (;;) {
@@ -219,11 +232,7 @@ export class Executor {
               yield chunk;
             }
           }
-          this.deps.health.recordSuccess(
-            candidateName,
-            trace.ttftMs ?? 0,
-            segmentUsage?.completion_tokens ?? 0,
-          );
+          this.deps.health.recordSuccess(candidateName, attemptTtft, segmentUsage?.completion_tokens ?? 0);
           trace.usage = mergeUsage(trace.usage, segmentUsage);
           if (!finishSent) {
             throw new UpstreamError(
@@ -270,6 +279,80 @@ export class Executor {
     }
   }
 
+  /** Hedge tokens: each request adds `budget`, a hedge spends one (so hedges stay <= budget share). */
+  private hedgeTokens = 0;
+
+  /**
+   * Run the chain; if hedging is on for this request and the primary has not answered after
+   * the hedge delay, start the rest of the chain alongside it. The first success wins and the
+   * other branch is cancelled; a branch's value that arrives too late is disposed of.
+   */
+  private async runHedged<T>(
+    context: ExecutionContext,
+    trace: ExecutionTrace,
+    scope: RequestScope,
+    call: (candidate: Candidate, options: CallOptions) => Promise<T>,
+    options: { keepAlive?: boolean; dispose?: (value: T) => void } = {},
+  ): Promise<T> {
+    const { hedging } = this.deps.policy;
+    this.hedgeTokens = Math.min(10, this.hedgeTokens + hedging.budget);
+    const primaryName = context.chain[0];
+    if (!context.hedge || context.chain.length < 2 || primaryName === undefined) {
+      return this.runChain(context, trace, scope, call, options);
+    }
+    const delay =
+      hedging.delayMs ??
+      this.deps.health.runtime(primaryName)?.latencyP95() ??
+      this.deps.health.runtime(primaryName)?.spec.timeouts.firstTokenMs ??
+      1000;
+    const primaryScope = scope.branch();
+    const hedgeScope = scope.branch();
+    const primary = this.runChain({ ...context, chain: [primaryName] }, trace, primaryScope, call, options);
+    const timer = new AbortController();
+    const first = await Promise.race([
+      primary.then(
+        (value) => ({ settled: true as const, ok: true as const, value }),
+        (error: unknown) => ({ settled: true as const, ok: false as const, error }),
+      ),
+      this.deps.clock.sleep(delay, timer.signal).then(
+        () => ({ settled: false as const }),
+        () => ({ settled: false as const }),
+      ),
+    ]);
+    timer.abort();
+    if (first.settled) {
+      hedgeScope.close();
+      primaryScope.close();
+      if (first.ok) return first.value;
+      // The primary failed before the hedge delay: carry on down the chain as usual.
+      return this.runChain({ ...context, chain: context.chain.slice(1) }, trace, scope, call, options);
+    }
+    if (this.hedgeTokens < 1) {
+      // Over budget: no hedge; the primary's own fail-over applies.
+      try {
+        return await primary;
+      } catch (error) {
+        if (error instanceof GatewayError && error.code === 'client_closed_request') throw error;
+        return this.runChain({ ...context, chain: context.chain.slice(1) }, trace, scope, call, options);
+      } finally {
+        primaryScope.close();
+        hedgeScope.close();
+      }
+    }
+    this.hedgeTokens -= 1;
+    trace.hedged = true;
+    const hedge = this.runChain({ ...context, chain: context.chain.slice(1) }, trace, hedgeScope, call, {
+      ...options,
+      hedge: true,
+    });
+    try {
+      return await firstSuccess([primary, hedge], [primaryScope, hedgeScope], options.dispose);
+    } finally {
+      primaryScope.close();
+      hedgeScope.close();
+    }
+  }
+
   /**
    * Walk the chain: for each usable model, attempt (with retries) until one succeeds.
    * `keepAlive` leaves the model's in-flight slot open for a stream that goes on after `call`.
@@ -277,9 +360,9 @@ export class Executor {
   private async runChain<T>(
     context: ExecutionContext,
     trace: ExecutionTrace,
-    scope: RequestScope,
+    scope: AttemptScope,
     call: (candidate: Candidate, options: CallOptions) => Promise<T>,
-    _options: { keepAlive?: boolean } = {},
+    _options: { keepAlive?: boolean; hedge?: boolean } = {},
   ): Promise<T> {
     const { policy, health, clock } = this.deps;
     const failures: UpstreamError[] = [];
@@ -315,8 +398,16 @@ export class Executor {
         const started = clock.now();
         health.begin(name, context.promptTokens);
         this.deps.events.inFlight(name, 1);
+        // Each attempt has its own signal, so a failed attempt's socket is released at once
+        // (an async iterator blocked in next() cannot be closed any other way).
+        const attemptController = new AbortController();
+        const onScopeAbort = () => attemptController.abort(scope.signal.reason);
+        scope.signal.addEventListener('abort', onScopeAbort, { once: true });
         try {
-          const value = await call(candidate, this.attemptOptions(candidate.spec, scope, context.requestId));
+          const value = await call(
+            candidate,
+            this.attemptOptions(candidate.spec, scope, context.requestId, attemptController.signal),
+          );
           const latencyMs = clock.now() - started;
           // Streams record their success once the whole stream is through.
           if (!_options.keepAlive) health.recordSuccess(name, latencyMs);
@@ -335,6 +426,8 @@ export class Executor {
           trace.model = name;
           return value;
         } catch (caught) {
+          attemptController.abort(new Error('attempt failed'));
+          scope.signal.removeEventListener('abort', onScopeAbort);
           const latencyMs = clock.now() - started;
           let error = toUpstream(caught, name, candidate.spec.provider);
           if (scope.deadlineHit && !context.signal.aborted) {
@@ -432,11 +525,16 @@ export class Executor {
     }
   }
 
-  private attemptOptions(spec: ModelSpec, scope: RequestScope, requestId: string): CallOptions {
+  private attemptOptions(
+    spec: ModelSpec,
+    scope: AttemptScope,
+    requestId: string,
+    signal: AbortSignal,
+  ): CallOptions {
     const remaining = Math.max(1, Math.floor(scope.deadline - this.deps.clock.now()));
     const { connectMs, firstTokenMs, idleMs, totalMs } = spec.timeouts;
     return {
-      signal: scope.signal,
+      signal,
       requestId,
       timeouts: {
         connectMs: Math.min(connectMs, remaining),
@@ -481,8 +579,41 @@ export class Executor {
   }
 }
 
+/** What an attempt needs from its request: a signal to obey and the deadline. */
+interface AttemptScope {
+  readonly signal: AbortSignal;
+  readonly deadline: number;
+  readonly deadlineHit: boolean;
+}
+
+/** A cancellable branch of a request (one side of a hedge). */
+class BranchScope implements AttemptScope {
+  private readonly controller = new AbortController();
+  private readonly onParentAbort: () => void;
+  constructor(private readonly parent: RequestScope) {
+    this.onParentAbort = () => this.controller.abort(parent.signal.reason);
+    if (parent.signal.aborted) this.controller.abort(parent.signal.reason);
+    else parent.signal.addEventListener('abort', this.onParentAbort, { once: true });
+  }
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  get deadline(): number {
+    return this.parent.deadline;
+  }
+  get deadlineHit(): boolean {
+    return this.parent.deadlineHit;
+  }
+  cancel(): void {
+    this.controller.abort(new Error('hedge lost'));
+  }
+  close(): void {
+    this.parent.signal.removeEventListener('abort', this.onParentAbort);
+  }
+}
+
 /** The request's own abort signal: the client's signal plus the request deadline. */
-class RequestScope {
+class RequestScope implements AttemptScope {
   readonly startedAt: number;
   readonly deadline: number;
   deadlineHit = false;
@@ -513,8 +644,14 @@ class RequestScope {
     return this.controller.signal;
   }
 
+  branch(): BranchScope {
+    return new BranchScope(this);
+  }
+
+  /** End the request: stop the deadline timer and cancel anything still running for it. */
   close(): void {
     this.timer.abort();
+    if (!this.controller.signal.aborted) this.controller.abort(new Error('request finished'));
     this.clientSignal.removeEventListener('abort', this.onClientAbort);
   }
 }
@@ -629,4 +766,53 @@ function interrupted(original: UpstreamError | undefined, why: string): StreamIn
 
 function dedupe(lines: string[]): string[] {
   return [...new Set(lines)];
+}
+
+/**
+ * The first branch to succeed wins; the other is cancelled. If both fail, the primary's error
+ * is thrown (it names the model the client's request was routed to).
+ */
+function firstSuccess<T>(
+  branches: Promise<T>[],
+  scopes: BranchScope[],
+  dispose?: (value: T) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let winner = -1;
+    let failed = 0;
+    const errors: unknown[] = [];
+    branches.forEach((branch, index) => {
+      branch.then(
+        (value) => {
+          if (winner === -1) {
+            winner = index;
+            scopes.forEach((scope, other) => {
+              if (other !== index) scope.cancel();
+            });
+            resolve(value);
+          } else {
+            dispose?.(value);
+          }
+        },
+        (error: unknown) => {
+          errors[index] = error;
+          failed++;
+          if (failed === branches.length) reject(combineFailures(errors[0], errors[1]));
+        },
+      );
+    });
+  });
+}
+
+function combineFailures(primary: unknown, hedge: unknown): unknown {
+  if (
+    primary instanceof GatewayError &&
+    hedge instanceof GatewayError &&
+    hedge.code !== 'client_closed_request'
+  ) {
+    return new GatewayError(hedge.code, `${primary.message}; hedge: ${hedge.message}`, {
+      headers: hedge.headers,
+    });
+  }
+  return primary;
 }

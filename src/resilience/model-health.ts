@@ -7,6 +7,7 @@ import type { ModelSpec } from '../config/model-spec.ts';
 import type { HealthSnapshot, ModelHealth } from '../routing/types.ts';
 import { type BreakerTransition, CircuitBreaker } from './breaker.ts';
 import type { Clock } from './clock.ts';
+import { LatencyWindow } from './latency-window.ts';
 
 const ewmaAlpha = 0.2;
 
@@ -15,6 +16,9 @@ export interface ModelRuntime {
   readonly breaker: CircuitBreaker;
   /** EWMA of time to first byte/token, ms. */
   latencyMs: number | undefined;
+  /** Recent latencies, for the p95 the hedge delay uses. */
+  readonly recentLatency: LatencyWindow;
+  latencyP95(): number | undefined;
   /** EWMA of success (1) / failure (0). */
   successRate: number;
   /** Marked unhealthy until this time (bad key, failed probe). */
@@ -48,6 +52,10 @@ export class ModelHealthRegistry implements HealthSnapshot {
           (transition) => onBreakerTransition(spec.name, transition),
         ),
         latencyMs: undefined,
+        recentLatency: new LatencyWindow(),
+        latencyP95() {
+          return this.recentLatency.p95();
+        },
         successRate: 1,
         unhealthyUntil: 0,
         unhealthyReason: undefined,
@@ -105,6 +113,7 @@ export class ModelHealthRegistry implements HealthSnapshot {
       runtime.latencyMs === undefined
         ? latencyMs
         : runtime.latencyMs + ewmaAlpha * (latencyMs - runtime.latencyMs);
+    runtime.recentLatency.record(latencyMs);
     runtime.successRate += ewmaAlpha * (1 - runtime.successRate);
     runtime.minuteTokens += outputTokens;
     runtime.breaker.success();

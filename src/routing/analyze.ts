@@ -285,6 +285,7 @@ function wordListRegex(sources: readonly string[], flags: string): RegExp {
   return new RegExp(parts.join('|'), flags);
 }
 
+export const __matchers = () => compileCodingMatchers([]);
 function compileCodingMatchers(extraKeywords: readonly string[]): CodingMatchers {
   const keywords = [...DEFAULT_CODING_KEYWORDS, ...extraKeywords]
     .filter((k) => k.length > 0)

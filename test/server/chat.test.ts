@@ -107,6 +107,6 @@ describe('chat completions through the official openai client', () => {
     assert.equal(live.status, 200);
     const ready = await fetch(`${gateway.url}/health/readiness`);
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).status, 'ready');
+    assert.equal(((await ready.json()) as { status: string }).status, 'ready');
   });
 });

@@ -1,0 +1,28 @@
+import { DEFAULT_CODING_KEYWORDS } from './src/routing/analyze.ts';
+const words = 'the router sends each request to the model that fits its task budget and latency while'.split(' ');
+let s=1; const r=()=>{s=(s*16807)%2147483647; return s/2147483647};
+const pick=(l)=>l[Math.floor(r()*l.length)];
+const en = Array.from({length:64},()=>Array.from({length:180},()=>pick(words)).join(' '));
+const enLower = en.map(x=>x.toLowerCase());
+function t(name, f, n=20000){ for(let i=0;i<2000;i++) f(i); const st=process.hrtime.bigint(); for(let i=0;i<n;i++) f(i); console.log(name, (Number(process.hrtime.bigint()-st)/n/1000).toFixed(2),'us'); }
+const esc = (x)=>x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const latin = DEFAULT_CODING_KEYWORDS.filter(k=>/^[\x20-\x7e]+$/.test(k)).map(esc);
+const cjk = DEFAULT_CODING_KEYWORDS.filter(k=>!/^[\x20-\x7e]+$/.test(k));
+const A = new RegExp(`(?<![A-Za-z0-9_])(?:${latin.join('|')})(?![A-Za-z0-9_])|(?:${cjk.join('|')})`, 'i');
+const B = new RegExp(`\\b(?:${latin.join('|')})\\b|(?:${cjk.join('|')})`, 'i');
+const C = new RegExp(`\\b(?:${latin.map(x=>x.toLowerCase()).join('|')})\\b|(?:${cjk.join('|')})`);
+const D = new RegExp(`\\b(?:${latin.map(x=>x.toLowerCase()).join('|')})\\b`);
+const E = new RegExp(`(?:${cjk.join('|')})`);
+const F = new RegExp(`(?:${cjk.join('|')})`, 'u');
+t('A lookaround i', i=>A.test(en[i%64]));
+t('B \\b i', i=>B.test(en[i%64]));
+t('C lower, no i', i=>C.test(enLower[i%64]));
+t('lowercase cost', i=>en[i%64].toLowerCase());
+t('D latin only', i=>D.test(enLower[i%64]));
+t('E cjk only', i=>E.test(enLower[i%64]));
+t('F cjk only u', i=>F.test(enLower[i%64]));
+const cjkList = cjk;
+t('G cjk indexOf', i=>{const x=en[i%64]; for (const k of cjkList) if (x.includes(k)) return true; return false;});
+const set = new Set(latin.map(x=>x.toLowerCase()));
+const W = /[a-z0-9_+#-]+/g;
+t('H word set', i=>{const x=enLower[i%64]; for (const m of x.matchAll(W)) if (set.has(m[0])) return true; return false;});

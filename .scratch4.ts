@@ -1,0 +1,12 @@
+import { decideRoute } from './src/routing/decide.ts';
+import { seededRandom } from './src/routing/random.ts';
+import { makeSpec } from './test/helpers/spec.ts';
+const strengthSets: any[] = [['complex_reasoning','coding','creative_writing'],['long_context','analysis','document_qa'],['multimodal','vision','realtime'],['simple_qa','classification']];
+const models = Array.from({length:20},(_,i)=>makeSpec({name:`model-${i}`, strengths: strengthSets[i%4], inputCostPer1k:0.0002*(1+i), outputCostPer1k:0.0006*(1+i), weight:50+((i*37)%100), quality:4+(i%6), contextWindow: i%3===0?200000:128000, fallbacks: i%5===0?[`model-${(i+1)%20}`]:[], timeouts:{connectMs:2000, firstTokenMs:10000+i*1500, idleMs:1, totalMs:1}}));
+const map = new Map(models.map((m,i)=>[m.name, {breaker: i===3?'open':i===4?'half_open':'closed', healthy:true, latencyMs: i%2===0? 400+i*30: undefined, saturated: i===5} as any]));
+const health = { get: (m:string)=>map.get(m) };
+const f:any = {task:'creative_writing',taskReason:'x',promptTokens:221,tokensEstimated:false,maxOutputTokens:undefined,hasImages:false,hasTools:false,wantsJson:false,hasPrefill:false};
+const policy:any = {priority:'balanced', balancedWeights:{cost:1,speed:1,quality:1}, fallbackCount:2, nearTop:0.1, unhealthyFactor:0.3};
+const r = seededRandom(1);
+for (let i=0;i<20000;i++) decideRoute(f, models, health, policy, r);
+const N=200000; const st=process.hrtime.bigint(); for (let i=0;i<N;i++) decideRoute(f, models, health, policy, r); console.log((Number(process.hrtime.bigint()-st)/N/1000).toFixed(2),'us');

@@ -1,0 +1,213 @@
+/**
+ * Micro-benchmark: the cost of one full routing decision (analyze, tokenization included, then
+ * matchRule, then decideRoute) over a 20-model pool, for a ~200-token and a ~20k-token prompt.
+ *
+ * Run: node --import tsx bench/routing.bench.ts
+ * Prints one JSON line per case, then a human summary. Timing: after a warm-up, batches of
+ * decisions are timed with process.hrtime.bigint; each batch gives one per-decision time, and the
+ * median and p99 are over batches (single decisions are too short to time one by one). Prompts
+ * rotate through distinct texts so the tokenizer's merge cache is not flattering the numbers.
+ */
+import type { ModelSpec, Strength } from '../src/config/model-spec.ts';
+import type { RoutingRuleConfig } from '../src/config/schema.ts';
+import { createAnalyzer, ruleText } from '../src/routing/analyze.ts';
+import { decideRoute } from '../src/routing/decide.ts';
+import { seededRandom } from '../src/routing/random.ts';
+import { compileRules, matchRule } from '../src/routing/rules.ts';
+import { countTokens } from '../src/routing/tokenizer.ts';
+import type { HealthSnapshot, ModelHealth, RoutingPolicy } from '../src/routing/types.ts';
+import type { ChatRequest } from '../src/types/openai.ts';
+
+const analysis = { long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 24_000 };
+const random = seededRandom(42);
+
+const strengthSets: Strength[][] = [
+  ['complex_reasoning', 'coding', 'creative_writing'],
+  ['long_context', 'analysis', 'document_qa'],
+  ['multimodal', 'vision', 'realtime'],
+  ['simple_qa', 'classification'],
+];
+
+function pool(size: number): ModelSpec[] {
+  return Array.from({ length: size }, (_, i): ModelSpec => {
+    const ms = 10_000 + i * 1500;
+    return {
+      name: `model-${i}`,
+      provider: 'openai',
+      baseUrl: undefined,
+      apiKey: undefined,
+      upstreamModel: `model-${i}`,
+      strengths: strengthSets[i % strengthSets.length]!,
+      inputCostPer1k: 0.0002 * (1 + i),
+      outputCostPer1k: 0.0006 * (1 + i),
+      weight: 50 + ((i * 37) % 100),
+      quality: 4 + (i % 6),
+      contextWindow: i % 3 === 0 ? 200_000 : 128_000,
+      maxOutputTokens: 4096,
+      capabilities: new Set(['tools', 'json', 'streaming', ...(i % 2 === 0 ? (['vision'] as const) : [])]),
+      fallbacks: i % 5 === 0 ? [`model-${(i + 1) % size}`] : [],
+      timeouts: { connectMs: 2000, firstTokenMs: ms, idleMs: ms, totalMs: ms },
+      breaker: {
+        failureThreshold: 5,
+        recoveryTimeoutMs: 30_000,
+        maxRecoveryTimeoutMs: 300_000,
+        failureRate: 0.5,
+        minRequests: 20,
+        windowMs: 30_000,
+        halfOpenMax: 1,
+      },
+      rpm: undefined,
+      tpm: undefined,
+      maxConcurrency: undefined,
+      maxQueue: 0,
+      headers: {},
+      healthCheck: { enabled: false, intervalMs: 30_000 },
+      simulate: undefined,
+    };
+  });
+}
+
+/** Some models with data, one open, one half-open, one saturated: every branch of the scorer runs. */
+function health(models: ModelSpec[]): HealthSnapshot {
+  const map = new Map<string, ModelHealth>();
+  models.forEach((spec, i) => {
+    const entry: ModelHealth = { breaker: 'closed', healthy: true };
+    if (i % 2 === 0) entry.latencyMs = 400 + i * 30;
+    if (i === 3) entry.breaker = 'open';
+    if (i === 4) entry.breaker = 'half_open';
+    if (i === 5) entry.saturated = true;
+    map.set(spec.name, entry);
+  });
+  return { get: (model) => map.get(model) };
+}
+
+const rules: RoutingRuleConfig[] = [
+  { name: 'sql', match: { regex: '\\bSELECT\\b[\\s\\S]+\\bFROM\\b', regex_flags: 'i' }, models: ['model-0'] },
+  { name: 'translate', match: { keywords: ['translate', '翻译'], regex_flags: 'i' }, model: 'model-3' },
+  { name: 'tenant', match: { headers: { 'x-tenant': 'acme' }, regex_flags: 'i' }, priority: 'cost' },
+];
+
+const words = 'the router sends each request to the model that fits its task budget and latency while'.split(' ');
+const chinese = '路由层根据任务类型成本和延迟为每个请求选择最合适的模型并在失败时切换到备用模型'.split('');
+
+/** Distinct prompts of about `targetTokens` tokens: mixed English and Chinese, seeded. */
+function prompts(count: number, targetTokens: number): ChatRequest[] {
+  const source = seededRandom(targetTokens);
+  const pick = <T>(list: T[]) => list[Math.floor(source() * list.length)]!;
+  return Array.from({ length: count }, (_, n) => {
+    let text = `Request ${n}: `;
+    while (countTokens(text, { exactChars: Number.MAX_SAFE_INTEGER }).tokens < targetTokens) {
+      const chunk = Array.from({ length: 200 }, () => pick(words)).join(' ');
+      const zh = Array.from({ length: 40 }, () => pick(chinese)).join('');
+      text += `${chunk}. ${zh}。`;
+      if (targetTokens < 1000) text = trimToTokens(text, targetTokens);
+    }
+    return {
+      model: 'auto',
+      messages: [
+        { role: 'system', content: 'You are a helpful assistant for the operations team.' },
+        { role: 'user', content: text },
+      ],
+    };
+  });
+}
+
+function trimToTokens(text: string, target: number): string {
+  let trimmed = text;
+  while (countTokens(trimmed, { exactChars: Number.MAX_SAFE_INTEGER }).tokens > target) {
+    trimmed = trimmed.slice(0, Math.floor(trimmed.length * 0.95));
+  }
+  return trimmed;
+}
+
+interface Stats {
+  medianUs: number;
+  p99Us: number;
+  meanUs: number;
+}
+
+/** Times `batches` batches of `batchSize` calls; one per-call figure per batch. */
+function measure(run: (i: number) => void, batches: number, batchSize: number, warmup: number): Stats {
+  for (let i = 0; i < warmup; i++) run(i);
+  const perCall: number[] = [];
+  let n = 0;
+  for (let b = 0; b < batches; b++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < batchSize; i++) run(n++);
+    perCall.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
+  }
+  perCall.sort((a, b) => a - b);
+  const at = (q: number) => perCall[Math.min(perCall.length - 1, Math.floor(q * perCall.length))]!;
+  const mean = perCall.reduce((sum, value) => sum + value, 0) / perCall.length;
+  return { medianUs: at(0.5), p99Us: at(0.99), meanUs: mean };
+}
+
+const models = pool(20);
+const snapshot = health(models);
+const analyze = createAnalyzer(analysis);
+const compiled = compileRules(rules);
+const headers = { 'content-type': 'application/json', 'x-request-id': 'bench' };
+const policy: RoutingPolicy = {
+  priority: 'balanced',
+  balancedWeights: { cost: 1, speed: 1, quality: 1 },
+  fallbackCount: 2,
+  nearTop: 0.1,
+  unhealthyFactor: 0.3,
+};
+
+function decideOnce(request: ChatRequest) {
+  const rule = matchRule(compiled, { text: ruleText(request), headers });
+  const features = analyze(request, rule);
+  return decideRoute(features, models, snapshot, rule ? { ...policy, rule } : policy, random);
+}
+
+const cases = [
+  { name: '200-token prompt', requests: prompts(64, 200), batches: 400, batchSize: 50, warmup: 5000 },
+  { name: '20k-token prompt', requests: prompts(8, 20_000), batches: 60, batchSize: 5, warmup: 50 },
+];
+
+const summary: string[] = [];
+for (const testCase of cases) {
+  const { requests } = testCase;
+  const sample = analyze(requests[0]!);
+  const features = requests.map((request) => analyze(request));
+  const full = measure(
+    (i) => decideOnce(requests[i % requests.length]!),
+    testCase.batches,
+    testCase.batchSize,
+    testCase.warmup,
+  );
+  const analyzeOnly = measure(
+    (i) => analyze(requests[i % requests.length]!),
+    testCase.batches,
+    testCase.batchSize,
+    testCase.warmup,
+  );
+  const decideOnly = measure(
+    (i) => decideRoute(features[i % features.length]!, models, snapshot, policy, random),
+    400,
+    200,
+    5000,
+  );
+  const result = {
+    bench: 'routing.decision',
+    case: testCase.name,
+    models: models.length,
+    promptTokens: sample.promptTokens,
+    tokensEstimated: sample.tokensEstimated,
+    promptChars: requests[0]!.messages.reduce((sum, message) => sum + String(message.content).length, 0),
+    task: sample.task,
+    full,
+    analyze: analyzeOnly,
+    decide: decideOnly,
+  };
+  console.log(JSON.stringify(result));
+  summary.push(
+    `${testCase.name} (${result.promptTokens} tokens${sample.tokensEstimated ? ', sampled' : ''}, ` +
+      `${result.promptChars} chars, task ${sample.task}): full decision median ${full.medianUs.toFixed(1)} µs, ` +
+      `p99 ${full.p99Us.toFixed(1)} µs; analyze ${analyzeOnly.medianUs.toFixed(1)} µs, ` +
+      `decideRoute ${decideOnly.medianUs.toFixed(2)} µs`,
+  );
+}
+console.log(`\nrouting decision, ${models.length}-model pool (median / p99 per decision):`);
+for (const line of summary) console.log(`  ${line}`);

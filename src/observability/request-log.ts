@@ -1,0 +1,473 @@
+/**
+ * The request log: one SQLite row per finished request (better-sqlite3, WAL mode).
+ *
+ * Writes stay off the hot path: `requestFinished` only pushes the summary onto an in-memory
+ * queue; a timer (or a full batch) flushes the queue in one transaction through a prepared
+ * statement. The queue is bounded: if the disk ever falls that far behind, the oldest entries
+ * are dropped and counted rather than growing without limit. Old rows are pruned at start and
+ * hourly. `GET /admin/requests` pages through the log newest-first.
+ */
+import { mkdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { GatewayError, invalidRequest } from '../errors.ts';
+import { sendJson } from '../server/http-io.ts';
+import type { GatewayEvents, RequestSummary } from './events.ts';
+
+const dayMs = 86_400_000;
+
+export interface RequestLogOptions {
+  /** SQLite file; `:memory:` keeps the log in memory. */
+  path: string;
+  retentionDays: number;
+  /** Store prompt and answer (`content` column). Off: the column is always NULL. */
+  logContent: boolean;
+  /** Flush the queue this often (ms). Default 200. */
+  flushIntervalMs?: number;
+  /** Flush at once when this many rows are queued. Default 500. */
+  batchSize?: number;
+  /** Queue bound; beyond it the oldest rows are dropped (and counted). Default 50 000. */
+  maxQueue?: number;
+  /** Prune interval (ms). Default one hour. */
+  pruneIntervalMs?: number;
+  /** Wall clock, ms (tests). */
+  now?: () => number;
+  /** Told about write failures (never throws into the request path). */
+  onError?: (error: unknown, context: string) => void;
+}
+
+export interface RequestQuery {
+  limit?: number;
+  cursor?: string;
+  /** The model that answered or the model the client asked for. */
+  model?: string;
+  /** An HTTP status (`503`), a class (`5xx`), `ok` (< 400) or `error` (>= 400). */
+  status?: string;
+  /** Inclusive lower bound on `ts` (ms). */
+  since?: number;
+  /** Exclusive upper bound on `ts` (ms). */
+  until?: number;
+}
+
+export interface AttemptRow {
+  model: string;
+  outcome: string;
+  status: number | null;
+  message: string | null;
+  latency_ms: number;
+}
+
+export interface RequestRow {
+  request_id: string;
+  ts: number;
+  time: string;
+  client_key_id: string | null;
+  task: string | null;
+  priority: string | null;
+  requested_model: string;
+  model: string | null;
+  models_tried: AttemptRow[];
+  attempts: number;
+  fallbacks: number;
+  retries: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  usage_estimated: boolean;
+  status: number;
+  error_code: string | null;
+  error_message: string | null;
+  stream: boolean;
+  reason: string | null;
+  content: unknown;
+}
+
+interface StoredRow {
+  id: number;
+  request_id: string;
+  ts: number;
+  client_key_id: string | null;
+  task: string | null;
+  priority: string | null;
+  requested_model: string;
+  model: string | null;
+  models_tried: string;
+  attempts: number;
+  fallbacks: number;
+  retries: number;
+  latency_ms: number;
+  ttft_ms: number | null;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  usage_estimated: number;
+  status: number;
+  error_code: string | null;
+  error_message: string | null;
+  stream: number;
+  reason: string | null;
+  content: string | null;
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS requests (
+  id INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  client_key_id TEXT,
+  task TEXT,
+  priority TEXT,
+  requested_model TEXT NOT NULL,
+  model TEXT,
+  models_tried TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  fallbacks INTEGER NOT NULL,
+  retries INTEGER NOT NULL,
+  latency_ms REAL NOT NULL,
+  ttft_ms REAL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cost_usd REAL NOT NULL,
+  usage_estimated INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  error_code TEXT,
+  error_message TEXT,
+  stream INTEGER NOT NULL,
+  reason TEXT,
+  content TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
+CREATE INDEX IF NOT EXISTS requests_model_ts ON requests (model, ts);
+CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id);
+`;
+
+const columns = [
+  'request_id',
+  'ts',
+  'client_key_id',
+  'task',
+  'priority',
+  'requested_model',
+  'model',
+  'models_tried',
+  'attempts',
+  'fallbacks',
+  'retries',
+  'latency_ms',
+  'ttft_ms',
+  'prompt_tokens',
+  'completion_tokens',
+  'cost_usd',
+  'usage_estimated',
+  'status',
+  'error_code',
+  'error_message',
+  'stream',
+  'reason',
+  'content',
+] as const;
+
+export class RequestLog implements Partial<GatewayEvents> {
+  readonly db: Database.Database;
+  /** Rows dropped because the queue was full (or a write failed). */
+  dropped = 0;
+  /** Rows written since start. */
+  written = 0;
+  private queue: RequestSummary[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly insert: Database.Statement;
+  private readonly writeBatch: (batch: RequestSummary[]) => void;
+  private readonly flushIntervalMs: number;
+  private readonly batchSize: number;
+  private readonly maxQueue: number;
+  private readonly now: () => number;
+  private readonly onError: (error: unknown, context: string) => void;
+  private closed = false;
+
+  constructor(private readonly options: RequestLogOptions) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 200;
+    this.batchSize = options.batchSize ?? 500;
+    this.maxQueue = options.maxQueue ?? 50_000;
+    this.now = options.now ?? Date.now;
+    this.onError = options.onError ?? (() => {});
+    const inMemory = options.path === ':memory:' || options.path === '';
+    if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(schema);
+    this.insert = this.db.prepare(
+      `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map((name) => `@${name}`).join(', ')})`,
+    );
+    this.writeBatch = this.db.transaction((batch: RequestSummary[]) => {
+      for (const summary of batch) this.insert.run(this.toRow(summary));
+    });
+    this.prune();
+    this.pruneTimer = setInterval(() => this.prune(), options.pruneIntervalMs ?? 3_600_000);
+    this.pruneTimer.unref();
+  }
+
+  /** The event sink: queue only; the write happens later, in a batch. */
+  requestFinished(summary: RequestSummary): void {
+    if (this.closed) return;
+    this.queue.push(summary);
+    if (this.queue.length > this.maxQueue) {
+      const excess = this.queue.length - this.maxQueue;
+      this.queue.splice(0, excess);
+      this.dropped += excess;
+    }
+    if (this.queue.length >= this.batchSize) {
+      if (!this.immediate) this.immediate = setImmediate(() => this.flush());
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), this.flushIntervalMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Rows waiting to be written. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Write everything queued, in one transaction. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.flushTimer = undefined;
+    this.immediate = undefined;
+    if (this.queue.length === 0 || !this.db.open) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.writeBatch(batch);
+      this.written += batch.length;
+    } catch (error) {
+      this.dropped += batch.length;
+      this.onError(error, 'request log write failed');
+    }
+  }
+
+  private toRow(summary: RequestSummary): Record<(typeof columns)[number], string | number | null> {
+    return {
+      request_id: summary.requestId,
+      ts: Math.round(summary.startedAt),
+      client_key_id: summary.clientKeyId ?? null,
+      task: summary.task ?? null,
+      priority: summary.priority ?? null,
+      requested_model: summary.requestedModel,
+      model: summary.model ?? null,
+      models_tried: JSON.stringify(
+        summary.attempts.map((attempt) => ({
+          model: attempt.model,
+          outcome: attempt.outcome,
+          status: attempt.status ?? null,
+          message: attempt.message ?? null,
+          latency_ms: Math.round(attempt.latencyMs),
+          ...(attempt.hedge ? { hedge: true } : {}),
+        })),
+      ),
+      attempts: summary.attempts.length,
+      fallbacks: summary.fallbacks,
+      retries: summary.retries,
+      latency_ms: Math.round(summary.latencyMs * 100) / 100,
+      ttft_ms: summary.ttftMs === undefined ? null : Math.round(summary.ttftMs * 100) / 100,
+      prompt_tokens: summary.promptTokens,
+      completion_tokens: summary.completionTokens,
+      cost_usd: summary.costUsd,
+      usage_estimated: summary.usageEstimated ? 1 : 0,
+      status: summary.status,
+      error_code: summary.errorCode ?? null,
+      error_message: summary.errorMessage ?? null,
+      stream: summary.stream ? 1 : 0,
+      reason: summary.reason ?? null,
+      content: this.options.logContent && summary.content ? JSON.stringify(summary.content) : null,
+    };
+  }
+
+  /** Delete rows older than the retention period. Returns how many went. */
+  prune(): number {
+    if (!this.db.open) return 0;
+    try {
+      const cutoff = this.now() - this.options.retentionDays * dayMs;
+      return this.db.prepare('DELETE FROM requests WHERE ts < ?').run(cutoff).changes;
+    } catch (error) {
+      this.onError(error, 'request log prune failed');
+      return 0;
+    }
+  }
+
+  /** Newest first, filtered; `next_cursor` continues after the last row (null at the end). */
+  query(query: RequestQuery = {}): { data: RequestRow[]; next_cursor: string | null } {
+    const limit = query.limit ?? 50;
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (query.model !== undefined) {
+      where.push('(model = ? OR requested_model = ?)');
+      params.push(query.model, query.model);
+    }
+    if (query.status !== undefined) {
+      const [low, high] = statusRange(query.status);
+      where.push('status >= ? AND status <= ?');
+      params.push(low, high);
+    }
+    if (query.since !== undefined) {
+      where.push('ts >= ?');
+      params.push(query.since);
+    }
+    if (query.until !== undefined) {
+      where.push('ts < ?');
+      params.push(query.until);
+    }
+    if (query.cursor !== undefined) {
+      const { ts, id } = decodeCursor(query.cursor);
+      where.push('(ts < ? OR (ts = ? AND id < ?))');
+      params.push(ts, ts, id);
+    }
+    const sql = `SELECT * FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, limit + 1) as StoredRow[];
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const last = rows[rows.length - 1];
+    return { data: rows.map(toPublic), next_cursor: more && last ? encodeCursor(last.ts, last.id) : null };
+  }
+
+  /** Spend per model (answering model) since `sinceMs`, from the log. */
+  spendSince(sinceMs: number): Map<string, number> {
+    const spend = new Map<string, number>();
+    if (!this.db.open) return spend;
+    const rows = this.db
+      .prepare(
+        'SELECT model, SUM(cost_usd) AS cost FROM requests WHERE ts >= ? AND model IS NOT NULL GROUP BY model',
+      )
+      .all(sinceMs) as Array<{ model: string; cost: number }>;
+    for (const row of rows) spend.set(row.model, row.cost);
+    return spend;
+  }
+
+  /** `GET /admin/requests?limit=&cursor=&model=&status=&since=&until=`. */
+  readonly handle = (_request: IncomingMessage, response: ServerResponse, context: { url: URL }): void => {
+    this.flush(); // what was already answered is visible at once
+    sendJson(response, 200, this.query(parseRequestQuery(context.url.searchParams)));
+  };
+
+  /** Flush what is queued, stop the timers and close the database. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearInterval(this.pruneTimer);
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toPublic(row: StoredRow): RequestRow {
+  const { id: _id, ...rest } = row;
+  return {
+    ...rest,
+    time: new Date(row.ts).toISOString(),
+    models_tried: JSON.parse(row.models_tried) as AttemptRow[],
+    usage_estimated: row.usage_estimated === 1,
+    stream: row.stream === 1,
+    content: row.content === null ? null : (JSON.parse(row.content) as unknown),
+  };
+}
+
+function encodeCursor(ts: number, id: number): string {
+  return Buffer.from(`${ts}:${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { ts: number; id: number } {
+  const match = /^(-?\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match)
+    throw invalidRequest('cursor is not valid: pass the next_cursor of a previous page unchanged', 'cursor');
+  return { ts: Number(match[1]), id: Number(match[2]) };
+}
+
+function statusRange(status: string): [number, number] {
+  if (status === 'ok') return [0, 399];
+  if (status === 'error') return [400, 999];
+  const group = /^([1-5])xx$/i.exec(status);
+  if (group) return [Number(group[1]) * 100, Number(group[1]) * 100 + 99];
+  if (/^[1-5]\d\d$/.test(status)) return [Number(status), Number(status)];
+  throw invalidRequest(
+    'status must be an HTTP status (e.g. 503), a class (2xx, 4xx, 5xx), "ok" or "error"',
+    'status',
+  );
+}
+
+const queryParams = new Set(['limit', 'cursor', 'model', 'status', 'since', 'until']);
+
+/** Validate `/admin/requests` query parameters; every problem is a 400 naming the parameter. */
+export function parseRequestQuery(params: URLSearchParams): RequestQuery {
+  for (const key of params.keys()) {
+    if (!queryParams.has(key)) {
+      throw invalidRequest(
+        `unknown query parameter "${key}"; expected one of: ${[...queryParams].join(', ')}`,
+        key,
+      );
+    }
+  }
+  const query: RequestQuery = {};
+  const single = (name: string): string | undefined => {
+    const values = params.getAll(name);
+    if (values.length > 1) throw invalidRequest(`${name} may be given only once`, name);
+    return values[0];
+  };
+  const limit = single('limit');
+  if (limit !== undefined) {
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+      throw invalidRequest('limit must be an integer from 1 to 1000', 'limit');
+    }
+    query.limit = Number(limit);
+  }
+  const cursor = single('cursor');
+  if (cursor !== undefined) {
+    decodeCursor(cursor);
+    query.cursor = cursor;
+  }
+  const model = single('model');
+  if (model !== undefined) {
+    if (model.length === 0 || model.length > 200) throw invalidRequest('model must be a model name', 'model');
+    query.model = model;
+  }
+  const status = single('status');
+  if (status !== undefined) {
+    statusRange(status);
+    query.status = status;
+  }
+  const since = single('since');
+  if (since !== undefined) query.since = parseTime(since, 'since');
+  const until = single('until');
+  if (until !== undefined) query.until = parseTime(until, 'until');
+  if (query.since !== undefined && query.until !== undefined && query.since > query.until) {
+    throw invalidRequest('since must not be later than until', 'since');
+  }
+  return query;
+}
+
+/** Milliseconds since the epoch, or an ISO 8601 date/time. */
+function parseTime(value: string, name: string): number {
+  if (/^\d{1,16}$/.test(value)) return Number(value);
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const parsed = Date.parse(value);
+    if (!Number.isNaN(parsed)) return parsed;
+  }
+  throw invalidRequest(
+    `${name} must be a time in milliseconds since the epoch or an ISO 8601 date (e.g. 2025-01-31T12:00:00Z)`,
+    name,
+  );
+}
+
+/** `GET /admin/requests` when the log is off. */
+export function requestLogDisabled(): never {
+  throw new GatewayError(
+    'not_found',
+    'The request log is disabled: set observability.request_log.enabled to true.',
+  );
+}
