@@ -6,6 +6,7 @@
  * happens here, once. The request path only analyses, decides and executes.
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { type GatewayConfig, normalizeConfig } from './config/load.ts';
 import type { ModelSpec } from './config/model-spec.ts';
 import type { Priority, RawConfig } from './config/schema.ts';
@@ -506,6 +507,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 const neverAborted = new AbortController().signal;
+// Many concurrent requests listen on it (and remove their listener when done).
+setMaxListeners(0, neverAborted);
 
 function newRequestId(): string {
   return `req_${randomUUID().replaceAll('-', '')}`;

@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { defaultConfig } from '../config/default.ts';
 import { ConfigError, type GatewayConfig, loadConfigFile, normalizeConfig } from '../config/load.ts';
+import { formatReport } from '../simulator/report.ts';
+import { baselinePolicy, loadPolicy, runSimulation, switchyardPolicy } from '../simulator/run.ts';
+import { builtInScenarios, loadScenario } from '../simulator/scenario.ts';
 import { startServer } from '../start.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -43,6 +46,32 @@ export async function main(argv: string[]): Promise<number> {
         exitCode = reportConfigError(error);
       }
     });
+
+  program
+    .command('simulate')
+    .description(
+      "replay a workload against simulated models on virtual time and print the brief's results table",
+    )
+    .option(
+      '-s, --scenario <name|file>',
+      `scenario: ${builtInScenarios.join(', ')}, or a YAML file`,
+      'outage',
+    )
+    .option('--policy <file>', 'also run this policy file (YAML: model, routing, resilience)')
+    .option('--seed <n>', "random seed (default: the scenario's)", Number)
+    .option('--duration <seconds>', 'override the simulated duration', Number)
+    .option('--json', 'print the results as JSON')
+    .action(
+      async (options: {
+        scenario: string;
+        policy?: string;
+        seed?: number;
+        duration?: number;
+        json?: boolean;
+      }) => {
+        exitCode = await simulate(options);
+      },
+    );
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -104,4 +133,35 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${value}`);
   return port;
+}
+
+async function simulate(options: {
+  scenario: string;
+  policy?: string;
+  seed?: number;
+  duration?: number;
+  json?: boolean;
+}): Promise<number> {
+  let scenario: ReturnType<typeof loadScenario>;
+  let policies: Parameters<typeof runSimulation>[1][];
+  try {
+    scenario = loadScenario(options.scenario);
+    if (options.duration !== undefined) scenario.duration = options.duration;
+    policies = [baselinePolicy(scenario), switchyardPolicy(scenario)];
+    if (options.policy) policies.push(loadPolicy(options.policy));
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  const seed = options.seed ?? scenario.seed;
+  const results = [];
+  for (const policy of policies) {
+    process.stderr.write(`simulating ${scenario.name}: ${policy.name}…\n`);
+    results.push(await runSimulation(scenario, policy, { seed }));
+  }
+  console.log(
+    options.json
+      ? JSON.stringify({ scenario, seed, results }, null, 2)
+      : formatReport(scenario, results, seed),
+  );
+  return 0;
 }

@@ -189,7 +189,7 @@ const contentPolicyPattern = /content.policy|content_filter|safety|responsible a
 /**
  * Build the UpstreamError for a non-2xx response. The status gives the base kind; the body can
  * refine a 400 into context-length or content-policy. The message names the model and status,
- * and carries the upstream's own message (which never holds our key).
+ * and carries the upstream's own message, with anything key-shaped redacted.
  */
 export function errorFromResponse(
   status: number,
@@ -212,7 +212,7 @@ export function errorFromResponse(
   } else if (kind === 'invalid_request' && contentPolicyPattern.test(haystack)) {
     kind = 'content_policy';
   }
-  const upstreamMessage = details.message ? `: ${truncate(details.message, 500)}` : '';
+  const upstreamMessage = details.message ? `: ${truncate(redactKeys(details.message), 500)}` : '';
   return new UpstreamError(kind, `${context.model} returned HTTP ${status}${upstreamMessage}`, {
     status,
     retryAfterMs: retryAfterFromHeaders(headers, nowMs),
@@ -221,6 +221,16 @@ export function errorFromResponse(
     provider: context.provider,
     model: context.model,
   });
+}
+
+/**
+ * Some OpenAI-compatible servers echo the key they were sent in a 401 message ("Incorrect API
+ * key provided: sk-..."). Key-shaped tokens never reach our messages, logs or request log.
+ */
+const keyPattern = /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\b(?<=Bearer\s+)[^\s"',;]+/gi;
+
+export function redactKeys(text: string): string {
+  return text.replace(keyPattern, '[redacted]');
 }
 
 function truncate(text: string, max: number): string {

@@ -107,7 +107,10 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** Let pending promise continuations run (several turns, so short chains settle). */
-export async function flushMicrotasks(turns = 20): Promise<void> {
-  for (let i = 0; i < turns; i++) await Promise.resolve();
+/**
+ * Let every pending promise continuation run: setImmediate fires only once the microtask queue
+ * is empty, so however deep the chains, code under test has settled (or gone to sleep) after it.
+ */
+export function flushMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -524,7 +524,12 @@ describe('fault injection', () => {
   });
 
   it('slow drip: a stream that stalls mid-answer is cut by the idle timeout and continued', async () => {
-    behaviours.a = (_request, response) => void streamWords(response, 'a', ['one ', 'two ', 'three'], 700);
+    behaviours.a = async (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('one '));
+      await sleep(1500); // longer than the idle timeout (undici checks it at ~0.5 s granularity)
+      if (!response.destroyed) response.end(chunk('two '));
+    };
     behaviours.b = (_request, response) => void streamWords(response, 'b', ['rest']);
     const gateway = await gatewayFor({
       a: { fallbacks: ['b'], timeouts: { first_token: 2, idle: 0.3 } },

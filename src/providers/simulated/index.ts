@@ -44,12 +44,17 @@ export const simulatedProvider: ProviderModule = {
     ) => new UpstreamError(kind, `${spec.name} ${message}`, { ...context, ...extra });
 
     /** What happens to this attempt, decided up front from the seeded source. */
-    const plan = (options_: CallOptions) => {
+    const plan = (request: ChatRequest, options_: CallOptions) => {
       const outage = forced ?? activeOutage(options.outages, (deps.clock.now() - startedAt) / 1000);
       const roll = random();
       const ttft = lognormal(random, options.ttft_ms, options.ttft_sigma);
       const span = options.output_tokens.max - options.output_tokens.min;
-      const outputTokens = options.output_tokens.min + Math.floor(random() * (span + 1));
+      const lengthRoll = random();
+      const asked = request.max_completion_tokens ?? request.max_tokens;
+      const outputTokens =
+        typeof asked === 'number' && asked > 0
+          ? Math.max(1, Math.round(asked * (0.5 + 0.5 * lengthRoll)))
+          : options.output_tokens.min + Math.floor(lengthRoll * (span + 1));
       const breakRoll = random();
       let failure: 'error' | 'refuse' | 'hang' | 'rate_limit' | undefined = outage;
       if (!failure) {
@@ -77,7 +82,11 @@ export const simulatedProvider: ProviderModule = {
         await deps.clock.sleep(firstTokenMs, signal).catch(rethrowCancel(signal, context));
         throw fail('silent', 'sent no response headers before the first-token timeout');
       }
-      await deps.clock.sleep(attempt.ttft, signal).catch(rethrowCancel(signal, context));
+      // Errors and 429s come back fast (a fifth of the time to first token), as real ones do.
+      const failsFast = attempt.failure === 'rate_limit' || attempt.failure === 'error';
+      await deps.clock
+        .sleep(failsFast ? attempt.ttft / 5 : attempt.ttft, signal)
+        .catch(rethrowCancel(signal, context));
       if (attempt.failure === 'rate_limit') {
         throw fail('rate_limited', 'returned HTTP 429: rate limit reached (simulated)', {
           status: 429,
@@ -104,7 +113,7 @@ export const simulatedProvider: ProviderModule = {
       },
 
       async chat(request, callOptions) {
-        const attempt = plan(callOptions);
+        const attempt = plan(request, callOptions);
         await awaitFirstByte(attempt, callOptions.signal);
         const words = replyWords(random, spec.name, attempt.outputTokens);
         // The whole answer arrives at once, after generating every token.
@@ -131,7 +140,7 @@ export const simulatedProvider: ProviderModule = {
       },
 
       async stream(request, callOptions) {
-        const attempt = plan(callOptions);
+        const attempt = plan(request, callOptions);
         await awaitFirstByte(attempt, callOptions.signal);
         return {
           meta: okMeta,
@@ -159,16 +168,19 @@ export const simulatedProvider: ProviderModule = {
         choices: [{ index: 0, delta, finish_reason: finish }],
       });
       const words = replyWords(random, spec.name, outputTokens);
-      const perToken = 1000 / options.tokens_per_second;
+      const per = options.chunk_tokens;
+      const perChunkMs = (1000 * per) / options.tokens_per_second;
       const breakAt = breaks ? Math.max(1, Math.floor(words.length / 2)) : -1;
       yield chunk({ role: 'assistant', content: '' });
-      for (let i = 0; i < words.length; i++) {
-        if (i === breakAt) throw fail('network', 'stream broke mid-answer (simulated)');
-        if (i > 0)
+      for (let i = 0; i < words.length; i += per) {
+        if (breakAt >= i && breakAt < i + per && i > 0)
+          throw fail('network', 'stream broke mid-answer (simulated)');
+        if (i > 0) {
           await deps.clock
-            .sleep(perToken, callOptions.signal)
+            .sleep(perChunkMs, callOptions.signal)
             .catch(rethrowCancel(callOptions.signal, context));
-        yield chunk({ content: words[i] });
+        }
+        yield chunk({ content: words.slice(i, i + per).join('') });
       }
       yield chunk({}, 'stop');
       const promptTokens = approximateTokens(promptText(request));
@@ -193,7 +205,7 @@ export const simulatedProvider: ProviderModule = {
 function activeOutage(
   outages: SimulationOptions['outages'],
   elapsedSeconds: number,
-): 'error' | 'refuse' | 'hang' | undefined {
+): SimulationOptions['outages'][number]['mode'] | undefined {
   for (const outage of outages) {
     if (elapsedSeconds < outage.start) continue;
     const since = outage.every

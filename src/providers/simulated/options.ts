@@ -9,7 +9,12 @@ export const simulationSchema = z.strictObject({
   ttft_sigma: z.number().nonnegative().default(0.35),
   /** Streaming speed in output tokens per second. */
   tokens_per_second: z.number().positive().default(80),
-  /** Length of the answer in tokens (uniform in [min, max]). */
+  /** Tokens per stream chunk (more per chunk = fewer events, e.g. for long simulations). */
+  chunk_tokens: z.number().int().positive().default(1),
+  /**
+   * Length of the answer in tokens (uniform in [min, max]). A request's max_tokens caps it, and
+   * a request with max_tokens gets between half and all of it (so a workload sets answer lengths).
+   */
   output_tokens: z
     .strictObject({ min: z.number().int().positive(), max: z.number().int().positive() })
     .default({ min: 20, max: 120 }),
@@ -30,8 +35,8 @@ export const simulationSchema = z.strictObject({
         start: z.number().nonnegative(),
         duration: z.number().positive(),
         every: z.number().positive().optional(),
-        /** What the outage looks like: 503s, connection errors or hangs. */
-        mode: z.enum(['error', 'refuse', 'hang']).default('error'),
+        /** What the outage looks like: 503s, connection errors, hangs, or 429s with Retry-After. */
+        mode: z.enum(['error', 'refuse', 'hang', 'rate_limit']).default('error'),
       }),
     )
     .default([]),
