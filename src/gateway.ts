@@ -163,10 +163,12 @@ export function createGateway(options: GatewayOptions): Gateway {
         delayMs:
           config.resilience.hedging.delay === undefined ? undefined : config.resilience.hedging.delay * 1000,
         budget: config.resilience.hedging.budget,
+        quantile: config.resilience.hedging.quantile,
       },
     },
   });
   const healthChecker = new HealthChecker(clients, health, clock, logger);
+  health.onDegraded = (model) => healthChecker.nudge(model);
   const basePolicy = {
     balancedWeights: config.routing.balanced_weights,
     fallbackCount: config.routing.fallback_count,

@@ -24,6 +24,8 @@ export interface ExecutorPolicy extends FailurePolicy {
     delayMs: number | undefined;
     /** Extra upstream requests allowed, as a share of requests (a token bucket). */
     budget: number;
+    /** Without a fixed delay: hedge once the primary is slower than this quantile of its recent TTFTs. */
+    quantile: number;
   };
 }
 
@@ -69,6 +71,8 @@ export class ExecutionTrace {
   text = '';
   /** A hedge request was started. */
   hedged = false;
+  /** Stream attempts that opened and are still running, reported when they end. */
+  readonly openAttempts = new Map<object, AttemptRecord>();
 
   get fallbacks(): number {
     return this.model
@@ -153,6 +157,7 @@ export class Executor {
         let held: ChatCompletionChunk[] = [];
         let started: number;
         let candidateName: string | undefined;
+        let openRecord: AttemptRecord | undefined;
         try {
           const opened = await this.runHedged(
             { ...context, chain: chainLeft },
@@ -198,6 +203,8 @@ export class Executor {
           held = opened.buffered;
           candidateName = opened.name;
           started = opened.started;
+          openRecord = trace.openAttempts.get(opened);
+          trace.openAttempts.delete(opened);
         } catch (error) {
           if (continuing && error instanceof GatewayError) throw interrupted(originalError, error.message);
           throw error;
@@ -241,6 +248,7 @@ export class Executor {
               { model: candidateName },
             );
           }
+          if (openRecord) this.deps.events.attempt(context.requestId, openRecord);
           if (wantsUsage && trace.usage) {
             yield {
               id: streamId,
@@ -255,13 +263,27 @@ export class Executor {
         } catch (error) {
           await iterator.return?.().catch(() => {});
           const failure = toUpstream(error, candidateName);
-          if (failure.kind === 'cancelled' || context.signal.aborted) throw failure;
-          this.recordAttemptFailure(
-            context.requestId,
-            candidateName,
-            failure,
-            this.deps.clock.now() - started!,
-          );
+          if (failure.kind === 'cancelled' || context.signal.aborted) {
+            if (openRecord) {
+              Object.assign(openRecord, {
+                outcome: 'cancelled',
+                latencyMs: this.deps.clock.now() - started!,
+              });
+              this.deps.events.attempt(context.requestId, openRecord);
+            }
+            throw failure;
+          }
+          const latencyMs = this.deps.clock.now() - started!;
+          if (openRecord) {
+            Object.assign(openRecord, {
+              outcome: failure.kind,
+              status: failure.status,
+              message: failure.message,
+              latencyMs,
+            });
+            this.deps.events.attempt(context.requestId, openRecord);
+          }
+          this.judgeFailure(candidateName, failure, latencyMs);
           trace.usage = mergeUsage(trace.usage, segmentUsage);
           originalError ??= failure;
           skip.add(candidateName);
@@ -270,8 +292,8 @@ export class Executor {
             { requestId: context.requestId, model: candidateName, kind: failure.kind },
             'stream failed mid-answer',
           );
-          if (!sentContent) {
-          }
+          // Loop: before any content this is a transparent retry down the chain; after it, a
+          // prefill continuation (checked at the top of the loop).
         }
       }
     } finally {
@@ -302,7 +324,7 @@ export class Executor {
     }
     const delay =
       hedging.delayMs ??
-      this.deps.health.runtime(primaryName)?.latencyP95() ??
+      this.deps.health.runtime(primaryName)?.latencyQuantile(hedging.quantile) ??
       this.deps.health.runtime(primaryName)?.spec.timeouts.firstTokenMs ??
       1000;
     const primaryScope = scope.branch();
@@ -411,18 +433,17 @@ export class Executor {
           const latencyMs = clock.now() - started;
           // Streams record their success once the whole stream is through.
           if (!_options.keepAlive) health.recordSuccess(name, latencyMs);
-          this.deps.events.attempt(context.requestId, {
+          const record: AttemptRecord = {
             model: name,
             provider: candidate.spec.provider,
             outcome: 'success',
             latencyMs,
-          });
-          trace.attempts.push({
-            model: name,
-            provider: candidate.spec.provider,
-            outcome: 'success',
-            latencyMs,
-          });
+          };
+          if (_options.hedge) record.hedge = true;
+          trace.attempts.push(record);
+          // A stream's attempt is reported when the stream ends (it can still fail midway).
+          if (_options.keepAlive) trace.openAttempts.set(value as object, record);
+          else this.deps.events.attempt(context.requestId, record);
           trace.model = name;
           return value;
         } catch (caught) {
@@ -436,25 +457,30 @@ export class Executor {
               provider: candidate.spec.provider,
             });
           }
-          trace.attempts.push({
+          const record: AttemptRecord = {
             model: name,
             provider: candidate.spec.provider,
             outcome: error.kind,
             status: error.status,
             message: error.message,
             latencyMs,
-          });
+          };
+          if (_options.hedge) record.hedge = true;
+          trace.attempts.push(record);
+          this.deps.events.attempt(context.requestId, record);
           if (error.kind === 'cancelled' || context.signal.aborted) {
             runtime?.breaker.release();
             throw new GatewayError('client_closed_request', 'the client closed the request', {
               cause: error,
             });
           }
-          this.recordAttemptFailure(context.requestId, name, error, latencyMs, true);
+          this.judgeFailure(name, error, latencyMs);
           failures.push(error);
           if (isClientFault(error.kind)) throw clientError(error);
           const remaining = scope.deadline - clock.now();
-          const plan = planAfterFailure(error, attempt, remaining, policy, this.deps.random);
+          const hasAlternatives = context.chain.indexOf(name) < context.chain.length - 1;
+          const plan = planAfterFailure(error, attempt, remaining, policy, this.deps.random, hasAlternatives);
+          if (error.kind === 'rate_limited') health.observeRetryAfter(name, error.retryAfterMs ?? 1000);
           if (plan.action === 'stop') throw clientError(error);
           if (plan.action === 'retry') {
             try {
@@ -487,41 +513,17 @@ export class Executor {
     throw exhausted(failures, skipped, scope.deadlineHit, minWindow > 0);
   }
 
-  private recordAttemptFailure(
-    requestId: string,
-    model: string,
-    error: UpstreamError,
-    latencyMs: number,
-    alreadyTraced = false,
-  ): void {
+  /** Health bookkeeping for a failed attempt: the request's own faults never count against the model. */
+  private judgeFailure(model: string, error: UpstreamError, latencyMs: number): void {
     const runtime = this.deps.health.runtime(model);
     if (
       error.kind === 'invalid_request' ||
       error.kind === 'content_policy' ||
       error.kind === 'context_length'
     ) {
-      runtime?.breaker.release(); // the request's fault, not the model's
+      runtime?.breaker.release();
     } else {
       this.deps.health.recordFailure(model, latencyMs);
-    }
-    if (!alreadyTraced) {
-      this.deps.events.attempt(requestId, {
-        model,
-        provider: runtime?.spec.provider ?? 'unknown',
-        outcome: error.kind,
-        status: error.status,
-        message: error.message,
-        latencyMs,
-      });
-    } else {
-      this.deps.events.attempt(requestId, {
-        model,
-        provider: runtime?.spec.provider ?? 'unknown',
-        outcome: error.kind,
-        status: error.status,
-        message: error.message,
-        latencyMs,
-      });
     }
   }
 

@@ -28,6 +28,8 @@ export function planAfterFailure(
   remainingMs: number,
   policy: FailurePolicy,
   random: RandomSource,
+  /** Another model is left in the chain. */
+  hasAlternatives = false,
 ): FailurePlan {
   const canRetry = attemptOnModel + 1 < policy.maxAttemptsPerModel;
   switch (error.kind) {
@@ -52,7 +54,8 @@ export function planAfterFailure(
         );
       return { action: 'next' };
     case 'rate_limited': {
-      if (!canRetry) return { action: 'next' };
+      // The limit is this deployment's: another model answers now, without waiting at all.
+      if (!canRetry || hasAlternatives) return { action: 'next' };
       const hinted = error.retryAfterMs;
       if (hinted !== undefined) {
         // A long Retry-After means this model is busy: another model answers sooner.

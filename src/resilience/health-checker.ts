@@ -3,6 +3,11 @@
  * has probes enabled. A failed probe counts as a failure (and can open the breaker); a
  * successful probe of a model that is OPEN or marked unhealthy brings it back at once, so a
  * recovered model returns to rotation without waiting for live traffic to find out.
+ *
+ * While a model is degraded it is probed every `unhealthyIntervalMs` (default 5 s) instead of
+ * the normal interval, and the moment live traffic finds it degraded it is probed at once
+ * (`nudge`): a real outage then opens its breaker in seconds and a recovery is seen in seconds,
+ * at the price of a few one-token requests to a model that is down anyway.
  */
 import type { ModelClient } from '../providers/types.ts';
 import type { ChatRequest } from '../types/openai.ts';
@@ -26,6 +31,9 @@ export interface ProbeResult {
 
 export class HealthChecker {
   private readonly stop = new AbortController();
+  private readonly wakers = new Map<string, AbortController>();
+  private readonly lastProbeAt = new Map<string, number>();
+  unhealthyIntervalMs = 5000;
 
   constructor(
     private readonly clients: ReadonlyMap<string, ModelClient>,
@@ -77,13 +85,29 @@ export class HealthChecker {
     this.stop.abort();
   }
 
+  /** Probe this model now (at most once a second), e.g. because live traffic saw it fail. */
+  nudge(model: string): void {
+    this.wakers.get(model)?.abort();
+  }
+
   private async loop(client: ModelClient): Promise<void> {
+    const name = client.spec.name;
     while (!this.stop.signal.aborted) {
-      try {
-        await this.clock.sleep(client.spec.healthCheck.intervalMs, this.stop.signal);
-      } catch {
-        return;
-      }
+      const view = this.health.get(name);
+      const degraded = view !== undefined && (view.breaker !== 'closed' || !view.healthy);
+      const interval = degraded
+        ? Math.min(this.unhealthyIntervalMs, client.spec.healthCheck.intervalMs)
+        : client.spec.healthCheck.intervalMs;
+      const waker = new AbortController();
+      this.wakers.set(name, waker);
+      const onStop = () => waker.abort();
+      this.stop.signal.addEventListener('abort', onStop, { once: true });
+      await this.clock.sleep(interval, waker.signal).catch(() => {});
+      this.stop.signal.removeEventListener('abort', onStop);
+      if (this.stop.signal.aborted) return;
+      const last = this.lastProbeAt.get(name) ?? Number.NEGATIVE_INFINITY;
+      if (this.clock.now() - last < 1000) continue;
+      this.lastProbeAt.set(name, this.clock.now());
       this.onProbe(await this.probe(client));
     }
   }

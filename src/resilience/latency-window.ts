@@ -6,7 +6,7 @@ export class LatencyWindow {
   private readonly samples: Float64Array;
   private count = 0;
   private next = 0;
-  private cachedP95: number | undefined;
+  private sorted: Float64Array | undefined;
   private sinceRecompute = 0;
 
   constructor(
@@ -27,14 +27,17 @@ export class LatencyWindow {
     return this.count;
   }
 
-  /** The 95th percentile, or undefined with fewer than 20 samples (too little to trust). */
-  p95(): number | undefined {
+  /** The q-quantile (0-1), or undefined with fewer than 20 samples (too little to trust). */
+  quantile(q: number): number | undefined {
     if (this.count < 20) return undefined;
-    if (this.cachedP95 === undefined || this.sinceRecompute >= this.recomputeEvery) {
-      const sorted = this.samples.slice(0, this.count).sort();
-      this.cachedP95 = sorted[Math.min(this.count - 1, Math.ceil(this.count * 0.95) - 1)];
+    if (this.sorted === undefined || this.sinceRecompute >= this.recomputeEvery) {
+      this.sorted = this.samples.slice(0, this.count).sort();
       this.sinceRecompute = 0;
     }
-    return this.cachedP95;
+    return this.sorted[Math.min(this.count - 1, Math.max(0, Math.ceil(this.count * q) - 1))];
+  }
+
+  p95(): number | undefined {
+    return this.quantile(0.95);
   }
 }

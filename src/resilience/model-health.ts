@@ -19,6 +19,7 @@ export interface ModelRuntime {
   /** Recent latencies, for the p95 the hedge delay uses. */
   readonly recentLatency: LatencyWindow;
   latencyP95(): number | undefined;
+  latencyQuantile(q: number): number | undefined;
   /** EWMA of success (1) / failure (0). */
   successRate: number;
   /** Marked unhealthy until this time (bad key, failed probe). */
@@ -33,6 +34,8 @@ export interface ModelRuntime {
   upstreamRemainingRequests: number | undefined;
   upstreamRemainingTokens: number | undefined;
   upstreamResetAt: number;
+  /** After a 429: the model is saturated until then (the router prefers others). */
+  rateLimitedUntil: number;
 }
 
 export class ModelHealthRegistry implements HealthSnapshot {
@@ -56,6 +59,9 @@ export class ModelHealthRegistry implements HealthSnapshot {
         latencyP95() {
           return this.recentLatency.p95();
         },
+        latencyQuantile(q: number) {
+          return this.recentLatency.quantile(q);
+        },
         successRate: 1,
         unhealthyUntil: 0,
         unhealthyReason: undefined,
@@ -66,6 +72,7 @@ export class ModelHealthRegistry implements HealthSnapshot {
         upstreamRemainingRequests: undefined,
         upstreamRemainingTokens: undefined,
         upstreamResetAt: 0,
+        rateLimitedUntil: 0,
       });
     }
   }
@@ -119,10 +126,15 @@ export class ModelHealthRegistry implements HealthSnapshot {
     runtime.breaker.success();
   }
 
+  /** Called when a model turns degraded (so an active probe can look at once). */
+  onDegraded: (model: string) => void = () => {};
+
   recordFailure(model: string, latencyMs?: number): void {
     const runtime = this.runtimes.get(model);
     if (!runtime) return;
+    const wasHealthy = runtime.successRate >= 0.5;
     runtime.successRate += ewmaAlpha * (0 - runtime.successRate);
+    if (wasHealthy && runtime.successRate < 0.5) this.onDegraded(model);
     // A timeout is latency information too: the model is at least this slow now.
     if (latencyMs !== undefined && runtime.latencyMs !== undefined && latencyMs > runtime.latencyMs) {
       runtime.latencyMs += ewmaAlpha * (latencyMs - runtime.latencyMs);
@@ -160,6 +172,13 @@ export class ModelHealthRegistry implements HealthSnapshot {
     if (requests !== undefined || tokens !== undefined) runtime.upstreamResetAt = this.clock.now() + 60_000;
   }
 
+  /** A 429 said when to come back: until then the model counts as saturated. */
+  observeRetryAfter(model: string, retryAfterMs: number): void {
+    const runtime = this.runtimes.get(model);
+    if (runtime)
+      runtime.rateLimitedUntil = Math.max(runtime.rateLimitedUntil, this.clock.now() + retryAfterMs);
+  }
+
   private rollMinute(runtime: ModelRuntime): void {
     const now = this.clock.now();
     if (now - runtime.minuteStart >= 60_000) {
@@ -172,6 +191,7 @@ export class ModelHealthRegistry implements HealthSnapshot {
   private isSaturated(runtime: ModelRuntime, now: number): boolean {
     const { spec } = runtime;
     if (spec.maxConcurrency !== undefined && runtime.inFlight >= spec.maxConcurrency) return true;
+    if (now < runtime.rateLimitedUntil) return true;
     const inMinute = now - runtime.minuteStart < 60_000;
     // Leave a 10% margin: avoid the model before it would 429.
     if (inMinute && spec.rpm !== undefined && runtime.minuteRequests >= spec.rpm * 0.9) return true;

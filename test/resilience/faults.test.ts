@@ -162,7 +162,7 @@ describe('fault injection', () => {
       const elapsed = Date.now() - started;
       assert.equal(response.headers.get('x-switchyard-model'), 'b');
       assert.equal(attemptsTo('a'), 1, 'no second wait on a dead route');
-      assert.ok(elapsed < 1500, `took ${elapsed} ms`);
+      assert.ok(elapsed < 2500, `took ${elapsed} ms`); // one wait (undici checks timeouts at ~0.5 s granularity)
     } finally {
       await gateway.close();
     }
