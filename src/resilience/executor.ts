@@ -213,7 +213,6 @@ export class Executor {
         trace.model = candidateName;
         trace.answeredBy.push(candidateName);
         if (trace.ttftMs === undefined) trace.ttftMs = this.deps.clock.now() - scope.startedAt;
-        const attemptTtft = this.deps.clock.now() - started;
         let segmentUsage: Usage | undefined;
         try {
           for (;;) {
@@ -239,7 +238,7 @@ export class Executor {
               yield chunk;
             }
           }
-          this.deps.health.recordSuccess(candidateName, attemptTtft, segmentUsage?.completion_tokens ?? 0);
+          this.deps.health.recordTokens(candidateName, segmentUsage?.completion_tokens ?? 0);
           trace.usage = mergeUsage(trace.usage, segmentUsage);
           if (!finishSent) {
             throw new UpstreamError(
@@ -431,8 +430,9 @@ export class Executor {
             this.attemptOptions(candidate.spec, scope, context.requestId, attemptController.signal),
           );
           const latencyMs = clock.now() - started;
-          // Streams record their success once the whole stream is through.
-          if (!_options.keepAlive) health.recordSuccess(name, latencyMs);
+          // A stream counts as a success at its first token: that is when this model proved it
+          // works now (a long answer that started before an outage must not mask the outage).
+          health.recordSuccess(name, latencyMs);
           const record: AttemptRecord = {
             model: name,
             provider: candidate.spec.provider,

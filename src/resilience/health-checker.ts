@@ -33,6 +33,7 @@ export class HealthChecker {
   private readonly stop = new AbortController();
   private readonly wakers = new Map<string, AbortController>();
   private readonly lastProbeAt = new Map<string, number>();
+  private readonly lastFailed = new Set<string>();
   unhealthyIntervalMs = 5000;
 
   constructor(
@@ -94,7 +95,9 @@ export class HealthChecker {
     const name = client.spec.name;
     while (!this.stop.signal.aborted) {
       const view = this.health.get(name);
-      const degraded = view !== undefined && (view.breaker !== 'closed' || !view.healthy);
+      // After a failed probe, or while live traffic sees the model degraded, look again soon.
+      const degraded =
+        this.lastFailed.has(name) || (view !== undefined && (view.breaker !== 'closed' || !view.healthy));
       const interval = degraded
         ? Math.min(this.unhealthyIntervalMs, client.spec.healthCheck.intervalMs)
         : client.spec.healthCheck.intervalMs;
@@ -108,7 +111,10 @@ export class HealthChecker {
       const last = this.lastProbeAt.get(name) ?? Number.NEGATIVE_INFINITY;
       if (this.clock.now() - last < 1000) continue;
       this.lastProbeAt.set(name, this.clock.now());
-      this.onProbe(await this.probe(client));
+      const result = await this.probe(client);
+      if (result.ok) this.lastFailed.delete(name);
+      else this.lastFailed.add(name);
+      this.onProbe(result);
     }
   }
 }

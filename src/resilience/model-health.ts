@@ -129,6 +129,12 @@ export class ModelHealthRegistry implements HealthSnapshot {
   /** Called when a model turns degraded (so an active probe can look at once). */
   onDegraded: (model: string) => void = () => {};
 
+  /** Output tokens count against the model's tpm budget. */
+  recordTokens(model: string, tokens: number): void {
+    const runtime = this.runtimes.get(model);
+    if (runtime) runtime.minuteTokens += tokens;
+  }
+
   recordFailure(model: string, latencyMs?: number): void {
     const runtime = this.runtimes.get(model);
     if (!runtime) return;

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { createGateway, GatewayError } from '../../src/index.ts';
+
+const quiet = pino({ level: 'silent' });
+const fast = { ttft_ms: 1, ttft_sigma: 0, tokens_per_second: 10_000, output_tokens: { min: 3, max: 3 } };
+
+describe('the library API', () => {
+  it('chat answers with the decision metadata', async () => {
+    const gateway = createGateway({
+      config: {
+        models: { only: { provider: 'simulated', simulate: fast } },
+        observability: { request_log: { enabled: false } },
+      },
+      logger: quiet,
+    });
+    const { completion, meta } = await gateway.chat({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'hi?' }],
+    });
+    assert.equal(completion.object, 'chat.completion');
+    assert.equal(meta.model, 'only');
+    assert.equal(meta.task, 'simple_qa');
+    assert.equal(meta.fallbacks, 0);
+    assert.equal(meta.decision.model, 'only');
+    await gateway.close();
+  });
+
+  it('batch returns per-request results or errors; one failure never fails the batch', async () => {
+    const gateway = createGateway({
+      config: {
+        models: {
+          good: { provider: 'simulated', simulate: fast },
+          broken: { provider: 'simulated', simulate: { ...fast, error_rate: 1 } },
+        },
+        resilience: { max_attempts_per_model: 1 },
+        routing: { fallback_count: 0 },
+        observability: { request_log: { enabled: false } },
+      },
+      logger: quiet,
+    });
+    const requests = Array.from({ length: 25 }, (_, index) => ({
+      model: index % 5 === 0 ? 'broken' : 'good',
+      messages: [{ role: 'user' as const, content: `question ${index}?` }],
+    }));
+    let running = 0;
+    let peak = 0;
+    gateway.events.subscribe({
+      inFlight(_model, delta) {
+        running += delta;
+        peak = Math.max(peak, running);
+      },
+    });
+    const results = await gateway.batch(requests, { concurrency: 4 });
+    assert.equal(results.length, 25);
+    results.forEach((result, index) => {
+      if (index % 5 === 0) {
+        assert.equal(result.ok, false);
+        if (!result.ok) assert.ok(result.error instanceof GatewayError);
+      } else {
+        assert.equal(result.ok, true);
+        if (result.ok) assert.equal(result.result.meta.model, 'good');
+      }
+    });
+    assert.ok(peak <= 4, `at most 4 at once (saw ${peak})`);
+    await gateway.close();
+  });
+
+  it('route() decides without calling any model', async () => {
+    const gateway = createGateway({
+      config: {
+        models: { a: { provider: 'simulated', strengths: ['coding'], simulate: { ...fast, error_rate: 1 } } },
+        observability: { request_log: { enabled: false } },
+      },
+      logger: quiet,
+    });
+    let attempts = 0;
+    gateway.events.subscribe({ attempt: () => attempts++ });
+    const decision = gateway.route({
+      model: 'auto',
+      messages: [{ role: 'user', content: 'Write a function in Go' }],
+    });
+    assert.equal(decision.model, 'a');
+    assert.equal(decision.task, 'coding');
+    assert.equal(attempts, 0);
+    await gateway.close();
+  });
+
+  it('invalid config throws with every problem', () => {
+    assert.throws(
+      () =>
+        createGateway({
+          config: { models: { a: { provider: 'nope' as 'openai', timeout: -1 } } },
+          logger: quiet,
+        }),
+      (error: Error) => /models\.a\.provider/.test(error.message) && /models\.a\.timeout/.test(error.message),
+    );
+  });
+});
