@@ -87,37 +87,44 @@ const rules: RoutingRuleConfig[] = [
   { name: 'tenant', match: { headers: { 'x-tenant': 'acme' }, regex_flags: 'i' }, priority: 'cost' },
 ];
 
-const words = 'the router sends each request to the model that fits its task budget and latency while'.split(' ');
+const words = 'the router sends each request to the model that fits its task budget and latency while'.split(
+  ' ',
+);
 const chinese = '路由层根据任务类型成本和延迟为每个请求选择最合适的模型并在失败时切换到备用模型'.split('');
 
-/** Distinct prompts of about `targetTokens` tokens: mixed English and Chinese, seeded. */
+/** Distinct prompts of about `targetTokens` tokens: mixed English and Chinese sentences, seeded. */
 function prompts(count: number, targetTokens: number): ChatRequest[] {
   const source = seededRandom(targetTokens);
   const pick = <T>(list: T[]) => list[Math.floor(source() * list.length)]!;
+  const sentence = () =>
+    source() < 0.75
+      ? `${Array.from({ length: 8 + Math.floor(source() * 16) }, () => pick(words)).join(' ')}. `
+      : `${Array.from({ length: 8 + Math.floor(source() * 20) }, () => pick(chinese)).join('')}。`;
   return Array.from({ length: count }, (_, n) => {
-    let text = `Request ${n}: `;
-    while (countTokens(text, { exactChars: Number.MAX_SAFE_INTEGER }).tokens < targetTokens) {
-      const chunk = Array.from({ length: 200 }, () => pick(words)).join(' ');
-      const zh = Array.from({ length: 40 }, () => pick(chinese)).join('');
-      text += `${chunk}. ${zh}。`;
-      if (targetTokens < 1000) text = trimToTokens(text, targetTokens);
+    const parts = [`Request ${n}: `];
+    let tokens = 0;
+    while (tokens < targetTokens) {
+      const next = sentence();
+      tokens += countTokens(next, { exactChars: Number.MAX_SAFE_INTEGER }).tokens;
+      parts.push(next);
     }
     return {
       model: 'auto',
       messages: [
         { role: 'system', content: 'You are a helpful assistant for the operations team.' },
-        { role: 'user', content: text },
+        { role: 'user', content: parts.join('') },
       ],
     };
   });
 }
 
-function trimToTokens(text: string, target: number): string {
-  let trimmed = text;
-  while (countTokens(trimmed, { exactChars: Number.MAX_SAFE_INTEGER }).tokens > target) {
-    trimmed = trimmed.slice(0, Math.floor(trimmed.length * 0.95));
-  }
-  return trimmed;
+/** Nanoseconds per iteration of a trivial loop: how fast this machine is, to compare runs across machines. */
+function calibrate(): number {
+  let x = 0;
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < 20_000_000; i++) x = (x + i * 7) | 0;
+  const ns = Number(process.hrtime.bigint() - start) / 20_000_000;
+  return x === 0.5 ? 0 : ns; // uses x, so the loop is not optimised away
 }
 
 interface Stats {
@@ -164,27 +171,32 @@ function decideOnce(request: ChatRequest) {
 const cases = [
   { name: '200-token prompt', requests: prompts(64, 200), batches: 400, batchSize: 50, warmup: 5000 },
   { name: '20k-token prompt', requests: prompts(8, 20_000), batches: 60, batchSize: 5, warmup: 50 },
+  // Ten times longer than the last: the cost must stay flat (the tokenizer samples a fixed budget).
+  { name: '200k-token prompt', requests: prompts(4, 200_000), batches: 30, batchSize: 2, warmup: 10 },
 ];
 
+/** The text analyze tokenizes for these requests (system + user, no tools). */
+const tokenText = (request: ChatRequest) =>
+  request.messages.map((message) => String(message.content)).join('\n');
+
+const nsPerLoop = calibrate();
 const summary: string[] = [];
 for (const testCase of cases) {
-  const { requests } = testCase;
-  const sample = analyze(requests[0]!);
+  const { requests, batches, batchSize, warmup } = testCase;
+  const texts = requests.map(tokenText);
   const features = requests.map((request) => analyze(request));
-  const full = measure(
-    (i) => decideOnce(requests[i % requests.length]!),
-    testCase.batches,
-    testCase.batchSize,
-    testCase.warmup,
-  );
-  const analyzeOnly = measure(
-    (i) => analyze(requests[i % requests.length]!),
-    testCase.batches,
-    testCase.batchSize,
-    testCase.warmup,
+  const sample = features[0]!;
+  const pick = <T>(list: T[], i: number) => list[i % list.length]!;
+  const full = measure((i) => decideOnce(pick(requests, i)), batches, batchSize, warmup);
+  const analyzeOnly = measure((i) => analyze(pick(requests, i)), batches, batchSize, warmup);
+  const tokenizeOnly = measure(
+    (i) => countTokens(pick(texts, i), { exactChars: analysis.exact_count_chars }),
+    batches,
+    batchSize,
+    warmup,
   );
   const decideOnly = measure(
-    (i) => decideRoute(features[i % features.length]!, models, snapshot, policy, random),
+    (i) => decideRoute(pick(features, i), models, snapshot, policy, random),
     400,
     200,
     5000,
@@ -193,21 +205,26 @@ for (const testCase of cases) {
     bench: 'routing.decision',
     case: testCase.name,
     models: models.length,
+    machineNsPerLoop: Number(nsPerLoop.toFixed(2)),
     promptTokens: sample.promptTokens,
     tokensEstimated: sample.tokensEstimated,
-    promptChars: requests[0]!.messages.reduce((sum, message) => sum + String(message.content).length, 0),
+    promptChars: texts[0]!.length,
     task: sample.task,
     full,
     analyze: analyzeOnly,
+    tokenize: tokenizeOnly,
     decide: decideOnly,
   };
   console.log(JSON.stringify(result));
   summary.push(
     `${testCase.name} (${result.promptTokens} tokens${sample.tokensEstimated ? ', sampled' : ''}, ` +
       `${result.promptChars} chars, task ${sample.task}): full decision median ${full.medianUs.toFixed(1)} µs, ` +
-      `p99 ${full.p99Us.toFixed(1)} µs; analyze ${analyzeOnly.medianUs.toFixed(1)} µs, ` +
-      `decideRoute ${decideOnly.medianUs.toFixed(2)} µs`,
+      `p99 ${full.p99Us.toFixed(1)} µs; of which analyze ${analyzeOnly.medianUs.toFixed(1)} µs ` +
+      `(tokenizer ${tokenizeOnly.medianUs.toFixed(1)} µs), decideRoute ${decideOnly.medianUs.toFixed(2)} µs`,
   );
 }
-console.log(`\nrouting decision, ${models.length}-model pool (median / p99 per decision):`);
+console.log(
+  `\nrouting decision, ${models.length}-model pool (median / p99 per decision; ` +
+    `this machine: ${nsPerLoop.toFixed(2)} ns per trivial loop iteration):`,
+);
 for (const line of summary) console.log(`  ${line}`);

@@ -63,6 +63,7 @@ export async function startServer(
     });
     stats = server.stats;
     const running = await server.listen(config.server.port, config.server.host);
+    gateway.startHealthChecks(); // only models with health_check enabled are probed
     const ownMetrics = metrics;
     let closing: Promise<void> | undefined;
     return {

@@ -5,9 +5,12 @@
  * only ids, names, numbers and the gateway's own error text.
  */
 import type { GatewayEvents, RequestSummary } from './events.ts';
-import type { GatewayLogger } from './logger.ts';
+import { type GatewayLogger, unredactedSibling } from './logger.ts';
 
-export function createLogSink(logger: GatewayLogger): Partial<GatewayEvents> {
+export function createLogSink(gatewayLogger: GatewayLogger): Partial<GatewayEvents> {
+  // Every field below is an id, a name, a number or the gateway's own (key-scrubbed) error
+  // text, so the line skips the redaction pass (which would cost more than the line itself).
+  const logger = unredactedSibling(gatewayLogger);
   return {
     requestFinished(summary: RequestSummary): void {
       const level = summary.status >= 500 ? 'warn' : 'info';
@@ -28,7 +31,7 @@ export function createLogSink(logger: GatewayLogger): Partial<GatewayEvents> {
           fallbacks: summary.fallbacks,
           promptTokens: summary.promptTokens,
           completionTokens: summary.completionTokens,
-          costUsd: summary.costUsd,
+          costUsd: Math.round(summary.costUsd * 1e9) / 1e9,
           ...(summary.clientKeyId ? { clientKeyId: summary.clientKeyId } : {}),
           ...(summary.errorCode ? { errorCode: summary.errorCode, error: summary.errorMessage } : {}),
         },

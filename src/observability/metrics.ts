@@ -174,8 +174,12 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
   // Every configured model is present from the first scrape, with zeros.
   for (const spec of gateway.config.models) {
     const entry = childrenOf(spec.name);
-    requestsChild(entry, spec.name, 200);
-    attemptsChild(entry, spec.name, 'success');
+    for (const child of [entry.retries, entry.fallbacks, entry.tokensIn, entry.tokensOut, entry.cost])
+      child.inc(0);
+    requestsChild(entry, spec.name, 200).inc(0);
+    attemptsChild(entry, spec.name, 'success').inc(0);
+    duration.zero({ model: spec.name });
+    ttft.zero({ model: spec.name });
     inFlight.set(spec.name, 0);
   }
 

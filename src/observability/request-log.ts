@@ -27,7 +27,7 @@ export interface RequestLogOptions {
   flushIntervalMs?: number;
   /** Flush at once when this many rows are queued. Default 500. */
   batchSize?: number;
-  /** Queue bound; beyond it the oldest rows are dropped (and counted). Default 50 000. */
+  /** Queue bound; beyond it the oldest rows (a tenth of the bound) are dropped and counted. Default 50 000. */
   maxQueue?: number;
   /** Prune interval (ms). Default one hour. */
   pruneIntervalMs?: number;
@@ -141,7 +141,6 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE INDEX IF NOT EXISTS requests_model_ts ON requests (model, ts);
-CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id);
 `;
 
 const columns = [
@@ -218,7 +217,8 @@ export class RequestLog implements Partial<GatewayEvents> {
     if (this.closed) return;
     this.queue.push(summary);
     if (this.queue.length > this.maxQueue) {
-      const excess = this.queue.length - this.maxQueue;
+      // Drop a tenth at once, so a backlog costs one splice per many rows, not one per row.
+      const excess = this.queue.length - Math.floor(this.maxQueue * 0.9);
       this.queue.splice(0, excess);
       this.dropped += excess;
     }

@@ -21,7 +21,13 @@ interface ModelStats {
 
 function newHistogram(): hdr.Histogram {
   // 1 ms .. 10 min at 2 significant digits: a few KB per histogram, whatever the traffic.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 2, bitBucketSize: 32, useWebAssembly: false });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 600_000,
+    numberOfSignificantValueDigits: 2,
+    bitBucketSize: 32,
+    useWebAssembly: false,
+  });
 }
 
 export interface ModelReport {
@@ -92,7 +98,12 @@ export class StatsCollector implements Partial<GatewayEvents> {
       models.push({
         model: name,
         provider: runtime?.spec.provider ?? 'unknown',
-        state: breaker === 'open' ? 'down' : view?.healthy === false || breaker === 'half_open' ? 'degraded' : 'healthy',
+        state:
+          breaker === 'open'
+            ? 'down'
+            : view?.healthy === false || breaker === 'half_open'
+              ? 'degraded'
+              : 'healthy',
         breaker,
         requests: stats.requests,
         successes: stats.successes,
@@ -128,7 +139,18 @@ export class StatsCollector implements Partial<GatewayEvents> {
   }
 
   private empty(): ModelStats {
-    return { requests: 0, successes: 0, errors: {}, retries: 0, fallbacks: 0, tokensIn: 0, tokensOut: 0, costUsd: 0, latency: newHistogram(), ttft: newHistogram() };
+    return {
+      requests: 0,
+      successes: 0,
+      errors: {},
+      retries: 0,
+      fallbacks: 0,
+      tokensIn: 0,
+      tokensOut: 0,
+      costUsd: 0,
+      latency: newHistogram(),
+      ttft: newHistogram(),
+    };
   }
 }
 

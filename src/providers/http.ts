@@ -227,7 +227,8 @@ export function errorFromResponse(
  * Some OpenAI-compatible servers echo the key they were sent in a 401 message ("Incorrect API
  * key provided: sk-..."). Key-shaped tokens never reach our messages, logs or request log.
  */
-const keyPattern = /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\b(?<=Bearer\s+)[^\s"',;]+/gi;
+const keyPattern =
+  /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\b(?<=Bearer\s+)[^\s"',;]+/gi;
 
 export function redactKeys(text: string): string {
   return text.replace(keyPattern, '[redacted]');

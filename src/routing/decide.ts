@@ -52,20 +52,10 @@ interface Candidate {
   health: ModelHealth | undefined;
 }
 
-interface Ranked extends ModelScore {
+/** A scored candidate: the public score, and the spec kept beside it (never in the decision: it holds the key). */
+interface Ranked {
+  score: ModelScore;
   spec: ModelSpec;
-}
-
-const specIndexCache = new WeakMap<readonly ModelSpec[], Map<string, ModelSpec>>();
-
-/** The model table by name, built once per table (the gateway passes the same array every time). */
-function specIndex(models: readonly ModelSpec[]): Map<string, ModelSpec> {
-  let index = specIndexCache.get(models);
-  if (!index) {
-    index = new Map(models.map((spec) => [spec.name, spec]));
-    specIndexCache.set(models, index);
-  }
-  return index;
 }
 
 /**
@@ -74,48 +64,58 @@ function specIndex(models: readonly ModelSpec[]): Map<string, ModelSpec> {
  */
 export const decideRoute: DecideRoute = (features, models, health, policy, random) => {
   const priority = policy.rule?.priority ?? policy.priority;
-  const index = specIndex(models);
-  if (policy.explicitModel !== undefined && !index.has(policy.explicitModel)) {
-    const unknown = { model: policy.explicitModel, reasons: ['not a configured model'], requestSide: true };
-    return noRoute(features.task, [unknown]);
+  const explicit = policy.explicitModel === undefined ? undefined : findSpec(models, policy.explicitModel);
+  if (policy.explicitModel !== undefined && !explicit) {
+    return noRoute(features.task, [
+      { model: policy.explicitModel, reasons: ['not a configured model'], requestSide: true },
+    ]);
   }
-  const names = candidateNames(models, policy);
   const rejections: Rejection[] = [];
   const candidates: Candidate[] = [];
-  for (const name of names) {
-    const spec = index.get(name);
+  for (const [name, spec] of candidateSpecs(models, policy)) {
+    if (!spec) {
+      rejections.push({ model: name, reasons: ['not a configured model'], requestSide: true });
+      continue;
+    }
     const modelHealth = health.get(name);
-    const rejection = spec
-      ? filterModel(spec, modelHealth, features, policy)
-      : { model: name, reasons: ['not a configured model'], requestSide: true };
+    const rejection = filterModel(spec, modelHealth, features, policy);
     if (rejection) rejections.push(rejection);
-    else if (spec) candidates.push({ spec, health: modelHealth });
+    else candidates.push({ spec, health: modelHealth });
   }
   if (candidates.length === 0) return noRoute(features.task, rejections);
 
   const ranked = rank(candidates, features.task, priority, policy);
-  const { chain, balancedAmong } = buildChain(ranked, policy, index, random);
-  const primary = ranked.find((entry) => entry.model === chain[0])!;
-  const excluded = rejections.map(toExclusion);
+  const { chain, balancedAmong } = buildChain(ranked, policy, explicit, random);
+  const primary = findRanked(ranked, chain[0]!)!;
   const decision: RouteDecision = {
-    model: primary.model,
+    model: primary.spec.name,
     fallbacks: chain.slice(1),
     task: features.task,
     priority,
-    scores: ranked.map(toModelScore),
-    excluded,
+    scores: ranked.map((entry) => entry.score),
+    excluded: rejections.map(toExclusion),
     estimatedCostUsd: estimateCost(primary.spec, features),
     reason: '',
   };
   if (policy.rule) decision.rule = policy.rule.rule;
-  decision.reason = describe(decision, features, primary, balancedAmong, policy);
+  decision.reason = describe(decision, features, primary.score, balancedAmong, policy);
   return decision;
 };
 
-/** Who may serve: the named model and all others (explicit), the rule's models in order, or the whole table. */
-function candidateNames(models: readonly ModelSpec[], policy: RoutingPolicy): string[] {
-  if (policy.explicitModel === undefined && policy.rule?.models?.length) return [...policy.rule.models];
-  return models.map((spec) => spec.name);
+function findSpec(models: readonly ModelSpec[], name: string): ModelSpec | undefined {
+  for (const spec of models) if (spec.name === name) return spec;
+  return undefined;
+}
+
+/** Who may serve: the rule's models in its order, else the whole table (an explicit model is one of them). */
+function candidateSpecs(
+  models: readonly ModelSpec[],
+  policy: RoutingPolicy,
+): Array<[string, ModelSpec | undefined]> {
+  if (policy.explicitModel === undefined && policy.rule?.models?.length) {
+    return policy.rule.models.map((name) => [name, findSpec(models, name)]);
+  }
+  return models.map((spec) => [spec.name, spec]);
 }
 
 /** Hard filters: every reason a model cannot take this request now, or undefined if it can. */
@@ -125,19 +125,24 @@ function filterModel(
   features: RequestFeatures,
   policy: RoutingPolicy,
 ): Rejection | undefined {
-  const request: string[] = [];
-  const down: string[] = [];
-  if (policy.rule?.exclude?.includes(spec.name)) request.push(`excluded by ${policy.rule.rule}`);
-  if (health?.breaker === 'open') down.push('breaker open');
   const needed =
     features.promptTokens +
     (features.maxOutputTokens ?? Math.min(spec.maxOutputTokens, DEFAULT_OUTPUT_RESERVE));
-  if (spec.contextWindow < needed) request.push(`context ${spec.contextWindow} < ${needed} tokens needed`);
-  if (features.hasImages && !spec.capabilities.has('vision')) request.push('no vision');
-  if (features.hasTools && !spec.capabilities.has('tools')) request.push('no tools');
-  if (features.wantsJson && !spec.capabilities.has('json')) request.push('no json mode');
-  if (request.length === 0 && down.length === 0) return undefined;
-  return { model: spec.name, reasons: [...down, ...request], requestSide: request.length > 0 };
+  const down = health?.breaker === 'open';
+  const byRule = policy.rule?.exclude?.includes(spec.name) === true;
+  const tooSmall = spec.contextWindow < needed;
+  const noVision = features.hasImages && !spec.capabilities.has('vision');
+  const noTools = features.hasTools && !spec.capabilities.has('tools');
+  const noJson = features.wantsJson && !spec.capabilities.has('json');
+  if (!(down || byRule || tooSmall || noVision || noTools || noJson)) return undefined;
+  const reasons: string[] = [];
+  if (down) reasons.push('breaker open');
+  if (byRule) reasons.push(`excluded by ${policy.rule?.rule}`);
+  if (tooSmall) reasons.push(`context ${spec.contextWindow} < ${needed} tokens needed`);
+  if (noVision) reasons.push('no vision');
+  if (noTools) reasons.push('no tools');
+  if (noJson) reasons.push('no json mode');
+  return { model: spec.name, reasons, requestSide: reasons.length > (down ? 1 : 0) };
 }
 
 function noRoute(task: TaskType, rejections: Rejection[]): NoRoute {
@@ -180,30 +185,28 @@ const expectedLatency = (candidate: Candidate) =>
   Math.max(1, candidate.health?.latencyMs ?? candidate.spec.timeouts.firstTokenMs);
 
 /**
- * The priority's part of the score, from components normalised across the candidates (best = 1).
- * `balanced` is the weighted geometric mean of cost, speed and quality: it ranks models by
- * quality^wq / (price^wc * latency^ws), so the order of two models never depends on which other
- * models are in the pool (an arithmetic mean of min/max-relative ratios does), and a model that is
- * 30x dearer cannot buy its way back with a slightly better quality. `quality` uses quality alone,
- * so the two differ whenever a cheaper or faster model is close in quality.
+ * `balanced`: the weighted geometric mean of the normalised cost, speed and quality. It ranks models
+ * by quality^wq / (price^wc * latency^ws), so the order of two models never depends on which other
+ * models are in the pool (an arithmetic mean of best-relative ratios does), and a model 30x dearer
+ * cannot buy its way back with slightly better quality. `quality` uses quality alone, so the two
+ * differ whenever a cheaper or faster model is close in quality.
  */
-function priorityScore(
-  components: { cost: number; speed: number; quality: number },
-  priority: Priority,
-  policy: RoutingPolicy,
-): number {
-  if (priority !== 'balanced') return components[priority];
-  const { cost, speed, quality } = policy.balancedWeights;
-  const total = cost + speed + quality;
+function balancedScore(cost: number, speed: number, quality: number, policy: RoutingPolicy): number {
+  const weights = policy.balancedWeights;
+  const total = weights.cost + weights.speed + weights.quality;
   if (total <= 0) return 1;
   const log =
-    cost * Math.log(Math.max(components.cost, COMPONENT_FLOOR)) +
-    speed * Math.log(Math.max(components.speed, COMPONENT_FLOOR)) +
-    quality * Math.log(Math.max(components.quality, COMPONENT_FLOOR));
+    weights.cost * Math.log(Math.max(cost, COMPONENT_FLOOR)) +
+    weights.speed * Math.log(Math.max(speed, COMPONENT_FLOOR)) +
+    weights.quality * Math.log(Math.max(quality, COMPONENT_FLOOR));
   return Math.exp(log / total);
 }
 
-/** Scores every candidate and sorts best first: matching models, then score, then weight, then name. */
+/**
+ * Scores every candidate and sorts best first: matching models, then score, then weight, then name.
+ * Components are normalised across the candidates, best = 1: cost = cheapest blended price / this
+ * price, speed = fastest latency / this latency, quality = this quality / best quality.
+ */
 function rank(candidates: Candidate[], task: TaskType, priority: Priority, policy: RoutingPolicy): Ranked[] {
   let cheapest = Number.POSITIVE_INFINITY;
   let fastest = Number.POSITIVE_INFINITY;
@@ -213,27 +216,39 @@ function rank(candidates: Candidate[], task: TaskType, priority: Priority, polic
     fastest = Math.min(fastest, expectedLatency(candidate));
     best = Math.max(best, candidate.spec.quality);
   }
-  const ranked = candidates.map((candidate): Ranked => {
+  const ranked: Ranked[] = [];
+  for (const candidate of candidates) {
     const { spec } = candidate;
-    const components = {
-      cost: (cheapest + PRICE_EPSILON) / (blendedPrice(spec) + PRICE_EPSILON),
-      speed: fastest / expectedLatency(candidate),
-      quality: best > 0 ? spec.quality / best : 1,
-    };
+    const cost = (cheapest + PRICE_EPSILON) / (blendedPrice(spec) + PRICE_EPSILON);
+    const speed = fastest / expectedLatency(candidate);
+    const quality = best > 0 ? spec.quality / best : 1;
+    const part =
+      priority === 'cost'
+        ? cost
+        : priority === 'speed'
+          ? speed
+          : priority === 'quality'
+            ? quality
+            : balancedScore(cost, speed, quality, policy);
     const match = strengthMatch(spec, task);
     const health = healthFactor(candidate.health, policy);
-    const score = Math.max(match, MATCH_FLOOR) * health * priorityScore(components, priority, policy);
-    return { model: spec.name, spec, score, match, health, ...components };
-  });
+    const score = Math.max(match, MATCH_FLOOR) * health * part;
+    ranked.push({ score: { model: spec.name, score, match, health, cost, speed, quality }, spec });
+  }
   return ranked.sort(compareRanked);
 }
 
 function compareRanked(a: Ranked, b: Ranked): number {
-  const tier = Number(b.match > 0) - Number(a.match > 0);
+  const tier = Number(b.score.match > 0) - Number(a.score.match > 0);
   if (tier !== 0) return tier;
-  if (a.score !== b.score) return b.score - a.score;
+  if (a.score.score !== b.score.score) return b.score.score - a.score.score;
   if (a.spec.weight !== b.spec.weight) return b.spec.weight - a.spec.weight;
-  return a.model < b.model ? -1 : a.model > b.model ? 1 : 0;
+  return a.spec.name < b.spec.name ? -1 : a.spec.name > b.spec.name ? 1 : 0;
+}
+
+function findRanked(ranked: Ranked[], name: string): Ranked | undefined {
+  for (const entry of ranked) if (entry.spec.name === name) return entry;
+  return undefined;
 }
 
 /**
@@ -248,20 +263,23 @@ function weightedPrimary(
   random: RandomSource,
 ): { primary: Ranked; pool: number } {
   const top = ranked[0]!;
-  const floor = top.score * (1 - nearTop);
-  const pool: Ranked[] = [];
-  for (const entry of ranked) {
-    if (entry.match > 0 !== top.match > 0 || entry.score < floor) break;
-    pool.push(entry);
+  const floor = top.score.score * (1 - nearTop);
+  const topMatches = top.score.match > 0;
+  let size = 0;
+  let total = 0;
+  while (size < ranked.length) {
+    const entry = ranked[size]!;
+    if (entry.score.match > 0 !== topMatches || entry.score.score < floor) break;
+    total += Math.max(0, entry.spec.weight);
+    size++;
   }
-  const total = pool.reduce((sum, entry) => sum + Math.max(0, entry.spec.weight), 0);
-  if (pool.length < 2 || total <= 0) return { primary: top, pool: 1 };
+  if (size < 2 || total <= 0) return { primary: top, pool: 1 };
   let draw = random() * total;
-  for (const entry of pool) {
-    draw -= Math.max(0, entry.spec.weight);
-    if (draw < 0) return { primary: entry, pool: pool.length };
+  for (let i = 0; i < size; i++) {
+    draw -= Math.max(0, ranked[i]!.spec.weight);
+    if (draw < 0) return { primary: ranked[i]!, pool: size };
   }
-  return { primary: pool[pool.length - 1]!, pool: pool.length };
+  return { primary: ranked[size - 1]!, pool: size };
 }
 
 /**
@@ -273,34 +291,35 @@ function weightedPrimary(
 function buildChain(
   ranked: Ranked[],
   policy: RoutingPolicy,
-  index: Map<string, ModelSpec>,
+  explicit: ModelSpec | undefined,
   random: RandomSource,
 ): { chain: string[]; balancedAmong: number } {
-  const passed = new Set(ranked.map((entry) => entry.model));
-  if (policy.explicitModel === undefined && policy.rule?.models?.length) {
-    return { chain: policy.rule.models.filter((name) => passed.has(name)), balancedAmong: 1 };
-  }
   const chain: string[] = [];
   const add = (name: string) => {
-    if (passed.has(name) && !chain.includes(name)) chain.push(name);
+    if (!chain.includes(name) && findRanked(ranked, name)) chain.push(name);
   };
+  if (policy.explicitModel === undefined && policy.rule?.models?.length) {
+    for (const name of policy.rule.models) add(name);
+    return { chain, balancedAmong: 1 };
+  }
   let balancedAmong = 1;
-  if (policy.explicitModel !== undefined) {
-    add(policy.explicitModel);
-    index.get(policy.explicitModel)?.fallbacks.forEach(add);
+  if (explicit) {
+    add(explicit.name);
+    for (const name of explicit.fallbacks) add(name);
   } else {
     const { primary, pool } = weightedPrimary(ranked, policy.nearTop, random);
     balancedAmong = pool;
-    add(primary.model);
-    primary.spec.fallbacks.forEach(add);
+    add(primary.spec.name);
+    for (const name of primary.spec.fallbacks) add(name);
   }
   let nextBest = 0;
   for (const entry of ranked) {
-    if (chain.includes(entry.model)) continue;
+    const name = entry.spec.name;
+    if (chain.includes(name)) continue;
     if (chain.length > 0 && nextBest >= policy.fallbackCount) break;
     // An explicit model that failed the filters (and its fallbacks) leaves the chain empty: the best takes its place.
     if (chain.length > 0) nextBest++;
-    chain.push(entry.model);
+    chain.push(name);
   }
   return { chain, balancedAmong };
 }
@@ -310,40 +329,29 @@ function estimateCost(spec: ModelSpec, features: RequestFeatures): number {
   return (features.promptTokens / 1000) * spec.inputCostPer1k + (output / 1000) * spec.outputCostPer1k;
 }
 
-function toModelScore(entry: Ranked): ModelScore {
-  return {
-    model: entry.model,
-    score: entry.score,
-    match: entry.match,
-    health: entry.health,
-    cost: entry.cost,
-    speed: entry.speed,
-    quality: entry.quality,
-  };
-}
-
 const fixed = (value: number) => value.toFixed(2);
 
 /** One line: task and why, priority, the primary's score and parts, how it was picked, fallbacks, exclusions. */
 function describe(
   decision: RouteDecision,
   features: RequestFeatures,
-  primary: Ranked,
+  primary: ModelScore,
   balancedAmong: number,
   policy: RoutingPolicy,
 ): string {
-  const parts = [`task ${features.task} (${features.taskReason}), priority ${decision.priority}`];
-  if (decision.rule) parts[0] += `, rule ${decision.rule}`;
-  parts[0] +=
+  let head = `task ${features.task} (${features.taskReason}), priority ${decision.priority}`;
+  if (decision.rule) head += `, rule ${decision.rule}`;
+  head +=
     `: ${primary.model} scored ${fixed(primary.score)} (match ${fixed(primary.match)}, cost ${fixed(primary.cost)}, ` +
     `speed ${fixed(primary.speed)}, quality ${fixed(primary.quality)}` +
     (primary.health < 1 ? `, health ${fixed(primary.health)})` : ')');
   if (policy.explicitModel !== undefined) {
-    parts[0] +=
+    head +=
       primary.model === policy.explicitModel ? ', as requested' : `, ${policy.explicitModel} unavailable`;
   } else if (balancedAmong > 1) {
-    parts[0] += `, weighted pick among ${balancedAmong} near-top`;
+    head += `, weighted pick among ${balancedAmong} near-top`;
   }
+  const parts = [head];
   parts.push(decision.fallbacks.length > 0 ? `fallbacks ${decision.fallbacks.join(', ')}` : 'no fallbacks');
   if (decision.excluded.length > 0) {
     parts.push(`excluded ${decision.excluded.map((entry) => `${entry.model} (${entry.reason})`).join(', ')}`);

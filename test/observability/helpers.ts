@@ -31,11 +31,17 @@ export function testConfig(raw: Partial<RawConfig> & { models: RawConfig['models
   });
 }
 
-export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
+type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
+export async function waitFor<T>(
+  probe: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value as Truthy<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -75,7 +81,8 @@ export function parsePrometheus(text: string): Map<string, MetricFamily> {
       if (sampleName.endsWith(suffix)) {
         const base = sampleName.slice(0, -suffix.length);
         const known = families.get(base);
-        if (known && (known.type === 'histogram' || known.type === 'summary' || suffix === '_total')) return known;
+        if (known && (known.type === 'histogram' || known.type === 'summary' || suffix === '_total'))
+          return known;
       }
     }
     return family(sampleName);
@@ -124,10 +131,15 @@ export function parsePrometheus(text: string): Map<string, MetricFamily> {
       }
     }
     const rest = line.slice(position).trim().split(/\s+/);
-    if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new Error(`line ${index + 1}: bad value: ${line}`);
+    if (rest.length < 1 || rest.length > 2 || rest[0] === '')
+      throw new Error(`line ${index + 1}: bad value: ${line}`);
     const raw = rest[0]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? Number.NaN : Number(raw);
-    if (raw !== 'NaN' && Number.isNaN(value)) throw new Error(`line ${index + 1}: value is not a number: ${line}`);
+    // Prometheus reads values with Go's ParseFloat: NaN in any case (prom-client writes "Nan").
+    const isNaNText = /^nan$/i.test(raw);
+    const value =
+      raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : isNaNText ? Number.NaN : Number(raw);
+    if (!isNaNText && Number.isNaN(value))
+      throw new Error(`line ${index + 1}: value is not a number: ${line}`);
     familyOf(name).samples.push({ name, labels, value });
   }
   return families;
@@ -156,7 +168,11 @@ export function samples(families: Map<string, MetricFamily>, name: string): Samp
 }
 
 /** Sum of the samples of one name whose labels include these values. */
-export function sumOf(families: Map<string, MetricFamily>, name: string, labels: Record<string, string> = {}): number {
+export function sumOf(
+  families: Map<string, MetricFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
   let total = 0;
   for (const s of samples(families, name)) {
     if (Object.entries(labels).every(([key, value]) => s.labels[key] === value)) total += s.value;

@@ -132,6 +132,9 @@ describe('analyze: coding detection', () => {
       'TypeError: undefined is not a function\n    at foo (file.js:12:5)\n    at bar (file.js:20:3)',
       'Exception in thread "main" java.lang.IllegalStateException\n\tat com.acme.App.run(App.java:42)',
       'panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:',
+      "thread 'main' panicked at src/main.rs:2:5",
+      "ValueError: invalid literal for int() with base 10: 'x'",
+      'Segmentation fault (core dumped)',
     ];
     for (const trace of traces) assert.equal(coding(ask(`我遇到这个了：\n${trace}`)), 'stack trace');
   });

@@ -1,0 +1,112 @@
+/**
+ * Switchyard as `npm run bench` measures it: two `openai` models on the fake upstream, model
+ * `auto` routing, metrics and the SQLite request log on, log level `warn`.
+ *
+ *   UPSTREAM_URL=http://127.0.0.1:PORT BENCH_TMP=/tmp/dir node --import tsx bench/switchyard-server.ts
+ *
+ * or, as `npm run bench` runs it, compiled with bench/tsconfig.server-build.json (the production
+ * form: no tsx loader thread) and started with `node node_modules/.cache/switchyard-bench/bench/switchyard-server.js`.
+ *
+ * Under scripts/bench.mjs (IPC): reports its URL when listening; answers `{type: 'memory'}` with
+ * process.memoryUsage() after a full GC when started with --expose-gc, and `{type: 'mark'}` with
+ * the monotonic clock in µs; on SIGTERM or when the parent goes away it drains, closes the
+ * request log and exits 0 (so --cpu-prof writes its file).
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { findSourceMap } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { normalizeConfig } from '../src/config/load.ts';
+import type { RawConfig } from '../src/config/schema.ts';
+import { type StartedGateway, startServer } from '../src/start.ts';
+
+const upstream = process.env.UPSTREAM_URL ?? 'http://127.0.0.1:8000';
+const dir = process.env.BENCH_TMP ?? join(tmpdir(), `switchyard-bench-${process.pid}`);
+mkdirSync(dir, { recursive: true });
+
+const raw: RawConfig = {
+  server: { host: '127.0.0.1', port: Number(process.env.PORT ?? 0), drain_timeout: 2 },
+  models: {
+    'bench-large': {
+      provider: 'openai',
+      base_url: `${upstream}/v1`,
+      api_key: 'sk-bench',
+      model: 'bench-model',
+      strengths: ['complex_reasoning', 'coding', 'creative_writing'],
+      input_cost_per_1k: 0.0025,
+      output_cost_per_1k: 0.01,
+      weight: 100,
+      timeout: 30,
+    },
+    'bench-small': {
+      provider: 'openai',
+      base_url: `${upstream}/v1`,
+      api_key: 'sk-bench',
+      model: 'bench-model',
+      strengths: ['simple_qa', 'classification'],
+      input_cost_per_1k: 0.00015,
+      output_cost_per_1k: 0.0006,
+      weight: 80,
+      timeout: 30,
+    },
+  },
+  routing: { default_priority: 'balanced' },
+  observability: {
+    log_level: 'warn',
+    request_log: { enabled: true, path: join(dir, 'requests.db'), retention_days: 7, log_content: false },
+  },
+};
+
+const config = normalizeConfig(raw);
+const running: StartedGateway = await startServer(config, { seed: 42 });
+
+/**
+ * tsx runs transformed code, so a --cpu-prof profile has the transformed positions. Write the
+ * source maps of every loaded src/ module (BENCH_SOURCEMAPS_OUT) so bench/cpuprofile-top.mjs
+ * can map them back to the .ts lines.
+ */
+function writeSourceMaps(out: string): void {
+  const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
+  const maps: Record<string, unknown> = {};
+  for (const entry of readdirSync(srcDir, { recursive: true, encoding: 'utf8' })) {
+    if (!entry.endsWith('.ts')) continue;
+    const url = pathToFileURL(join(srcDir, entry)).href;
+    const map = findSourceMap(url);
+    if (map) maps[url] = map.payload;
+  }
+  writeFileSync(out, JSON.stringify(maps));
+}
+
+let stopping = false;
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  if (process.env.BENCH_SOURCEMAPS_OUT) writeSourceMaps(process.env.BENCH_SOURCEMAPS_OUT);
+  const hardStop = setTimeout(() => process.exit(1), 10_000);
+  hardStop.unref();
+  running.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (process.send) {
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'memory') {
+      gc?.();
+      process.send?.({ type: 'memory', gc: gc !== undefined, ...process.memoryUsage() });
+    } else if (message?.type === 'mark') {
+      // Same monotonic clock (µs) as a --cpu-prof profile's timestamps: lets the profile be cut
+      // to the load window, without start-up.
+      process.send?.({ type: 'mark', us: Number(process.hrtime.bigint() / 1000n) });
+    }
+  });
+  process.on('disconnect', stop);
+  process.send({ ready: true, url: running.url });
+} else {
+  console.log(`switchyard (bench config) on ${running.url} -> ${upstream}; request log in ${dir}`);
+}
