@@ -3,7 +3,8 @@
  * what it measures). Input: a JSON job as argv[2]:
  *   { url, bodies: [string, ...], connections, duration?, amount? }
  * `bodies` are sent in rotation on every connection (autocannon `requests`). Output: one JSON
- * result over IPC (or on stdout when run by hand).
+ * result over IPC (or on stdout when run by hand). Every response body is checked (`mismatches`:
+ * a 200 whose stream did not end in `data: [DONE]`, or a completion without choices).
  *
  * Latency percentiles are computed here from autocannon's per-response times (float ms),
  * because autocannon's own histogram stores whole milliseconds, too coarse for sub-ms deltas.
@@ -27,6 +28,10 @@ const options = {
   method: 'POST',
   headers,
   requests: bodies.map((body) => ({ method: 'POST', path: '/v1/chat/completions', headers, body })),
+  // A complete answer: a completion with choices, or a stream that ends in [DONE] (a gateway
+  // that fails mid-stream still answered 200). Failures are counted as `mismatches`.
+  verifyBody: (body) =>
+    body.startsWith('{') ? body.includes('"choices"') : body.endsWith('data: [DONE]\n\n'),
 };
 if (job.amount) options.amount = job.amount;
 else options.duration = job.duration ?? 5;
@@ -53,6 +58,7 @@ const instance = autocannon(options, (error, result) => {
     statusCounts,
     errors: result.errors,
     timeouts: result.timeouts,
+    mismatches: result.mismatches,
     rps: count / result.duration,
     autocannonRpsAvg: result.requests.average,
     latencyMs: {

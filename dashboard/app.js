@@ -414,8 +414,13 @@
     }
   }
 
+  // With admin keys configured, open the page as /dashboard?key=<admin key>: the data
+  // endpoints take the key from the query (EventSource cannot send headers).
+  const pageKey = new URLSearchParams(window.location.search).get('key');
+  const keySuffix = pageKey ? `?key=${encodeURIComponent(pageKey)}` : '';
+
   function poll() {
-    fetch('dashboard/api/snapshot', { cache: 'no-store' })
+    fetch(`dashboard/api/snapshot${keySuffix}`, { cache: 'no-store' })
       .then((response) => {
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         return response.text();
@@ -433,7 +438,7 @@
       poll();
       return;
     }
-    const source = new EventSource('dashboard/events');
+    const source = new EventSource(`dashboard/events${keySuffix}`);
     source.onopen = () => setConnection('live', 'live');
     source.onmessage = (event) => {
       setConnection('live', 'live');

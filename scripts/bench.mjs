@@ -290,6 +290,8 @@ async function sampled(servers, work) {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers.
+/** Non-2xx, socket errors, timeouts and 200s with an incomplete body. */
+const failuresOf = (run) => run.non2xx + run.errors + run.timeouts + (run.mismatches ?? 0);
 const median = (values) => {
   const list = values.filter((value) => typeof value === 'number' && Number.isFinite(value));
   if (list.length === 0) return undefined;
@@ -441,6 +443,7 @@ async function main() {
               non2xx: result.non2xx,
               errors: result.errors,
               timeouts: result.timeouts,
+              mismatches: result.mismatches,
               rssMaxMB: serverUsage.rssMaxMB,
               cpuUsPerRequest: (serverUsage.cpuMs * 1000) / Math.max(1, result.ok + result.non2xx),
               cpuCores: serverUsage.cpuMs / 1000 / result.durationS,
@@ -451,7 +454,7 @@ async function main() {
             };
             results.runs.push(run);
             done++;
-            const bad = run.non2xx + run.errors + run.timeouts;
+            const bad = failuresOf(run);
             log(
               `  [${pad(done, 2)}/${total}] r${round + 1} ${mode.padEnd(6)} c=${pad(connections, 3)} ${server.name.padEnd(10)} ` +
                 `${pad(run.rps.toFixed(0), 6)} req/s  p50 ${fmt(run.latencyMs.p50)} ms  p99 ${fmt(run.latencyMs.p99)} ms  ` +
@@ -548,7 +551,7 @@ async function soak(server, dataDir) {
       ),
     );
     requests += result.ok + result.non2xx;
-    failures += result.non2xx + result.errors + result.timeouts;
+    failures += failuresOf(result);
     rssMaxMB = Math.max(rssMaxMB, usage.switchyard.rssMaxMB ?? 0);
     const checkpoint = {
       requests,
@@ -656,7 +659,7 @@ function report(results) {
       cpuCores: median(list.map((r) => r.cpuCores)),
       rssMaxMB: list.length ? Math.max(...list.map((r) => r.rssMaxMB ?? 0)) : undefined,
       foreignCores: median(list.map((r) => r.foreignCores)),
-      failures: list.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+      failures: list.reduce((sum, r) => sum + failuresOf(r), 0),
     };
   };
   const summary = { load: [], latency: {}, checks: [] };
@@ -823,8 +826,13 @@ function report(results) {
   } else {
     check('RSS flat across the soak', undefined, 'not measured (needs BENCH_SOAK ≥ 2 × BENCH_SOAK_STEP)');
   }
-  const failures = results.runs.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
-  check('no failed requests in the load runs', failures === 0, `${failures} failed`);
+  const failures = results.runs.reduce((sum, r) => sum + failuresOf(r), 0);
+  check(
+    'no failed requests in the load runs (status, errors, timeouts, incomplete streams)',
+    failures === 0,
+    `${failures} failed`,
+  );
+  if (soak) check('no failed requests in the soak', soak.failures === 0, `${soak.failures} failed`);
 
   log(
     `\nTARGETS (load average at start ${results.machine.loadavgStart}, at end ${results.machine.loadavgEnd})`,

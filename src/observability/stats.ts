@@ -64,6 +64,11 @@ export class StatsCollector implements Partial<GatewayEvents> {
   attempt(_requestId: string, record: AttemptRecord): void {
     const stats = this.models.get(record.model);
     if (!stats) return;
+    if (record.outcome === 'cancelled') {
+      // A lost hedge or a client that left says nothing about the model: not in its success rate.
+      stats.errors.cancelled = (stats.errors.cancelled ?? 0) + 1;
+      return;
+    }
     stats.requests++;
     if (record.outcome === 'success') {
       stats.successes++;

@@ -10,6 +10,7 @@ import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
 import type { RandomSource } from '../routing/random.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../types/openai.ts';
+import { Bulkhead } from './bulkhead.ts';
 import type { Clock } from './clock.ts';
 import { type FailurePolicy, planAfterFailure } from './failure-plan.ts';
 import type { ModelHealthRegistry } from './model-health.ts';
@@ -71,6 +72,8 @@ export class ExecutionTrace {
   text = '';
   /** A hedge request was started. */
   hedged = false;
+  /** Run when the request ends (a stream's bulkhead slot is released then). */
+  readonly onEnd: Array<() => void> = [];
   /** Stream attempts that opened and are still running, reported when they end. */
   readonly openAttempts = new Map<object, AttemptRecord>();
 
@@ -111,6 +114,7 @@ export class Executor {
       return { completion, trace };
     } finally {
       scope.close();
+      for (const end of trace.onEnd.splice(0)) end();
     }
   }
 
@@ -297,6 +301,7 @@ export class Executor {
       }
     } finally {
       scope.close();
+      for (const end of trace.onEnd.splice(0)) end();
     }
   }
 
@@ -399,110 +404,128 @@ export class Executor {
         continue;
       }
       const runtime = health.runtime(name);
-      if (
-        runtime &&
-        candidate.spec.maxConcurrency !== undefined &&
-        runtime.inFlight >= candidate.spec.maxConcurrency
-      ) {
-        skipped.push(`${name}: at its concurrency limit`);
-        continue;
-      }
-      for (let attempt = 0; attempt < policy.maxAttemptsPerModel; attempt++) {
-        if (totalAttempts >= policy.maxAttemptsTotal) break;
-        if (scope.signal.aborted) break;
-        if (runtime && !runtime.breaker.tryAcquire()) {
-          skipped.push(`${name}: circuit breaker open`);
-          break;
+      const bulkhead = this.bulkheadFor(candidate.spec);
+      if (bulkhead) {
+        const slot = bulkhead.acquire(scope.signal);
+        if (!(slot === true || (slot !== false && (await slot)))) {
+          skipped.push(`${name}: at its concurrency limit`);
+          continue;
         }
-        totalAttempts++;
-        if (attempt > 0) trace.retries++;
-        const started = clock.now();
-        health.begin(name, context.promptTokens);
-        this.deps.events.inFlight(name, 1);
-        // Each attempt has its own signal, so a failed attempt's socket is released at once
-        // (an async iterator blocked in next() cannot be closed any other way).
-        const attemptController = new AbortController();
-        const onScopeAbort = () => attemptController.abort(scope.signal.reason);
-        scope.signal.addEventListener('abort', onScopeAbort, { once: true });
-        try {
-          const value = await call(
-            candidate,
-            this.attemptOptions(candidate.spec, scope, context.requestId, attemptController.signal),
-          );
-          const latencyMs = clock.now() - started;
-          // A stream counts as a success at its first token: that is when this model proved it
-          // works now (a long answer that started before an outage must not mask the outage).
-          health.recordSuccess(name, latencyMs);
-          const record: AttemptRecord = {
-            model: name,
-            provider: candidate.spec.provider,
-            outcome: 'success',
-            latencyMs,
-          };
-          if (_options.hedge) record.hedge = true;
-          trace.attempts.push(record);
-          // A stream's attempt is reported when the stream ends (it can still fail midway).
-          if (_options.keepAlive) trace.openAttempts.set(value as object, record);
-          else this.deps.events.attempt(context.requestId, record);
-          trace.model = name;
-          return value;
-        } catch (caught) {
-          attemptController.abort(new Error('attempt failed'));
-          scope.signal.removeEventListener('abort', onScopeAbort);
-          const latencyMs = clock.now() - started;
-          let error = toUpstream(caught, name, candidate.spec.provider);
-          if (scope.deadlineHit && !context.signal.aborted) {
-            error = new UpstreamError('timeout', `request deadline passed while waiting for ${name}`, {
+      }
+      // The slot is held across this model's attempts; a stream keeps it until it ends.
+      let slotHeld = bulkhead !== undefined;
+      try {
+        for (let attempt = 0; attempt < policy.maxAttemptsPerModel; attempt++) {
+          if (totalAttempts >= policy.maxAttemptsTotal) break;
+          if (scope.signal.aborted) break;
+          if (runtime && !runtime.breaker.tryAcquire()) {
+            skipped.push(`${name}: circuit breaker open`);
+            break;
+          }
+          totalAttempts++;
+          if (attempt > 0) trace.retries++;
+          const started = clock.now();
+          health.begin(name, context.promptTokens);
+          this.deps.events.inFlight(name, 1);
+          // Each attempt has its own signal, so a failed attempt's socket is released at once
+          // (an async iterator blocked in next() cannot be closed any other way).
+          const attemptController = new AbortController();
+          const onScopeAbort = () => attemptController.abort(scope.signal.reason);
+          scope.signal.addEventListener('abort', onScopeAbort, { once: true });
+          try {
+            const value = await call(
+              candidate,
+              this.attemptOptions(candidate.spec, scope, context.requestId, attemptController.signal),
+            );
+            const latencyMs = clock.now() - started;
+            // A stream counts as a success at its first token: that is when this model proved it
+            // works now (a long answer that started before an outage must not mask the outage).
+            health.recordSuccess(name, latencyMs);
+            const record: AttemptRecord = {
               model: name,
               provider: candidate.spec.provider,
-            });
-          }
-          const record: AttemptRecord = {
-            model: name,
-            provider: candidate.spec.provider,
-            outcome: error.kind,
-            status: error.status,
-            message: error.message,
-            latencyMs,
-          };
-          if (_options.hedge) record.hedge = true;
-          trace.attempts.push(record);
-          this.deps.events.attempt(context.requestId, record);
-          if (error.kind === 'cancelled' || context.signal.aborted) {
-            runtime?.breaker.release();
-            throw new GatewayError('client_closed_request', 'the client closed the request', {
-              cause: error,
-            });
-          }
-          this.judgeFailure(name, error, latencyMs);
-          failures.push(error);
-          if (isClientFault(error.kind)) throw clientError(error);
-          const remaining = scope.deadline - clock.now();
-          const hasAlternatives = context.chain.indexOf(name) < context.chain.length - 1;
-          const plan = planAfterFailure(error, attempt, remaining, policy, this.deps.random, hasAlternatives);
-          if (error.kind === 'rate_limited') health.observeRetryAfter(name, error.retryAfterMs ?? 1000);
-          if (plan.action === 'stop') throw clientError(error);
-          if (plan.action === 'retry') {
-            try {
-              await clock.sleep(plan.delayMs, scope.signal);
-            } catch {
-              break;
+              outcome: 'success',
+              latencyMs,
+            };
+            if (_options.hedge) record.hedge = true;
+            trace.attempts.push(record);
+            // A stream's attempt is reported when the stream ends (it can still fail midway).
+            if (_options.keepAlive) {
+              trace.openAttempts.set(value as object, record);
+              if (bulkhead) {
+                slotHeld = false;
+                trace.onEnd.push(() => bulkhead.release());
+              }
+            } else this.deps.events.attempt(context.requestId, record);
+            trace.model = name;
+            return value;
+          } catch (caught) {
+            attemptController.abort(new Error('attempt failed'));
+            scope.signal.removeEventListener('abort', onScopeAbort);
+            const latencyMs = clock.now() - started;
+            let error = toUpstream(caught, name, candidate.spec.provider);
+            if (scope.deadlineHit && !context.signal.aborted) {
+              error = new UpstreamError('timeout', `request deadline passed while waiting for ${name}`, {
+                model: name,
+                provider: candidate.spec.provider,
+              });
             }
-            continue;
-          }
-          if (plan.markUnhealthy) {
-            health.markUnhealthy(name, error.message, policy.unhealthyForMs);
-            this.deps.logger.error(
-              { requestId: context.requestId, model: name, status: error.status, kind: error.kind },
-              `${name} rejected the gateway's credentials or model id: check its api_key/model in the config; taken out of rotation`,
+            const record: AttemptRecord = {
+              model: name,
+              provider: candidate.spec.provider,
+              outcome: error.kind,
+              status: error.status,
+              message: error.message,
+              latencyMs,
+            };
+            if (_options.hedge) record.hedge = true;
+            trace.attempts.push(record);
+            this.deps.events.attempt(context.requestId, record);
+            if (error.kind === 'cancelled' || context.signal.aborted) {
+              runtime?.breaker.release();
+              throw new GatewayError('client_closed_request', 'the client closed the request', {
+                cause: error,
+              });
+            }
+            this.judgeFailure(name, error, latencyMs);
+            failures.push(error);
+            if (isClientFault(error.kind)) throw clientError(error);
+            const remaining = scope.deadline - clock.now();
+            const hasAlternatives = context.chain.indexOf(name) < context.chain.length - 1;
+            const plan = planAfterFailure(
+              error,
+              attempt,
+              remaining,
+              policy,
+              this.deps.random,
+              hasAlternatives,
             );
+            if (error.kind === 'rate_limited') health.observeRetryAfter(name, error.retryAfterMs ?? 1000);
+            if (plan.action === 'stop') throw clientError(error);
+            if (plan.action === 'retry') {
+              try {
+                await clock.sleep(plan.delayMs, scope.signal);
+              } catch {
+                break;
+              }
+              continue;
+            }
+            if (plan.markUnhealthy) {
+              health.markUnhealthy(name, error.message, policy.unhealthyForMs);
+              this.deps.logger.error(
+                { requestId: context.requestId, model: name, status: error.status, kind: error.kind },
+                `${name} rejected the gateway's credentials or model id: check its api_key/model in the config; taken out of rotation`,
+              );
+            }
+            if (plan.onlyLargerWindow) minWindow = Math.max(minWindow, candidate.spec.contextWindow);
+            break;
+          } finally {
+            health.end(name);
+            this.deps.events.inFlight(name, -1);
           }
-          if (plan.onlyLargerWindow) minWindow = Math.max(minWindow, candidate.spec.contextWindow);
-          break;
-        } finally {
-          health.end(name);
-          this.deps.events.inFlight(name, -1);
         }
+      } finally {
+        if (slotHeld) bulkhead?.release();
       }
       if (!trace.failedModels.includes(name) && failures.some((failure) => failure.model === name))
         trace.failedModels.push(name);
@@ -574,6 +597,18 @@ export class Executor {
       signal.removeEventListener('abort', onAbort);
       timer.abort();
     }
+  }
+
+  private readonly bulkheads = new Map<string, Bulkhead>();
+
+  private bulkheadFor(spec: ModelSpec): Bulkhead | undefined {
+    if (spec.maxConcurrency === undefined) return undefined;
+    let bulkhead = this.bulkheads.get(spec.name);
+    if (!bulkhead) {
+      bulkhead = new Bulkhead(spec.maxConcurrency, spec.maxQueue);
+      this.bulkheads.set(spec.name, bulkhead);
+    }
+    return bulkhead;
   }
 
   private openScope(context: ExecutionContext): RequestScope {

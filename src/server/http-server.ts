@@ -168,13 +168,16 @@ export function createGatewayServer(
     sendJson(response, 200, { model, down: control.forcedDown });
   }
 
-  function authorize(request: IncomingMessage, path: string): string | undefined {
+  function authorize(request: IncomingMessage, path: string, queryKey: string | null): string | undefined {
     const isAdmin = path.startsWith('/admin') || path === '/metrics' || path.startsWith('/dashboard');
-    const isPublic = path.startsWith('/health/');
+    // The dashboard's page and assets hold no data; its data endpoints need the key.
+    const isPublic = path.startsWith('/health/') || publicDashboardPaths.has(path);
     if (isPublic) return undefined;
     const accepted = isAdmin && adminKey ? [adminKey] : apiKeys;
     if (accepted.length === 0) return undefined;
-    const presented = bearer(request);
+    // EventSource cannot send headers: the dashboard passes its key as ?key=.
+    const presented =
+      bearer(request) ?? (path.startsWith('/dashboard/') ? (queryKey ?? undefined) : undefined);
     if (!presented)
       throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
     const candidate = Buffer.from(presented);
@@ -206,7 +209,7 @@ export function createGatewayServer(
           ? new GatewayError('method_not_allowed', `${request.method} is not allowed on ${url.pathname}`)
           : new GatewayError('not_found', `Unknown endpoint: ${request.method} ${url.pathname}`);
       }
-      const clientKeyId = authorize(request, url.pathname);
+      const clientKeyId = authorize(request, url.pathname, url.searchParams.get('key'));
       await handler(request, response, { url, clientKeyId });
     } catch (error) {
       const gatewayError = asGatewayError(error);
@@ -250,6 +253,13 @@ export function createGatewayServer(
     },
   };
 }
+
+const publicDashboardPaths = new Set([
+  '/dashboard',
+  '/dashboard/',
+  '/dashboard/app.js',
+  '/dashboard/style.css',
+]);
 
 function metaHeaders(meta: ResponseMeta): Record<string, string> {
   return {

@@ -612,6 +612,27 @@ describe('fault injection', () => {
     }
   });
 
+  it('bulkhead: beyond max_concurrency (and its queue) requests overflow to the next model', async () => {
+    behaviours.a = async (request, response) => {
+      await sleep(300);
+      ok('a')(request, response);
+    };
+    const gateway = await gatewayFor({ a: { fallbacks: ['b'], max_concurrency: 2, max_queue: 1, timeout: 3, timeouts: { first_token: 3 } }, b: {} });
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, async () =>
+          (await gateway.client.chat.completions.create({ model: 'a', messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers.get('x-switchyard-model'),
+        ),
+      );
+      const byModel = answers.reduce<Record<string, number>>((counts, model) => ({ ...counts, [model!]: (counts[model!] ?? 0) + 1 }), {});
+      assert.equal(byModel.a, 3, '2 at once + 1 queued');
+      assert.equal(byModel.b, 3, 'the rest overflowed');
+      assert.equal(attemptsTo('a'), 3);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('hedging: a slow primary is raced by the next candidate; the first answer wins', async () => {
     behaviours.a = async (request, response) => {
       await sleep(400);

@@ -133,6 +133,20 @@ describe('client keys', () => {
     assert.equal(right.status, 200);
     assert.equal((await fetch(`${gateway.url}/health/liveness`)).status, 200);
   });
+
+  it('admin data needs the key; the dashboard page passes it as ?key=', async () => {
+    assert.equal((await fetch(`${gateway.url}/admin/stats`)).status, 401);
+    assert.equal((await fetch(`${gateway.url}/metrics`)).status, 401);
+    assert.equal((await fetch(`${gateway.url}/dashboard`)).status, 200, 'the page itself holds no data');
+    assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot`)).status, 401);
+    assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot?key=wrong`)).status, 401);
+    assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot?key=sy-client-key-1`)).status, 200);
+    assert.equal(
+      (await fetch(`${gateway.url}/admin/stats?key=sy-client-key-1`)).status,
+      401,
+      '?key= only for the dashboard',
+    );
+  });
 });
 
 describe('broken upstream bodies become 502, never a crash', () => {
