@@ -197,7 +197,7 @@ function cjkRegex(words: readonly string[]): RegExp | undefined {
   return cjk.length > 0 ? new RegExp(cjk.map((word) => word.toLowerCase()).join('|')) : undefined;
 }
 
-function compileCodingMatchers(extraKeywords: readonly string[]): CodingMatchers {
+export function compileCodingMatchers(extraKeywords: readonly string[]): CodingMatchers {
   const keywords = [...DEFAULT_CODING_KEYWORDS, ...extraKeywords];
   const lexicon = buildLexicon([
     [keywords, KEYWORD],
@@ -253,7 +253,7 @@ function isCodePunctuation(code: number): boolean {
 }
 
 /** One pass over the lower-cased text: Latin terms, code punctuation and whether any CJK is present. */
-function scanLatin(lexicon: Lexicon, lower: string, evidence: Evidence): boolean {
+export function scanLatin(lexicon: Lexicon, lower: string, evidence: Evidence): boolean {
   let sawCjk = false;
   let i = 0;
   const length = lower.length;
