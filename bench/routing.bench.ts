@@ -128,25 +128,40 @@ function calibrate(): number {
 }
 
 interface Stats {
+  /** Wall time (process.hrtime.bigint) per decision. */
   medianUs: number;
   p99Us: number;
   meanUs: number;
+  /** CPU time (process.cpuUsage) per decision: steadier than wall time on a shared machine. */
+  cpuMedianUs: number;
 }
+
+const percentile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 /** Times `batches` batches of `batchSize` calls; one per-call figure per batch. */
 function measure(run: (i: number) => void, batches: number, batchSize: number, warmup: number): Stats {
   for (let i = 0; i < warmup; i++) run(i);
-  const perCall: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   let n = 0;
   for (let b = 0; b < batches; b++) {
+    const cpuStart = process.cpuUsage();
     const start = process.hrtime.bigint();
     for (let i = 0; i < batchSize; i++) run(n++);
-    perCall.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
+    wall.push(Number(process.hrtime.bigint() - start) / 1000 / batchSize);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / batchSize);
   }
-  perCall.sort((a, b) => a - b);
-  const at = (q: number) => perCall[Math.min(perCall.length - 1, Math.floor(q * perCall.length))]!;
-  const mean = perCall.reduce((sum, value) => sum + value, 0) / perCall.length;
-  return { medianUs: at(0.5), p99Us: at(0.99), meanUs: mean };
+  wall.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  const mean = wall.reduce((sum, value) => sum + value, 0) / wall.length;
+  return {
+    medianUs: percentile(wall, 0.5),
+    p99Us: percentile(wall, 0.99),
+    meanUs: mean,
+    cpuMedianUs: percentile(cpu, 0.5),
+  };
 }
 
 const models = pool(20);
@@ -219,7 +234,7 @@ for (const testCase of cases) {
   summary.push(
     `${testCase.name} (${result.promptTokens} tokens${sample.tokensEstimated ? ', sampled' : ''}, ` +
       `${result.promptChars} chars, task ${sample.task}): full decision median ${full.medianUs.toFixed(1)} µs, ` +
-      `p99 ${full.p99Us.toFixed(1)} µs; of which analyze ${analyzeOnly.medianUs.toFixed(1)} µs ` +
+      `p99 ${full.p99Us.toFixed(1)} µs (CPU median ${full.cpuMedianUs.toFixed(1)} µs); of which analyze ${analyzeOnly.medianUs.toFixed(1)} µs ` +
       `(tokenizer ${tokenizeOnly.medianUs.toFixed(1)} µs), decideRoute ${decideOnly.medianUs.toFixed(2)} µs`,
   );
 }

@@ -16,7 +16,8 @@
  * - a system prompt that sets up a coding persona ("You are a senior Python engineer") makes coding.
  *
  * Tools and a JSON response format do not change the task: they become hard capability filters
- * (`hasTools`, `wantsJson`). Every regular expression is compiled once, in `createAnalyzer`.
+ * (`hasTools`, `wantsJson`). Every regular expression is compiled once (at module load, or in
+ * `createAnalyzer` for the configured keywords), never per request.
  */
 import type { ParsedConfig, TaskType } from '../config/schema.ts';
 import type { ChatMessage, ChatRequest, ContentPart } from '../types/openai.ts';
@@ -59,7 +60,7 @@ const LANGUAGES = list(
 const TECH_TERMS = list(
   'deno, react, vue, angular, svelte, next.js, django, flask, fastapi, spring boot, redis, mysql, ' +
     'postgresql, postgres, mongodb, sqlite, kafka, rabbitmq, elasticsearch, docker, dockerfile, kubernetes, ' +
-    'k8s, nginx, linux, bash, powershell, git, html, css, json, yaml, graphql, grpc, rest api, websocket, ' +
+    'k8s, nginx, linux, bash, powershell, git, html, css, json, yaml, graphql, grpc, websocket, ' +
     'terraform, pandas, numpy, pytorch, tensorflow, class, method, parser, scraper, crawler, cli, ' +
     'command-line tool, library, endpoint, microservice, backend, frontend, middleware, sdk, web app, ' +
     'database, schema, cache, plugin, linked list, binary tree, hash map, ' +
@@ -78,9 +79,17 @@ const CODING_ROLES = list(
   'engineer, developer, programmer, coder, software architect, 工程师, 程序员, 开发者',
 );
 
-/** Words that make the (costlier) code-syntax and stack-trace expressions worth running. */
+/** Words that make the (costlier) code-syntax expression worth running. */
 const SYNTAX_HINTS = list('def, import, select, public, include, function, class');
-const STACK_HINTS = list('traceback, exception, error, panic, panicked, goroutine, segmentation');
+
+/**
+ * Cheap gates for the costlier expressions below: code punctuation (or a colon before a digit or a
+ * line end, as in `file.js:12` and `def f():`), and the words every stack trace carries.
+ */
+const SYNTAX_GATE = /[{};=<>|\\[\]`~]|:[\d\n]/;
+const STACK_GATE = /error|exception|traceback|panic|goroutine|segmentation|core dumped|:\d/;
+/** Any CJK character: when there is none, the CJK expressions are skipped. */
+const HAS_CJK = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]/;
 
 /** How-question prefixes, tested on the text just before a build verb. */
 const HOW_BEFORE_LATIN =
@@ -119,27 +128,14 @@ const CODE_SYNTAX = new RegExp(
   ].join('|'),
 );
 
-/** What one term is evidence of (bit flags: one term can be several, e.g. "debug" is a keyword and a verb). */
+/** What one term is evidence of (bit flags: a term can be several, e.g. "debug" is a keyword and a verb). */
 const KEYWORD = 1;
 const TECH = 2;
 const VERB = 4;
 const PERSONA = 8;
 const SYNTAX_HINT = 16;
-const STACK_HINT = 32;
 
-interface Term {
-  /** Lower-cased, matched literally. */
-  text: string;
-  flags: number;
-}
-
-/**
- * Latin terms indexed by the hash of their first word, for a single scan of the text: irregexp
- * alternations of ~150 words cost ~8 µs per 1,000 characters, the scan about 1 µs.
- */
-type Lexicon = Map<number, Term[]>;
-
-/** CJK terms: one alternation per kind (fast: CJK characters are rare first characters). */
+/** CJK terms: one alternation per kind, run only on text that has CJK characters. */
 interface CjkMatchers {
   keyword: RegExp | undefined;
   tech: RegExp;
@@ -148,47 +144,32 @@ interface CjkMatchers {
 }
 
 interface CodingMatchers {
-  lexicon: Lexicon;
+  /**
+   * Every Latin term in one alternation (longest first), run once over the lower-cased text:
+   * one pass of one expression is cheaper than one pass per word list, and than a JavaScript scan.
+   */
+  latinTerms: RegExp;
+  termFlags: Map<string, number>;
   cjk: CjkMatchers;
 }
 
 const isLatin = (text: string) => /^[\x20-\x7e]+$/.test(text);
 const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** ASCII letters, digits and `_`: everything else (CJK included) ends a word. */
-function isWordCode(code: number): boolean {
-  return (
-    (code >= 97 && code <= 122) || (code >= 48 && code <= 57) || code === 95 || (code >= 65 && code <= 90)
-  );
-}
-
-/** 30 bits keep the hash a small integer (Smi): a Map keyed by heap numbers would allocate on every lookup. */
-const HASH_MASK = 0x3fffffff;
-
-function wordHash(text: string, start: number, end: number): number {
-  let hash = 0;
-  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) & HASH_MASK;
-  return hash;
-}
-
-function buildLexicon(groups: Array<[readonly string[], number]>): Lexicon {
-  const lexicon: Lexicon = new Map();
+function compileLatinTerms(
+  groups: Array<[readonly string[], number]>,
+): Pick<CodingMatchers, 'latinTerms' | 'termFlags'> {
+  const termFlags = new Map<string, number>();
   for (const [words, flags] of groups) {
     for (const word of words) {
       const text = word.toLowerCase();
-      if (!isLatin(text)) continue;
-      let end = 0;
-      while (end < text.length && isWordCode(text.charCodeAt(end))) end++;
-      if (end === 0) continue;
-      const hash = wordHash(text, 0, end);
-      const terms = lexicon.get(hash) ?? [];
-      const existing = terms.find((term) => term.text === text);
-      if (existing) existing.flags |= flags;
-      else terms.push({ text, flags });
-      lexicon.set(hash, terms);
+      if (text.length > 0 && isLatin(text)) termFlags.set(text, (termFlags.get(text) ?? 0) | flags);
     }
   }
-  return lexicon;
+  const alternatives = [...termFlags.keys()].sort((a, b) => b.length - a.length).map(escapeRegex);
+  // `\b` before, a lookahead after: "c++" and "c#" end in punctuation, where `\b` would fail.
+  const latinTerms = new RegExp(`\\b(?:${alternatives.join('|')})(?![a-z0-9_])`, 'g');
+  return { latinTerms, termFlags };
 }
 
 function cjkRegex(words: readonly string[]): RegExp | undefined {
@@ -197,20 +178,18 @@ function cjkRegex(words: readonly string[]): RegExp | undefined {
   return cjk.length > 0 ? new RegExp(cjk.map((word) => word.toLowerCase()).join('|')) : undefined;
 }
 
-export function compileCodingMatchers(extraKeywords: readonly string[]): CodingMatchers {
+function compileCodingMatchers(extraKeywords: readonly string[]): CodingMatchers {
   const keywords = [...DEFAULT_CODING_KEYWORDS, ...extraKeywords];
-  const lexicon = buildLexicon([
-    [keywords, KEYWORD],
-    [LANGUAGES, TECH | PERSONA],
-    [TECH_TERMS, TECH],
-    [BUILD_VERBS, VERB],
-    [CODING_ROLES, PERSONA],
-    [SYNTAX_HINTS, SYNTAX_HINT],
-    [STACK_HINTS, STACK_HINT],
-  ]);
   const cjkVerbs = BUILD_VERBS.filter((word) => !isLatin(word)).join('|');
   return {
-    lexicon,
+    ...compileLatinTerms([
+      [keywords, KEYWORD],
+      [LANGUAGES, TECH | PERSONA],
+      [TECH_TERMS, TECH],
+      [BUILD_VERBS, VERB],
+      [CODING_ROLES, PERSONA],
+      [SYNTAX_HINTS, SYNTAX_HINT],
+    ]),
     cjk: {
       keyword: cjkRegex(keywords),
       tech: cjkRegex([...LANGUAGES, ...TECH_TERMS])!,
@@ -221,7 +200,7 @@ export function compileCodingMatchers(extraKeywords: readonly string[]): CodingM
   };
 }
 
-/** What one text holds, from one scan. */
+/** What one text holds. */
 interface Evidence {
   keyword?: string;
   tech?: string;
@@ -233,77 +212,13 @@ interface Evidence {
   stackHint: boolean;
 }
 
-/** Characters that are common in code and rare in prose. */
-function isCodePunctuation(code: number): boolean {
-  // { } ; = < > | \ [ ] ` ~
-  return (
-    code === 123 ||
-    code === 125 ||
-    code === 59 ||
-    code === 61 ||
-    code === 60 ||
-    code === 62 ||
-    code === 124 ||
-    code === 92 ||
-    code === 91 ||
-    code === 93 ||
-    code === 96 ||
-    code === 126
-  );
-}
-
-/** One pass over the lower-cased text: Latin terms, code punctuation and whether any CJK is present. */
-export function scanLatin(lexicon: Lexicon, lower: string, evidence: Evidence): boolean {
-  let sawCjk = false;
-  let i = 0;
-  const length = lower.length;
-  while (i < length) {
-    const code = lower.charCodeAt(i);
-    if (!isWordCode(code)) {
-      if (code >= 0x2e80) sawCjk = true;
-      else if (isCodePunctuation(code)) evidence.syntaxHint = true;
-      else if (code === 58 && isStackColon(lower.charCodeAt(i + 1)))
-        evidence.stackHint = evidence.syntaxHint = true;
-      i++;
-      continue;
-    }
-    const start = i;
-    let hash = 0;
-    while (i < length && isWordCode(lower.charCodeAt(i))) {
-      hash = (Math.imul(hash, 31) + lower.charCodeAt(i)) & HASH_MASK;
-      i++;
-    }
-    const terms = lexicon.get(hash);
-    if (terms) matchTerms(terms, lower, start, evidence);
-    if (endsLikeError(lower, start, i)) evidence.stackHint = true;
-  }
-  return sawCjk;
-}
-
-/** `TypeError`, `ValueError`, `NullPointerException`: an error class name hints at a trace. */
-function endsLikeError(lower: string, start: number, end: number): boolean {
-  const last = lower.charCodeAt(end - 1);
-  if (last === 114 /* r */) return end - start > 5 && lower.startsWith('error', end - 5);
-  if (last === 110 /* n */) return end - start > 9 && lower.startsWith('exception', end - 9);
-  return false;
-}
-
-/** A colon before a digit (file.js:12) or a line end (`def f():`) hints at code or a trace. */
-const isStackColon = (next: number) => (next >= 48 && next <= 57) || next === 10;
-
-function matchTerms(terms: Term[], lower: string, start: number, evidence: Evidence): void {
-  for (const term of terms) {
-    if (!lower.startsWith(term.text, start) || isWordCode(lower.charCodeAt(start + term.text.length)))
-      continue;
-    const { flags, text } = term;
-    if (flags & KEYWORD) evidence.keyword ??= text;
-    if (flags & TECH) evidence.tech ??= text;
-    if (flags & PERSONA) evidence.persona ??= text;
-    if (flags & SYNTAX_HINT) evidence.syntaxHint = true;
-    if (flags & STACK_HINT) evidence.stackHint = true;
-    if (flags & VERB && !HOW_BEFORE_LATIN.test(lower.slice(Math.max(0, start - 32), start))) {
-      evidence.imperative ??= text;
-    }
+function applyTerm(evidence: Evidence, flags: number, term: string, lower: string, index: number): void {
+  if (flags & KEYWORD) evidence.keyword ??= term;
+  if (flags & TECH) evidence.tech ??= term;
+  if (flags & PERSONA) evidence.persona ??= term;
+  if (flags & SYNTAX_HINT) evidence.syntaxHint = true;
+  if (flags & VERB && !HOW_BEFORE_LATIN.test(lower.slice(Math.max(0, index - 32), index))) {
+    evidence.imperative ??= term;
   }
 }
 
@@ -311,10 +226,15 @@ function gatherEvidence(matchers: CodingMatchers, text: string): Evidence {
   const evidence: Evidence = { fence: false, syntaxHint: false, stackHint: false };
   if (text.length === 0) return evidence;
   const lower = text.toLowerCase();
-  const sawCjk = scanLatin(matchers.lexicon, lower, evidence);
-  if (evidence.syntaxHint) evidence.fence = text.includes('```') || text.includes('~~~');
-  if (sawCjk) {
-    const { cjk } = matchers;
+  const { latinTerms, termFlags, cjk } = matchers;
+  latinTerms.lastIndex = 0;
+  for (let match = latinTerms.exec(lower); match; match = latinTerms.exec(lower)) {
+    applyTerm(evidence, termFlags.get(match[0]) ?? 0, match[0], lower, match.index);
+  }
+  evidence.fence = text.includes('```') || text.includes('~~~');
+  evidence.syntaxHint ||= SYNTAX_GATE.test(lower);
+  evidence.stackHint = STACK_GATE.test(lower);
+  if (HAS_CJK.test(text)) {
     evidence.keyword ??= cjk.keyword?.exec(lower)?.[0];
     evidence.tech ??= cjk.tech.exec(lower)?.[0];
     evidence.imperative ??= cjk.verb.exec(lower)?.[0];
