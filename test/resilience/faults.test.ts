@@ -617,14 +617,24 @@ describe('fault injection', () => {
       await sleep(300);
       ok('a')(request, response);
     };
-    const gateway = await gatewayFor({ a: { fallbacks: ['b'], max_concurrency: 2, max_queue: 1, timeout: 3, timeouts: { first_token: 3 } }, b: {} });
+    const gateway = await gatewayFor({
+      a: { fallbacks: ['b'], max_concurrency: 2, max_queue: 1, timeout: 3, timeouts: { first_token: 3 } },
+      b: {},
+    });
     try {
       const answers = await Promise.all(
         Array.from({ length: 6 }, async () =>
-          (await gateway.client.chat.completions.create({ model: 'a', messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response.headers.get('x-switchyard-model'),
+          (
+            await gateway.client.chat.completions
+              .create({ model: 'a', messages: [{ role: 'user', content: 'hi' }] })
+              .withResponse()
+          ).response.headers.get('x-switchyard-model'),
         ),
       );
-      const byModel = answers.reduce<Record<string, number>>((counts, model) => ({ ...counts, [model!]: (counts[model!] ?? 0) + 1 }), {});
+      const byModel = answers.reduce<Record<string, number>>(
+        (counts, model) => ({ ...counts, [model!]: (counts[model!] ?? 0) + 1 }),
+        {},
+      );
       assert.equal(byModel.a, 3, '2 at once + 1 queued');
       assert.equal(byModel.b, 3, 'the rest overflowed');
       assert.equal(attemptsTo('a'), 3);
