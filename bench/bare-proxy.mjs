@@ -1,11 +1,11 @@
 /**
  * The bare Node.js passthrough proxy: node:http in, an undici Pool out, request and response
- * bodies piped (streams too), no parsing, no routing. The practical ceiling for a Node gateway.
+ * bodies streamed through (SSE too), no parsing, no routing. The practical ceiling for a Node
+ * gateway.
  *
  *   UPSTREAM_URL=http://127.0.0.1:PORT node bench/bare-proxy.mjs [port]
  */
 import { createServer } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { Pool } from 'undici';
 
 const upstream = new Pool(process.env.UPSTREAM_URL ?? 'http://127.0.0.1:8000', {
@@ -20,17 +20,18 @@ const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, asy
     const headers = {};
     for (const [name, value] of Object.entries(request.headers))
       if (!hopByHop.has(name)) headers[name] = value;
-    const upstreamResponse = await upstream.request({
-      path: request.url,
-      method: request.method,
-      headers,
-      body: request,
-    });
-    const out = {};
-    for (const [name, value] of Object.entries(upstreamResponse.headers))
-      if (!hopByHop.has(name)) out[name] = value;
-    response.writeHead(upstreamResponse.statusCode, out);
-    await pipeline(upstreamResponse.body, response);
+    // undici's stream(): the upstream body is written straight into `response` (no Readable in
+    // between; measured faster here than request() + pipeline()).
+    await upstream.stream(
+      { path: request.url, method: request.method, headers, body: request },
+      ({ statusCode, headers: upstreamHeaders }) => {
+        const out = {};
+        for (const [name, value] of Object.entries(upstreamHeaders))
+          if (!hopByHop.has(name)) out[name] = value;
+        response.writeHead(statusCode, out);
+        return response;
+      },
+    );
   } catch {
     if (!response.headersSent) response.writeHead(502).end();
     else response.destroy();

@@ -12,7 +12,7 @@
 //   BENCH_SOAK [1000000]    Switchyard soak requests (0 skips); BENCH_SOAK_STEP [100000]
 //   BENCH_PROFILE [10]      seconds of --cpu-prof load per mode (0 skips)
 //   BENCH_ROUTING [1]       run bench/routing.bench.ts if present (0 skips)
-//   BENCH_QUIET_MAX [20]    before each run, wait up to this many seconds for other processes to
+//   BENCH_QUIET_MAX [10]    before each run, wait up to this many seconds for other processes to
 //   BENCH_QUIET_CORES [0.3] use less than this many cores (the machine is shared); 0 disables
 //   BENCH_SWITCHYARD [dist] dist: src compiled by bench/tsconfig.server-build.json into
 //                           node_modules/.cache/switchyard-bench (production form); tsx: the .ts
@@ -56,7 +56,7 @@ const settings = {
   profileS: num('BENCH_PROFILE', 10),
   routing: num('BENCH_ROUTING', 1) !== 0,
   switchyard: process.env.BENCH_SWITCHYARD === 'tsx' ? 'tsx' : 'dist',
-  quietMaxS: num('BENCH_QUIET_MAX', 20),
+  quietMaxS: num('BENCH_QUIET_MAX', 10),
   quietCores: num('BENCH_QUIET_CORES', 0.3),
 };
 const targets = {
@@ -525,7 +525,9 @@ async function memoryOf(server) {
     rssMB: rss,
     rssAfterGcMB: rssMB(server.pid),
     heapUsedAfterGcMB: memory.heapUsed / 2 ** 20,
+    heapTotalMB: memory.heapTotal / 2 ** 20,
     externalMB: memory.external / 2 ** 20,
+    arrayBuffersMB: memory.arrayBuffers / 2 ** 20,
     gc: memory.gc,
   };
 }
@@ -738,11 +740,14 @@ function report(results) {
     log(
       `\nSOAK — Switchyard, ${soak.requests.toLocaleString('en')} requests (${soak.failures} failures), request log ${(soak.requestLogBytes / 2 ** 20).toFixed(1)} MB on disk`,
     );
-    log('   requests   req/s  RSS MB  RSS max during step  RSS after GC  heap after GC MB');
+    log(
+      '   requests   req/s  RSS MB  RSS max during step  RSS after GC  heap used after GC  heap total  external MB',
+    );
     for (const point of soak.checkpoints)
       log(
         `${pad(point.requests.toLocaleString('en'), 11)} ${pad(point.rps === undefined ? '—' : point.rps.toFixed(0), 7)} ${pad(fmt(point.rssMB, 1), 7)}` +
-          ` ${pad(fmt(point.rssMaxDuringMB, 1), 20)} ${pad(fmt(point.rssAfterGcMB, 1), 13)} ${pad(fmt(point.heapUsedAfterGcMB, 1), 17)}`,
+          ` ${pad(fmt(point.rssMaxDuringMB, 1), 20)} ${pad(fmt(point.rssAfterGcMB, 1), 13)} ${pad(fmt(point.heapUsedAfterGcMB, 1), 19)}` +
+          ` ${pad(fmt(point.heapTotalMB, 1), 11)} ${pad(fmt(point.externalMB, 1), 12)}`,
       );
   }
 

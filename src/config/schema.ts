@@ -153,10 +153,10 @@ export const routingSchema = z.strictObject({
       long_context_tokens: positiveInt.default(8000),
       simple_qa_max_tokens: positiveInt.default(500),
       /** Prompts longer than this many characters are token-counted by sampling. */
-      exact_count_chars: positiveInt.default(24_000),
+      exact_count_chars: positiveInt.default(8000),
       coding_keywords: z.array(z.string()).optional(),
     })
-    .default(() => ({ long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 24_000 })),
+    .default(() => ({ long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 8000 })),
   rules: z.array(ruleSchema).default([]),
   seed: z.number().int().optional(),
 });

@@ -246,14 +246,22 @@ function gatherEvidence(matchers: CodingMatchers, text: string): Evidence {
 /** The text of a message's content: a string, or its text parts. */
 function contentText(content: ChatMessage['content']): string {
   if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let text = '';
-  for (const part of content) {
-    if (part.type === 'text' && typeof (part as { text?: unknown }).text === 'string') {
-      text += (text ? '\n' : '') + (part as { text: string }).text;
-    }
+  const parts: string[] = [];
+  pushTextParts(content, parts);
+  return parts.join('\n');
+}
+
+/** Pushes the content's texts without concatenating them (a long prompt is never copied). */
+function pushTextParts(content: ChatMessage['content'], into: string[]): void {
+  if (typeof content === 'string') {
+    into.push(content);
+    return;
   }
-  return text;
+  if (!Array.isArray(content)) return;
+  for (const part of content) {
+    const text = (part as { text?: unknown }).text;
+    if (part.type === 'text' && typeof text === 'string') into.push(text);
+  }
 }
 
 function countImageParts(content: ChatMessage['content']): number {
@@ -277,44 +285,41 @@ export function ruleText(request: ChatRequest): string {
   return '';
 }
 
-/** What one pass over the messages collects. */
+/** What one pass over the messages collects: texts by role, kept as parts (joined only when analysed). */
 interface MessageScan {
-  systemText: string;
-  conversationText: string;
-  /** Everything that is sent as prompt tokens: message texts, tool-call arguments, tool definitions. */
-  tokenText: string;
-  lastUserText: string;
+  systemParts: string[];
+  conversationParts: string[];
+  /** Everything sent as prompt tokens: message texts, tool-call arguments, tool definitions. */
+  tokenParts: string[];
+  lastUser: ChatMessage | undefined;
   images: number;
   toolHistory: boolean;
 }
 
 function scanMessages(request: ChatRequest): MessageScan {
-  const system: string[] = [];
-  const conversation: string[] = [];
-  const extraTokenText: string[] = [];
-  let lastUserText = '';
-  let images = 0;
-  let toolHistory = false;
+  const scan: MessageScan = {
+    systemParts: [],
+    conversationParts: [],
+    tokenParts: [],
+    lastUser: undefined,
+    images: 0,
+    toolHistory: false,
+  };
   for (const message of request.messages) {
-    const text = contentText(message.content);
-    images += countImageParts(message.content);
-    if (isSystemRole(message.role)) system.push(text);
-    else conversation.push(text);
-    if (message.role === 'user') lastUserText = text;
-    if (message.role === 'tool' || message.role === 'function') toolHistory = true;
+    pushTextParts(message.content, isSystemRole(message.role) ? scan.systemParts : scan.conversationParts);
+    pushTextParts(message.content, scan.tokenParts);
+    scan.images += countImageParts(message.content);
+    if (message.role === 'user') scan.lastUser = message;
+    if (message.role === 'tool' || message.role === 'function') scan.toolHistory = true;
     if (message.tool_calls?.length) {
-      toolHistory = true;
-      for (const call of message.tool_calls) extraTokenText.push(call.function.name, call.function.arguments);
+      scan.toolHistory = true;
+      for (const call of message.tool_calls)
+        scan.tokenParts.push(call.function.name, call.function.arguments);
     }
   }
   // Tool definitions are part of the prompt the model reads, so they count (not analysed: they always say "function").
-  if (request.tools?.length) extraTokenText.push(JSON.stringify(request.tools));
-  const systemText = system.join('\n');
-  const conversationText = conversation.join('\n');
-  const tokenText = [systemText, conversationText, ...extraTokenText]
-    .filter((text) => text.length > 0)
-    .join('\n');
-  return { systemText, conversationText, tokenText, lastUserText, images, toolHistory };
+  if (request.tools?.length) scan.tokenParts.push(JSON.stringify(request.tools));
+  return scan;
 }
 
 /** Runs a costly expression only on a text whose scan hinted at it. */
@@ -322,19 +327,15 @@ const hinted = (hint: boolean, pattern: RegExp, text: string) => hint && pattern
 
 /** Why this is a coding request, or undefined. Strong signals first, then the weak combinations. */
 function detectCoding(matchers: CodingMatchers, scan: MessageScan): string | undefined {
-  const system = gatherEvidence(matchers, scan.systemText);
-  const chat = gatherEvidence(matchers, scan.conversationText);
+  const systemText = scan.systemParts.join('\n');
+  const chatText = scan.conversationParts.join('\n');
+  const system = gatherEvidence(matchers, systemText);
+  const chat = gatherEvidence(matchers, chatText);
   if (system.fence || chat.fence) return 'code fence';
-  if (
-    hinted(system.stackHint, STACK_TRACE, scan.systemText) ||
-    hinted(chat.stackHint, STACK_TRACE, scan.conversationText)
-  ) {
+  if (hinted(system.stackHint, STACK_TRACE, systemText) || hinted(chat.stackHint, STACK_TRACE, chatText)) {
     return 'stack trace';
   }
-  if (
-    hinted(system.syntaxHint, CODE_SYNTAX, scan.systemText) ||
-    hinted(chat.syntaxHint, CODE_SYNTAX, scan.conversationText)
-  ) {
+  if (hinted(system.syntaxHint, CODE_SYNTAX, systemText) || hinted(chat.syntaxHint, CODE_SYNTAX, chatText)) {
     return 'code syntax';
   }
   const keyword = chat.keyword ?? system.keyword;
@@ -358,7 +359,7 @@ export function createAnalyzer(config: AnalysisConfig): Analyze {
   const matchers = compileCodingMatchers(config.coding_keywords ?? []);
   return (request, ruleMatch) => {
     const scan = scanMessages(request);
-    const count = countTokens(scan.tokenText, { exactChars: config.exact_count_chars });
+    const count = countTokens(scan.tokenParts, { exactChars: config.exact_count_chars });
     const promptTokens =
       count.tokens +
       request.messages.length * TOKENS_PER_MESSAGE +
@@ -403,7 +404,7 @@ function classify(
   }
   const coding = detectCoding(matchers, scan);
   if (coding) return { task: 'coding', taskReason: coding };
-  if (promptTokens < config.simple_qa_max_tokens && isQuestion(scan.lastUserText)) {
+  if (promptTokens < config.simple_qa_max_tokens && isQuestion(contentText(scan.lastUser?.content))) {
     return { task: 'simple_qa', taskReason: `short question, ${promptTokens} tokens` };
   }
   return { task: 'creative_writing', taskReason: 'no specific signal' };

@@ -72,16 +72,20 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
   }
   const rejections: Rejection[] = [];
   const candidates: Candidate[] = [];
-  for (const [name, spec] of candidateSpecs(models, policy)) {
+  const consider = (name: string, spec: ModelSpec | undefined) => {
     if (!spec) {
       rejections.push({ model: name, reasons: ['not a configured model'], requestSide: true });
-      continue;
+      return;
     }
     const modelHealth = health.get(name);
     const rejection = filterModel(spec, modelHealth, features, policy);
     if (rejection) rejections.push(rejection);
     else candidates.push({ spec, health: modelHealth });
-  }
+  };
+  // Who may serve: the rule's models in its order, else the whole table (an explicit model is one of them).
+  const ruleModels = policy.explicitModel === undefined ? policy.rule?.models : undefined;
+  if (ruleModels?.length) for (const name of ruleModels) consider(name, findSpec(models, name));
+  else for (const spec of models) consider(spec.name, spec);
   if (candidates.length === 0) return noRoute(features.task, rejections);
 
   const ranked = rank(candidates, features.task, priority, policy);
@@ -105,17 +109,6 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
 function findSpec(models: readonly ModelSpec[], name: string): ModelSpec | undefined {
   for (const spec of models) if (spec.name === name) return spec;
   return undefined;
-}
-
-/** Who may serve: the rule's models in its order, else the whole table (an explicit model is one of them). */
-function candidateSpecs(
-  models: readonly ModelSpec[],
-  policy: RoutingPolicy,
-): Array<[string, ModelSpec | undefined]> {
-  if (policy.explicitModel === undefined && policy.rule?.models?.length) {
-    return policy.rule.models.map((name) => [name, findSpec(models, name)]);
-  }
-  return models.map((spec) => [spec.name, spec]);
 }
 
 /** Hard filters: every reason a model cannot take this request now, or undefined if it can. */
@@ -235,7 +228,21 @@ function rank(candidates: Candidate[], task: TaskType, priority: Priority, polic
     const score = Math.max(match, MATCH_FLOOR) * health * part;
     ranked.push({ score: { model: spec.name, score, match, health, cost, speed, quality }, spec });
   }
-  return ranked.sort(compareRanked);
+  return insertionSort(ranked, compareRanked);
+}
+
+/** Sorts in place. For the few dozen models of a pool, cheaper than Array.prototype.sort's call overhead. */
+function insertionSort<T>(items: T[], compare: (a: T, b: T) => number): T[] {
+  for (let i = 1; i < items.length; i++) {
+    const item = items[i]!;
+    let j = i - 1;
+    while (j >= 0 && compare(items[j]!, item) > 0) {
+      items[j + 1] = items[j]!;
+      j--;
+    }
+    items[j + 1] = item;
+  }
+  return items;
 }
 
 function compareRanked(a: Ranked, b: Ranked): number {

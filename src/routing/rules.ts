@@ -5,20 +5,28 @@
 import type { RoutingRuleConfig } from '../config/schema.ts';
 import type { RuleMatch } from './types.ts';
 
-export type Headers = Record<string, string | string[] | undefined>;
+export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 export interface RuleInput {
   /** The user text the rule's regex and keywords are tested on. */
   text: string;
   metadata?: Record<string, string>;
-  headers: Headers;
+  headers: RequestHeaders;
+}
+
+/**
+ * Keywords, matched case-insensitively without lower-casing the text (a copy of a long prompt):
+ * words with letter case in one `i` expression, caseless ones (Chinese) by substring search.
+ */
+interface Keywords {
+  cased: RegExp | undefined;
+  caseless: string[];
 }
 
 interface CompiledRule {
   match: RuleMatch;
   regex: RegExp | undefined;
-  /** Lower-cased. */
-  keywords: string[] | undefined;
+  keywords: Keywords | undefined;
   metadata: Array<[string, string]> | undefined;
   /** Names lower-cased. */
   headers: Array<[string, string]> | undefined;
@@ -26,8 +34,6 @@ interface CompiledRule {
 
 export interface CompiledRules {
   readonly rules: readonly CompiledRule[];
-  /** True when some rule tests headers (the request's headers are then indexed once per call). */
-  readonly usesHeaders: boolean;
 }
 
 /**
@@ -35,15 +41,14 @@ export interface CompiledRules {
  * @example compileRules([{ name: 'sql', match: { regex: '\\bSELECT\\b', regex_flags: 'i' }, model: 'gpt-4o' }])
  */
 export function compileRules(rules: readonly RoutingRuleConfig[]): CompiledRules {
-  const compiled = rules.map(compileRule);
-  return { rules: compiled, usesHeaders: compiled.some((rule) => rule.headers !== undefined) };
+  return { rules: rules.map(compileRule) };
 }
 
 function compileRule(rule: RoutingRuleConfig, index: number): CompiledRule {
   return {
     match: ruleResult(rule, index),
     regex: compileRegex(rule, index),
-    keywords: rule.match.keywords?.map((keyword) => keyword.toLowerCase()),
+    keywords: rule.match.keywords ? compileKeywords(rule.match.keywords) : undefined,
     metadata: rule.match.metadata ? Object.entries(rule.match.metadata) : undefined,
     headers: rule.match.headers
       ? Object.entries(rule.match.headers).map(([name, value]) => [name.toLowerCase(), value])
@@ -61,6 +66,16 @@ function compileRegex(rule: RoutingRuleConfig, index: number): RegExp | undefine
     const why = error instanceof Error ? error.message : String(error);
     throw new Error(`routing.rules.${index}.match.regex: ${why}`);
   }
+}
+
+function compileKeywords(keywords: readonly string[]): Keywords {
+  const hasCase = (word: string) => word.toLowerCase() !== word.toUpperCase();
+  const cased = keywords.filter((word) => word.length > 0 && hasCase(word));
+  const escaped = cased.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return {
+    cased: escaped.length > 0 ? new RegExp(escaped.join('|'), 'i') : undefined,
+    caseless: keywords.filter((word) => word.length > 0 && !hasCase(word)),
+  };
 }
 
 function ruleResult(rule: RoutingRuleConfig, index: number): RuleMatch {
@@ -81,27 +96,34 @@ function ruleResult(rule: RoutingRuleConfig, index: number): RuleMatch {
  * @example matchRule(rules, { text: 'SELECT * FROM t', headers: {} })?.rule // 'sql'
  */
 export function matchRule(compiled: CompiledRules, input: RuleInput): RuleMatch | undefined {
-  let lowerText: string | undefined;
-  const headers = compiled.usesHeaders ? lowerCaseNames(input.headers) : undefined;
   for (const rule of compiled.rules) {
     if (rule.regex && !rule.regex.test(input.text)) continue;
-    if (rule.keywords) {
-      lowerText ??= input.text.toLowerCase();
-      const text = lowerText;
-      if (!rule.keywords.some((keyword) => text.includes(keyword))) continue;
-    }
+    if (rule.keywords && !hasKeyword(rule.keywords, input.text)) continue;
     if (rule.metadata && !rule.metadata.every(([key, value]) => input.metadata?.[key] === value)) continue;
-    if (rule.headers && !rule.headers.every(([name, value]) => headerEquals(headers?.get(name), value)))
+    if (
+      rule.headers &&
+      !rule.headers.every(([name, value]) => headerEquals(headerValue(input.headers, name), value))
+    ) {
       continue;
+    }
     return rule.match;
   }
   return undefined;
 }
 
-function lowerCaseNames(headers: Headers): Map<string, string | string[] | undefined> {
-  const map = new Map<string, string | string[] | undefined>();
-  for (const [name, value] of Object.entries(headers)) map.set(name.toLowerCase(), value);
-  return map;
+function hasKeyword(keywords: Keywords, text: string): boolean {
+  for (const word of keywords.caseless) if (text.includes(word)) return true;
+  return keywords.cased?.test(text) === true;
+}
+
+/** Node gives header names lower-cased: look that up first, then any spelling. */
+function headerValue(headers: RequestHeaders, lowerName: string): string | string[] | undefined {
+  const direct = headers[lowerName];
+  if (direct !== undefined) return direct;
+  for (const name in headers) {
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return headers[name];
+  }
+  return undefined;
 }
 
 function headerEquals(actual: string | string[] | undefined, expected: string): boolean {

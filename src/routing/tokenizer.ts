@@ -20,36 +20,69 @@ export interface TokenCount {
 }
 
 /**
- * Counts `text`'s tokens. Text up to `exactChars` characters is counted exactly. Longer text is
- * sampled so one decision never costs more than counting `exactChars` characters:
+ * Counts the tokens of `text`, or of the concatenation of `text`'s parts (counted in place: a long
+ * prompt is never copied into one string). Up to `exactChars` characters the count is exact. Longer
+ * text is sampled so one count never costs more than counting `exactChars` characters:
  * {@link SAMPLE_WINDOWS} windows of `exactChars / SAMPLE_WINDOWS` characters, evenly spaced from
  * the start to the end of the text, are counted and the total is scaled by
- * `text.length / sampledChars` (tokens per character in the sample times all characters).
- * Because the ratio is measured, not assumed, it is right for English (~4 chars/token), Chinese
- * (~1 char/token) and code alike; cutting a word at each window edge costs at most a token per
- * window, well under 1% of a sample.
+ * `length / sampledChars` (tokens per character in the sample times all characters). Because the
+ * ratio is measured, not assumed, it is right for English (~4 chars/token), Chinese (~1
+ * char/token) and code alike; cutting a word at each window edge costs at most a token per window,
+ * well under 1% of a sample.
  *
  * @example countTokens('帮我写一个 Redis 连接池', { exactChars: 24_000 }) // { tokens: 8, estimated: false }
  */
-export function countTokens(text: string, options: { exactChars: number }): TokenCount {
-  if (text.length === 0) return { tokens: 0, estimated: false };
-  if (text.length <= options.exactChars) return { tokens: countO200k(text, PLAIN_TEXT), estimated: false };
-  return { tokens: sampledCount(text, options.exactChars), estimated: true };
+export function countTokens(text: string | readonly string[], options: { exactChars: number }): TokenCount {
+  const parts = typeof text === 'string' ? [text] : text;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  if (length <= options.exactChars) {
+    let tokens = 0;
+    for (const part of parts) if (part.length > 0) tokens += countPart(part);
+    return { tokens, estimated: false };
+  }
+  return { tokens: sampledCount(parts, length, options.exactChars), estimated: true };
 }
 
-function sampledCount(text: string, budgetChars: number): number {
+function sampledCount(parts: readonly string[], length: number, budgetChars: number): number {
   const windowChars = Math.max(1, Math.floor(budgetChars / SAMPLE_WINDOWS));
-  const stride = (text.length - windowChars) / (SAMPLE_WINDOWS - 1);
+  const stride = (length - windowChars) / (SAMPLE_WINDOWS - 1);
+  const cursor = { part: 0, offset: 0 };
   let sampledChars = 0;
   let sampledTokens = 0;
   for (let i = 0; i < SAMPLE_WINDOWS; i++) {
-    const start = clampToCodePoint(text, Math.round(i * stride));
-    const end = clampToCodePoint(text, start + windowChars);
-    if (end <= start) continue;
-    sampledChars += end - start;
-    sampledTokens += countO200k(text.slice(start, end), PLAIN_TEXT);
+    const start = Math.round(i * stride);
+    const window = sliceAcross(parts, cursor, start, start + windowChars);
+    sampledChars += window.length;
+    if (window.length > 0) sampledTokens += countO200k(window, PLAIN_TEXT);
   }
-  return Math.round((sampledTokens * text.length) / sampledChars);
+  return sampledChars === 0 ? 0 : Math.round((sampledTokens * length) / sampledChars);
+}
+
+/**
+ * Characters [start, end) of the parts' concatenation. `cursor` (the part holding the last start,
+ * and that part's offset in the whole) only moves forward, as the windows do.
+ */
+function sliceAcross(
+  parts: readonly string[],
+  cursor: { part: number; offset: number },
+  start: number,
+  end: number,
+) {
+  while (cursor.part < parts.length - 1 && cursor.offset + parts[cursor.part]!.length <= start) {
+    cursor.offset += parts[cursor.part]!.length;
+    cursor.part++;
+  }
+  let window = '';
+  let offset = cursor.offset;
+  for (let index = cursor.part; index < parts.length && offset < end; index++) {
+    const part = parts[index]!;
+    const from = clampToCodePoint(part, Math.max(0, start - offset));
+    const to = clampToCodePoint(part, Math.min(part.length, end - offset));
+    if (to > from) window += part.slice(from, to);
+    offset += part.length;
+  }
+  return window;
 }
 
 /** Moves an index off the second half of a surrogate pair, so a window never splits an emoji or rare CJK char. */
@@ -57,4 +90,54 @@ function clampToCodePoint(text: string, index: number): number {
   if (index >= text.length) return text.length;
   const code = text.charCodeAt(index);
   return code >= 0xdc00 && code <= 0xdfff ? index + 1 : index;
+}
+
+/**
+ * Counts of recently seen message texts. Chat clients resend the system prompt and every earlier
+ * turn with each request, so most of a conversation's text has been counted before; hashing it
+ * costs a few percent of tokenizing it. Keyed by a 53-bit hash of the text (two FNV-1a variants
+ * and the length), never the text itself, so the cache holds no prompt content and its memory is
+ * fixed: at most `capacity` number pairs. A collision would only misjudge a token count.
+ */
+export const tokenCountCache = {
+  enabled: true,
+  capacity: 4096,
+  /** Texts shorter than this are cheaper to count than to hash and look up. */
+  minChars: 48,
+  entries: new Map<number, number>(),
+  clear(): void {
+    this.entries.clear();
+  },
+};
+
+function countPart(part: string): number {
+  const cache = tokenCountCache;
+  if (!cache.enabled || part.length < cache.minChars) return countO200k(part, PLAIN_TEXT);
+  const key = textKey(part);
+  const hit = cache.entries.get(key);
+  if (hit !== undefined) {
+    // Refresh recency: Map keeps insertion order, so the oldest entry is the first one.
+    cache.entries.delete(key);
+    cache.entries.set(key, hit);
+    return hit;
+  }
+  const tokens = countO200k(part, PLAIN_TEXT);
+  if (cache.entries.size >= cache.capacity) {
+    const oldest = cache.entries.keys().next().value;
+    if (oldest !== undefined) cache.entries.delete(oldest);
+  }
+  cache.entries.set(key, tokens);
+  return tokens;
+}
+
+function textKey(text: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x01000193);
+    b = Math.imul(b ^ code, 0x5bd1e995);
+  }
+  // 32 bits of one hash and 21 of the other: an exact integer key for the Map.
+  return (a >>> 0) * 0x200000 + ((b >>> 11) & 0x1fffff);
 }

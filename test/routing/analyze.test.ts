@@ -242,7 +242,7 @@ describe('analyze: request signals', () => {
     const two = analyze(
       conversation({ role: 'system', content: 'hello world' }, { role: 'user', content: 'hello world' }),
     );
-    assert.equal(two.promptTokens, 2 + 1 + 2 + 2 * 4 + 3); // "\n" joins the two texts
+    assert.equal(two.promptTokens, 2 + 2 + 2 * 4 + 3);
     const withImage = analyze(
       conversation({ role: 'user', content: [{ type: 'text', text: 'hello world' }, image] }),
     );

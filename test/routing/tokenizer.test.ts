@@ -97,6 +97,18 @@ describe('countTokens', () => {
     assert.ok(Math.abs(sampled.tokens - exact) / exact < 0.05, `${sampled.tokens} vs ${exact}`);
   });
 
+  it('counts parts in place: the sum of the parts when exact, the same sample as the joined text when long', () => {
+    const parts = ['hello world', '法国的首都是哪里？', 'The quick brown fox.'];
+    const sum = parts.reduce((total, part) => total + countTokens(part, EXACT).tokens, 0);
+    assert.deepEqual(countTokens(parts, EXACT), { tokens: sum, estimated: false });
+    assert.deepEqual(countTokens([], EXACT), { tokens: 0, estimated: false });
+    const long = mixedText(60_000, 3);
+    const cuts = [0, 17, 9_000, 9_001, 30_500, 59_999, long.length];
+    const split = cuts.slice(1).map((end, i) => long.slice(cuts[i], end));
+    assert.deepEqual(countTokens(split, EXACT), countTokens(long, EXACT));
+    assert.equal(countTokens(split, EXACT).estimated, true);
+  });
+
   it('never splits a surrogate pair at a window edge', () => {
     const text = '😀'.repeat(30_000);
     const { tokens, estimated } = countTokens(text, { exactChars: 1000 });
