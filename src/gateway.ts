@@ -18,7 +18,7 @@ import { providers } from './providers/registry.ts';
 import { isSimulatedClient, type SimulatedControl } from './providers/simulated/index.ts';
 import type { ModelClient, ProviderDeps } from './providers/types.ts';
 import { type Clock, systemClock } from './resilience/clock.ts';
-import { ExecutionTrace, Executor } from './resilience/executor.ts';
+import { type ExecutionContext, ExecutionTrace, Executor } from './resilience/executor.ts';
 import { HealthChecker } from './resilience/health-checker.ts';
 import { ModelHealthRegistry } from './resilience/model-health.ts';
 import { type Analyze, createAnalyzer, ruleText } from './routing/analyze.ts';
@@ -228,8 +228,19 @@ export function createGateway(options: GatewayOptions): Gateway {
     return config.resilience.hedging.enabled;
   }
 
-  function chainOf(decision: RouteDecision): string[] {
-    return [decision.model, ...decision.fallbacks];
+  function executionContext(
+    requestId: string,
+    decision: RouteDecision,
+    features: RequestFeatures,
+    requestOptions: RequestOptions,
+  ): ExecutionContext {
+    return {
+      requestId,
+      chain: [decision.model, ...decision.fallbacks],
+      signal: requestOptions.signal ?? neverAborted,
+      promptTokens: features.promptTokens,
+      hedge: wantsHedge(requestOptions),
+    };
   }
 
   function noRouteError(noRoute: NoRoute): GatewayError {
@@ -328,13 +339,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         decision = planned.decision;
         const { completion } = await executor.chat(
           { ...request, stream: false },
-          {
-            requestId,
-            chain: chainOf(decision),
-            signal: requestOptions.signal ?? neverAborted,
-            promptTokens: features.promptTokens,
-            hedge: wantsHedge(requestOptions),
-          },
+          executionContext(requestId, decision, features, requestOptions),
           trace,
         );
         if (!completion.usage) {
@@ -382,13 +387,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const meta = metaOf(requestId, decision, features, trace);
       const inner = executor.stream(
         { ...request, stream: true },
-        {
-          requestId,
-          chain: chainOf(decision),
-          signal: requestOptions.signal ?? neverAborted,
-          promptTokens: features.promptTokens,
-          hedge: wantsHedge(requestOptions),
-        },
+        executionContext(requestId, decision, features, requestOptions),
         trace,
       );
       // Pull the first chunk now, so failures before any output become a plain error

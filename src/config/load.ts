@@ -39,6 +39,19 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   return parseConfigText(text, env);
 }
 
+/** Read a YAML/JSON file and validate it with `schema`; problems as a ConfigError (`path: message`). */
+export function readValidatedFile<T extends z.ZodType>(path: string, schema: T): z.output<T> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError([`${path}: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
+  return parsed.data;
+}
+
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let raw: unknown;
   try {
@@ -101,7 +114,7 @@ function expandEnv(
   return value;
 }
 
-function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

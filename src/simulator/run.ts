@@ -3,11 +3,9 @@
  * simulated providers) on a virtual clock: an hour of traffic in seconds, deterministic for a
  * seed. Measures what the design brief's results table reports.
  */
-import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, normalizeConfig } from '../config/load.ts';
+import { normalizeConfig, readValidatedFile } from '../config/load.ts';
 import type { RawConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { createGateway } from '../gateway.ts';
@@ -64,17 +62,7 @@ const policyFileSchema = z.strictObject({
 
 /** A policy file: `model` (default auto), and `routing` / `resilience` sections as in the config. */
 export function loadPolicy(path: string): Policy {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ConfigError([`${path}: ${(error as Error).message.split('\n')[0]}`]);
-  }
-  const parsed = policyFileSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
+  const parsed = { data: readValidatedFile(path, policyFileSchema) };
   return {
     name: parsed.data.name ?? `policy ${path}`,
     model: parsed.data.model,

@@ -3,12 +3,10 @@
  * distribution, errors, 429s, outages). Scenario files are YAML; their `models:` entries are
  * merged over the base pool below, so a scenario names only what it changes.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../config/load.ts';
+import { readValidatedFile } from '../config/load.ts';
 import type { RawConfig } from '../config/schema.ts';
 
 type RawModel = RawConfig['models'][string];
@@ -189,17 +187,5 @@ export function loadScenario(nameOrPath: string): Scenario {
   const path = (builtInScenarios as readonly string[]).includes(nameOrPath)
     ? join(scenarioDir, `${nameOrPath}.yaml`)
     : nameOrPath;
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new ConfigError([`${path}: ${(error as Error).message.split('\n')[0]}`]);
-  }
-  const parsed = scenarioSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
-  }
-  return parsed.data;
+  return readValidatedFile(path, scenarioSchema);
 }
