@@ -3,6 +3,10 @@
  * for the project's own functions, and self time per package / source file.
  *
  *   node bench/cpuprofile-top.mjs FILE.cpuprofile [--maps FILE.json] [--top 25] [--json] [--all]
+ *                                 [--leaf REGEX]
+ *
+ * --leaf keeps only samples whose running function matches REGEX (e.g. 'DOMException|AbortSignal'),
+ * so the src/ tables say which of our functions cause that cost.
  *
  * Profiles kept by `npm run bench` carry `$window` (the load phase; --all ignores it) and, when
  * Switchyard ran under tsx, `$sourceMaps`.
@@ -54,7 +58,7 @@ function loadMap(url, maps) {
  * `fromUs`/`toUs` (the profile's monotonic clock, µs) keep only the samples in that window, e.g.
  * the load phase without start-up.
  */
-export function summarize(profile, maps = {}, { top = 25, fromUs, toUs } = {}) {
+export function summarize(profile, maps = {}, { top = 25, fromUs, toUs, leaf } = {}) {
   const sourceMaps = new Map();
   const mapFor = (url) => {
     if (!sourceMaps.has(url)) sourceMaps.set(url, loadMap(url, maps));
@@ -95,6 +99,7 @@ export function summarize(profile, maps = {}, { top = 25, fromUs, toUs } = {}) {
   const typical = sortedDeltas[Math.floor(sortedDeltas.length / 2)] ?? 0;
   const self = new Map();
   const total = new Map();
+  const bySrc = new Map();
   const categories = new Map();
   let all = 0;
   let idle = 0;
@@ -107,6 +112,7 @@ export function summarize(profile, maps = {}, { top = 25, fromUs, toUs } = {}) {
     const us = i + 1 < deltas.length ? deltas[i + 1] : typical;
     const node = byId.get(samples[i]);
     const info = describe(node);
+    if (leaf && !leaf.test(info.key)) continue;
     all += us;
     if (info.name === '(idle)') idle += us;
     self.set(info.key, (self.get(info.key) ?? 0) + us);
@@ -115,8 +121,14 @@ export function summarize(profile, maps = {}, { top = 25, fromUs, toUs } = {}) {
     for (let id = node.id; id !== undefined; id = parent.get(id)) {
       const ancestor = describe(byId.get(id));
       if (!ancestor.where.startsWith('src/') || seen.has(ancestor.key)) continue;
+      // The nearest src/ frame "owns" the sample: its own code plus the library/runtime work it
+      // called directly (excluding other src/ functions).
+      if (seen.size === 0) bySrc.set(ancestor.key, (bySrc.get(ancestor.key) ?? 0) + us);
       seen.add(ancestor.key);
       total.set(ancestor.key, (total.get(ancestor.key) ?? 0) + us);
+    }
+    if (seen.size === 0 && !info.name.startsWith('(')) {
+      bySrc.set('(no src/ frame on the stack)', (bySrc.get('(no src/ frame on the stack)') ?? 0) + us);
     }
   }
   const busy = all - idle;
@@ -133,6 +145,7 @@ export function summarize(profile, maps = {}, { top = 25, fromUs, toUs } = {}) {
     topSelf: rows(self, top),
     byCategory: rows(categories, top),
     topSrcInclusive: rows(total, top),
+    topSrcOwned: rows(bySrc, top),
   };
 }
 
@@ -151,6 +164,11 @@ export function formatSummary(summary) {
   table('top functions by self time:', summary.topSelf);
   table('self time by package / source file:', summary.byCategory);
   table('src/ functions by total (inclusive) time:', summary.topSrcInclusive);
+  if (summary.topSrcOwned)
+    table(
+      'src/ functions by owned time (own code + library/runtime calls made directly from it):',
+      summary.topSrcOwned,
+    );
   return lines.join('\n');
 }
 
@@ -160,7 +178,9 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
     const index = args.indexOf(name);
     return index === -1 ? undefined : args[index + 1];
   };
-  const file = args.find((arg, i) => !arg.startsWith('--') && !['--maps', '--top'].includes(args[i - 1]));
+  const file = args.find(
+    (arg, i) => !arg.startsWith('--') && !['--maps', '--top', '--leaf'].includes(args[i - 1]),
+  );
   if (!file) {
     console.error(
       'usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [--maps FILE.json] [--top N] [--json]',
@@ -172,6 +192,7 @@ if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()
   const maps = option('--maps') ? JSON.parse(readFileSync(option('--maps'), 'utf8')) : profile.$sourceMaps;
   const summary = summarize(profile, maps ?? {}, {
     top: Number(option('--top') ?? 25),
+    leaf: option('--leaf') ? new RegExp(option('--leaf')) : undefined,
     fromUs: args.includes('--all') ? undefined : profile.$window?.fromUs,
     toUs: args.includes('--all') ? undefined : profile.$window?.toUs,
   });

@@ -185,9 +185,9 @@ export const resilienceSchema = z.strictObject({
       /** Extra upstream requests allowed, as a share of all requests. */
       budget: z.number().min(0).max(1).default(0.05),
       /** Without `delay`: hedge when the primary is slower than this quantile of its recent times to first token. */
-      quantile: z.number().min(0.5).max(0.999).default(0.95),
+      quantile: z.number().min(0.5).max(0.999).default(0.97),
     })
-    .default({ enabled: false, budget: 0.05, quantile: 0.95 }),
+    .default({ enabled: false, budget: 0.05, quantile: 0.97 }),
 });
 
 export const observabilitySchema = z.strictObject({
