@@ -130,6 +130,21 @@ export class UpstreamError extends Error {
   }
 }
 
+/**
+ * Abort reasons shared by every request. Passing a reason to `abort()` also spares Node the
+ * DOMException (with its stack trace) it builds for a reason-less abort, on every request.
+ */
+export const abortReasons = {
+  /** The attempt's total timeout passed. */
+  attemptTimeout: new Error('attempt timed out'),
+  /** The request is over; anything still running for it is cancelled. */
+  requestFinished: new Error('request finished'),
+  requestDeadline: new Error('request deadline passed'),
+  attemptFailed: new Error('attempt failed'),
+  hedgeLost: new Error('hedge lost'),
+  timerCancelled: new Error('timer cancelled'),
+} as const;
+
 /** Failures worth another attempt on the same model. */
 export function isRetryableOnSameModel(kind: FailureKind): boolean {
   return kind === 'rate_limited' || kind === 'server' || kind === 'network' || kind === 'timeout';

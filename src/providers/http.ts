@@ -6,7 +6,13 @@
 
 import type { Dispatcher } from 'undici';
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
-import { type FailureKind, kindForStatus, retryAfterFromHeaders, UpstreamError } from '../errors.ts';
+import {
+  abortReasons,
+  type FailureKind,
+  kindForStatus,
+  retryAfterFromHeaders,
+  UpstreamError,
+} from '../errors.ts';
 import type { CallOptions, UpstreamMeta } from './types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -60,22 +66,22 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 
   return {
     async send(request, callOptions, context) {
+      // The attempt's total timeout is armed by its caller (the executor) on `signal`, with
+      // abortReasons.attemptTimeout as the reason: no per-request AbortSignal.any/timeout here.
       const { timeouts, signal } = callOptions;
-      const totalSignal = AbortSignal.timeout(timeouts.totalMs);
-      const combined = AbortSignal.any([signal, totalSignal]);
       try {
         const response = await undiciRequest(request.url, {
           method: request.method ?? 'POST',
           headers: request.headers,
           body: request.body,
-          signal: combined,
+          signal,
           dispatcher: agentFor(timeouts.connectMs),
           headersTimeout: timeouts.firstTokenMs,
           bodyTimeout: timeouts.idleMs,
         });
         return { status: response.statusCode, headers: response.headers, body: response.body };
       } catch (error) {
-        throw transportError(error, signal, totalSignal, context);
+        throw transportError(error, signal, undefined, context);
       }
     },
     async close() {
@@ -95,6 +101,9 @@ export function transportError(
   if (error instanceof UpstreamError) return error;
   const base = { provider: context.provider, model: context.model, cause: error };
   if (callerSignal.aborted) {
+    if (callerSignal.reason === abortReasons.attemptTimeout) {
+      return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);
+    }
     return new UpstreamError('cancelled', `request to ${context.model} was cancelled`, base);
   }
   if (totalSignal?.aborted) {

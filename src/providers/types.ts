@@ -16,7 +16,10 @@ import type { HttpClient } from './http.ts';
 export interface CallOptions {
   /** Aborted when the client disconnects, the deadline passes, or a hedge loses. */
   signal: AbortSignal;
-  /** Per-attempt timeouts (already shortened to the request deadline). */
+  /**
+   * Per-attempt timeouts (already shortened to the request deadline). `totalMs` is enforced by
+   * the caller, which aborts `signal` with `abortReasons.attemptTimeout`; adapters enforce the rest.
+   */
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
   requestId: string;
 }

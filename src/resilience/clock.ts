@@ -7,10 +7,19 @@ export interface Clock {
   now(): number;
   /** Resolve after `ms`; reject with the signal's reason if it aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Call `callback` after `ms`; returns a function that cancels it. Cheaper than `sleep` with an
+   * AbortController where nothing awaits the timer (deadlines, timeouts on the hot path).
+   */
+  schedule(ms: number, callback: () => void): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
+  schedule(ms, callback) {
+    const timer = setTimeout(callback, Math.max(0, ms));
+    return () => clearTimeout(timer);
+  },
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
@@ -65,6 +74,15 @@ export class VirtualClock implements Clock {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.insert(sleeper);
     });
+  }
+
+  schedule(ms: number, callback: () => void): () => void {
+    const sleeper: Sleeper = { at: this.current + Math.max(0, ms), seq: this.seq++, resolve: callback };
+    this.insert(sleeper);
+    return () => {
+      const index = this.sleepers.indexOf(sleeper);
+      if (index >= 0) this.sleepers.splice(index, 1);
+    };
   }
 
   /** Number of pending sleepers (useful to wait until code under test has gone to sleep). */

@@ -5,7 +5,7 @@
  * after it). Every accepted request ends in exactly one result or one GatewayError.
  */
 import type { ModelSpec } from '../config/model-spec.ts';
-import { GatewayError, isClientFault, UpstreamError } from '../errors.ts';
+import { abortReasons, GatewayError, isClientFault, UpstreamError } from '../errors.ts';
 import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
 import type { RandomSource } from '../routing/random.ts';
@@ -178,12 +178,7 @@ export class Executor {
               const buffered: ChatCompletionChunk[] = [];
               try {
                 for (;;) {
-                  const next = await this.nextBefore(
-                    chunks,
-                    firstTokenDeadline,
-                    options.signal,
-                    candidate.name,
-                  );
+                  const next = await this.nextBefore(chunks, firstTokenDeadline, candidate.name);
                   if (next.done)
                     throw new UpstreamError(
                       'bad_response',
@@ -334,18 +329,17 @@ export class Executor {
     const primaryScope = scope.branch();
     const hedgeScope = scope.branch();
     const primary = this.runChain({ ...context, chain: [primaryName] }, trace, primaryScope, call, options);
-    const timer = new AbortController();
+    let cancelTimer = () => {};
     const first = await Promise.race([
       primary.then(
         (value) => ({ settled: true as const, ok: true as const, value }),
         (error: unknown) => ({ settled: true as const, ok: false as const, error }),
       ),
-      this.deps.clock.sleep(delay, timer.signal).then(
-        () => ({ settled: false as const }),
-        () => ({ settled: false as const }),
-      ),
+      new Promise<{ settled: false }>((resolve) => {
+        cancelTimer = this.deps.clock.schedule(delay, () => resolve({ settled: false }));
+      }),
     ]);
-    timer.abort();
+    cancelTimer();
     if (first.settled) {
       hedgeScope.close();
       primaryScope.close();
@@ -432,11 +426,21 @@ export class Executor {
           const attemptController = new AbortController();
           const onScopeAbort = () => attemptController.abort(scope.signal.reason);
           scope.signal.addEventListener('abort', onScopeAbort, { once: true });
+          const attemptOptions = this.attemptOptions(
+            candidate.spec,
+            scope,
+            context.requestId,
+            attemptController.signal,
+          );
+          const cancelTotalTimeout = clock.schedule(attemptOptions.timeouts.totalMs, () =>
+            attemptController.abort(abortReasons.attemptTimeout),
+          );
+          const endAttempt = () => {
+            cancelTotalTimeout();
+            scope.signal.removeEventListener('abort', onScopeAbort);
+          };
           try {
-            const value = await call(
-              candidate,
-              this.attemptOptions(candidate.spec, scope, context.requestId, attemptController.signal),
-            );
+            const value = await call(candidate, attemptOptions);
             const latencyMs = clock.now() - started;
             // A stream counts as a success at its first token: that is when this model proved it
             // works now (a long answer that started before an outage must not mask the outage).
@@ -452,16 +456,21 @@ export class Executor {
             // A stream's attempt is reported when the stream ends (it can still fail midway).
             if (_options.keepAlive) {
               trace.openAttempts.set(value as object, record);
+              // The stream goes on: its timeout and listener end with the request.
+              trace.onEnd.push(endAttempt);
               if (bulkhead) {
                 slotHeld = false;
                 trace.onEnd.push(() => bulkhead.release());
               }
-            } else this.deps.events.attempt(context.requestId, record);
+            } else {
+              endAttempt();
+              this.deps.events.attempt(context.requestId, record);
+            }
             trace.model = name;
             return value;
           } catch (caught) {
-            attemptController.abort(new Error('attempt failed'));
-            scope.signal.removeEventListener('abort', onScopeAbort);
+            attemptController.abort(abortReasons.attemptFailed);
+            endAttempt();
             const latencyMs = clock.now() - started;
             let error = toUpstream(caught, name, candidate.spec.provider);
             if (scope.deadlineHit && !context.signal.aborted) {
@@ -571,32 +580,28 @@ export class Executor {
   }
 
   /** iterator.next(), failing as `silent` if nothing arrives before `deadline`. */
-  private async nextBefore(
+  private nextBefore(
     iterator: AsyncIterator<ChatCompletionChunk>,
     deadline: number,
-    signal: AbortSignal,
     model: string,
   ): Promise<IteratorResult<ChatCompletionChunk>> {
-    const wait = deadline - this.deps.clock.now();
-    const timer = new AbortController();
-    const onAbort = () => timer.abort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await Promise.race([
-        iterator.next(),
-        this.deps.clock.sleep(Math.max(0, wait), timer.signal).then(
-          () => {
-            throw new UpstreamError('silent', `${model} sent no token before its first-token timeout`, {
-              model,
-            });
-          },
-          () => new Promise<never>(() => {}), // cancelled timer: let next() decide
+    return new Promise((resolve, reject) => {
+      const cancel = this.deps.clock.schedule(Math.max(0, deadline - this.deps.clock.now()), () =>
+        reject(
+          new UpstreamError('silent', `${model} sent no token before its first-token timeout`, { model }),
         ),
-      ]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      timer.abort();
-    }
+      );
+      iterator.next().then(
+        (result) => {
+          cancel();
+          resolve(result);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error);
+        },
+      );
+    });
   }
 
   private readonly bulkheads = new Map<string, Bulkhead>();
@@ -642,7 +647,7 @@ class BranchScope implements AttemptScope {
     return this.parent.deadlineHit;
   }
   cancel(): void {
-    this.controller.abort(new Error('hedge lost'));
+    this.controller.abort(abortReasons.hedgeLost);
   }
   close(): void {
     this.parent.signal.removeEventListener('abort', this.onParentAbort);
@@ -655,7 +660,7 @@ class RequestScope implements AttemptScope {
   readonly deadline: number;
   deadlineHit = false;
   private readonly controller = new AbortController();
-  private readonly timer = new AbortController();
+  private readonly cancelDeadline: () => void;
   private readonly onClientAbort: () => void;
 
   constructor(
@@ -668,13 +673,10 @@ class RequestScope implements AttemptScope {
     this.onClientAbort = () => this.controller.abort(clientSignal.reason);
     if (clientSignal.aborted) this.controller.abort(clientSignal.reason);
     else clientSignal.addEventListener('abort', this.onClientAbort, { once: true });
-    clock.sleep(deadlineMs, this.timer.signal).then(
-      () => {
-        this.deadlineHit = true;
-        this.controller.abort(new Error('request deadline passed'));
-      },
-      () => {},
-    );
+    this.cancelDeadline = clock.schedule(deadlineMs, () => {
+      this.deadlineHit = true;
+      this.controller.abort(abortReasons.requestDeadline);
+    });
   }
 
   get signal(): AbortSignal {
@@ -687,8 +689,8 @@ class RequestScope implements AttemptScope {
 
   /** End the request: stop the deadline timer and cancel anything still running for it. */
   close(): void {
-    this.timer.abort();
-    if (!this.controller.signal.aborted) this.controller.abort(new Error('request finished'));
+    this.cancelDeadline();
+    if (!this.controller.signal.aborted) this.controller.abort(abortReasons.requestFinished);
     this.clientSignal.removeEventListener('abort', this.onClientAbort);
   }
 }

@@ -3,7 +3,7 @@
  * hangs, broken streams and scheduled outages, all from config and all on the injected clock,
  * deterministic for a seed. The demo, the tests and the simulator use it.
  */
-import { UpstreamError } from '../../errors.ts';
+import { abortReasons, UpstreamError } from '../../errors.ts';
 import { type RandomSource, seededRandom } from '../../routing/random.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../types/openai.ts';
 import type { CallOptions, ModelClient, ProviderModule, UpstreamMeta } from '../types.ts';
@@ -227,11 +227,18 @@ function lognormal(random: RandomSource, median: number, sigma: number): number 
 
 function rethrowCancel(signal: AbortSignal, context: { provider: string; model: string }) {
   return (error: unknown): never => {
-    if (signal.aborted)
+    if (signal.aborted && signal.reason === abortReasons.attemptTimeout) {
+      throw new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, {
+        ...context,
+        cause: error,
+      });
+    }
+    if (signal.aborted) {
       throw new UpstreamError('cancelled', `request to ${context.model} was cancelled`, {
         ...context,
         cause: error,
       });
+    }
     throw error;
   };
 }
