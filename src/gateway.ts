@@ -511,8 +511,11 @@ const neverAborted = new AbortController().signal;
 // Many concurrent requests listen on it (and remove their listener when done).
 setMaxListeners(0, neverAborted);
 
+// Request ids: a random per-process prefix and a counter (unique, and cheaper than a UUID each).
+const requestIdPrefix = `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+let requestCounter = 0;
 function newRequestId(): string {
-  return `req_${randomUUID().replaceAll('-', '')}`;
+  return `${requestIdPrefix}${(++requestCounter).toString(36).padStart(8, '0')}`;
 }
 
 function isNormalized(config: RawConfig | GatewayConfig): config is GatewayConfig {

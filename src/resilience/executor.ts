@@ -112,9 +112,12 @@ export class Executor {
       trace.usage = completion.usage;
       trace.text = completion.choices[0]?.message.content ?? '';
       return { completion, trace };
+    } catch (error) {
+      scope.cancelRemaining(); // a hedge or retry still in flight has no one to answer
+      throw error;
     } finally {
-      scope.close();
       for (const end of trace.onEnd.splice(0)) end();
+      scope.close();
     }
   }
 
@@ -136,6 +139,7 @@ export class Executor {
     let toolCallSent = false;
     let finishSent = false;
     let originalError: UpstreamError | undefined;
+    let completed = false;
     const skip = new Set<string>();
     try {
       for (;;) {
@@ -246,6 +250,7 @@ export class Executor {
               { model: candidateName },
             );
           }
+          completed = true;
           if (openRecord) this.deps.events.attempt(context.requestId, openRecord);
           if (wantsUsage && trace.usage) {
             yield {
@@ -295,8 +300,11 @@ export class Executor {
         }
       }
     } finally {
-      scope.close();
+      // A stream that did not run to its end (failure, or a consumer that stopped reading)
+      // cancels its upstream call; one that finished has nothing left to cancel.
+      if (!completed) scope.cancelRemaining();
       for (const end of trace.onEnd.splice(0)) end();
+      scope.close();
     }
   }
 
@@ -687,10 +695,14 @@ class RequestScope implements AttemptScope {
     return new BranchScope(this);
   }
 
-  /** End the request: stop the deadline timer and cancel anything still running for it. */
+  /** Cancel anything still running for this request (aborting costs an event: only when needed). */
+  cancelRemaining(): void {
+    if (!this.controller.signal.aborted) this.controller.abort(abortReasons.requestFinished);
+  }
+
+  /** End the request: stop the deadline timer and stop listening to the client. */
   close(): void {
     this.cancelDeadline();
-    if (!this.controller.signal.aborted) this.controller.abort(abortReasons.requestFinished);
     this.clientSignal.removeEventListener('abort', this.onClientAbort);
   }
 }
