@@ -148,6 +148,8 @@ async function simulate(options: {
     scenario = loadScenario(options.scenario);
     if (options.duration !== undefined) scenario.duration = options.duration;
     policies = [baselinePolicy(scenario), switchyardPolicy(scenario)];
+    // A hedging scenario also runs Switchyard without hedging, to show what hedging alone buys.
+    if (scenario.hedging) policies.splice(1, 0, switchyardPolicy({ ...scenario, hedging: false }));
     if (options.policy) policies.push(loadPolicy(options.policy));
   } catch (error) {
     return reportConfigError(error);

@@ -103,6 +103,7 @@ export class Executor {
     trace = new ExecutionTrace(),
   ): Promise<{ completion: ChatCompletion; trace: ExecutionTrace }> {
     const scope = this.openScope(context);
+    this.creditHedgeBudget(context);
     try {
       const completion = await this.runHedged(context, trace, scope, async (candidate, options) => {
         const { completion, meta } = await candidate.client.chat(request, options);
@@ -133,6 +134,7 @@ export class Executor {
     trace: ExecutionTrace,
   ): AsyncGenerator<ChatCompletionChunk> {
     const scope = this.openScope(context);
+    this.creditHedgeBudget(context);
     const streamId = `chatcmpl-${context.requestId}`;
     const wantsUsage = request.stream_options?.include_usage === true;
     let sentContent = false;
@@ -311,6 +313,10 @@ export class Executor {
   /** Hedge tokens: each request adds `budget`, a hedge spends one (so hedges stay <= budget share). */
   private hedgeTokens = 0;
 
+  private creditHedgeBudget(context: ExecutionContext): void {
+    if (context.hedge) this.hedgeTokens = Math.min(10, this.hedgeTokens + this.deps.policy.hedging.budget);
+  }
+
   /**
    * Run the chain; if hedging is on for this request and the primary has not answered after
    * the hedge delay, start the rest of the chain alongside it. The first success wins and the
@@ -324,7 +330,6 @@ export class Executor {
     options: { keepAlive?: boolean; dispose?: (value: T) => void } = {},
   ): Promise<T> {
     const { hedging } = this.deps.policy;
-    this.hedgeTokens = Math.min(10, this.hedgeTokens + hedging.budget);
     const primaryName = context.chain[0];
     if (!context.hedge || context.chain.length < 2 || primaryName === undefined) {
       return this.runChain(context, trace, scope, call, options);
@@ -397,6 +402,7 @@ export class Executor {
     const skipped: string[] = [];
     let minWindow = 0;
     let totalAttempts = trace.attempts.length;
+    let hedgeAttempts = 0;
     for (const name of context.chain) {
       const client = this.deps.clients.get(name);
       if (!client) continue;
@@ -419,6 +425,11 @@ export class Executor {
       try {
         for (let attempt = 0; attempt < policy.maxAttemptsPerModel; attempt++) {
           if (totalAttempts >= policy.maxAttemptsTotal) break;
+          // A hedge branch pays for every attempt after its first from the same budget.
+          if (_options.hedge && hedgeAttempts++ > 0) {
+            if (this.hedgeTokens < 1) break;
+            this.hedgeTokens -= 1;
+          }
           if (scope.signal.aborted) break;
           if (runtime && !runtime.breaker.tryAcquire()) {
             skipped.push(`${name}: circuit breaker open`);

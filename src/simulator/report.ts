@@ -73,6 +73,13 @@ export function formatReport(scenario: Scenario, results: SimulationResult[], se
     ...results.map(value),
     ...others.map((result) => (delta ? delta(base, result) : '')),
   ]);
+  const hedged = results.find((result) => result.hedgesPerRequest > 0);
+  const unhedged =
+    hedged && results.find((result) => result !== hedged && result.policy.startsWith('switchyard'));
+  const hedgingLine =
+    hedged && unhedged
+      ? `hedging alone (Switchyard with vs without): p99 time to first token ${seconds(unhedged.p99TtftMs)} -> ${seconds(hedged.p99TtftMs)} (${change(unhedged.p99TtftMs, hedged.p99TtftMs)}), p99 response time ${seconds(unhedged.p99LatencyMs)} -> ${seconds(hedged.p99LatencyMs)} (${change(unhedged.p99LatencyMs, hedged.p99LatencyMs)}), extra upstream requests ${(hedged.hedgesPerRequest * 100).toFixed(1)}%`
+      : undefined;
   const lines = [
     `scenario: ${scenario.name} — ${scenario.description.trim()}`,
     `seed ${seed} · ${scenario.duration} s simulated · ${scenario.arrival_rate} req/s Poisson · ${scenario.stream ? 'streaming' : 'non-streaming'} · mix ${Object.entries(
@@ -85,6 +92,7 @@ export function formatReport(scenario: Scenario, results: SimulationResult[], se
       .join(', ')} (each 50-100%) · documents ${scenario.document_tokens} tokens`,
     '',
     table([header, ...body]),
+    ...(hedgingLine ? ['', hedgingLine] : []),
     '',
     'traffic share:',
     ...results.map(
