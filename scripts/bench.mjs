@@ -505,11 +505,11 @@ async function main() {
     await stopServer(switchyard);
     await stopServer(bare);
     await stopServer(upstream);
+    rmSync(tmp, { recursive: true, force: true });
   }
 
   if (settings.routing) results.routing = await routingBench();
   results.machine.loadavgEnd = load();
-  rmSync(tmp, { recursive: true, force: true });
 
   report(results);
   const out = join(resultsDir, 'latest.json');
@@ -841,7 +841,11 @@ function report(results) {
       `${first.heapUsedAfterGcMB.toFixed(1)} → ${last.heapUsedAfterGcMB.toFixed(1)} MB (${signed(heapGrowth * 100, 1)}%)`,
     );
   } else {
-    check('RSS flat across the soak', undefined, 'not measured (needs BENCH_SOAK ≥ 2 × BENCH_SOAK_STEP)');
+    check(
+      'RSS flat across the soak',
+      undefined,
+      soak ? 'not measured (needs BENCH_SOAK ≥ 2 × BENCH_SOAK_STEP)' : 'not run (BENCH_SOAK=0)',
+    );
   }
   const failures = results.runs.reduce((sum, r) => sum + failuresOf(r), 0);
   check(

@@ -133,6 +133,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     http,
     clock,
     nowSeconds: () => Math.floor(Date.now() / 1000),
+    warn: (message) => logger.warn({}, message),
     newId: (prefix) => `${prefix}-${(++idCounter).toString(36)}${randomUUID().slice(0, 8)}`,
   };
   const clients = new Map<string, ModelClient>();

@@ -66,6 +66,8 @@ export interface ProviderDeps {
   nowSeconds: () => number;
   /** Unique ids for responses the adapter builds itself. */
   newId: (prefix: string) => string;
+  /** Report something odd that did not fail the call (a malformed chunk skipped, say). */
+  warn?: (message: string) => void;
 }
 
 export interface ProviderModule {

@@ -276,7 +276,9 @@ export class Executor {
               });
               this.deps.events.attempt(context.requestId, openRecord);
             }
-            throw failure;
+            throw new GatewayError('client_closed_request', 'the client closed the request', {
+              cause: failure,
+            });
           }
           const latencyMs = this.deps.clock.now() - started!;
           if (openRecord) {

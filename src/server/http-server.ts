@@ -97,7 +97,7 @@ export function createGatewayServer(
       'x-accel-buffering': 'no',
       ...metaHeaders(meta),
     });
-    response.flushHeaders();
+    // No flushHeaders(): the first chunk is ready, and the headers go out in the same write.
     try {
       for await (const chunk of chunks) {
         if (!(await writeWithBackpressure(response, `data: ${JSON.stringify(chunk)}\n\n`))) return;

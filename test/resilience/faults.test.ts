@@ -590,6 +590,8 @@ describe('fault injection', () => {
       response.on('close', () => clearInterval(timer));
     };
     const gateway = await gatewayFor({ a: { timeouts: { first_token: 2, idle: 2 } } });
+    const finished: Array<{ status: number; errorCode: string | undefined }> = [];
+    gateway.gateway.events.subscribe({ requestFinished: (summary) => finished.push(summary) });
     try {
       const controller = new AbortController();
       const stream = await gateway.client.chat.completions.create(
@@ -607,6 +609,12 @@ describe('fault injection', () => {
       assert.equal(seen, 3);
       for (let i = 0; i < 40 && !upstreamClosed; i++) await sleep(25);
       assert.ok(upstreamClosed, 'upstream connection closed after the client left');
+      for (let i = 0; i < 40 && finished.length === 0; i++) await sleep(25);
+      assert.deepEqual(
+        finished.map((summary) => [summary.status, summary.errorCode]),
+        [[499, 'client_closed_request']],
+        'recorded as a client close, not a server error',
+      );
     } finally {
       await gateway.close();
     }

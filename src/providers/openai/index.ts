@@ -55,7 +55,7 @@ export const openaiProvider: ProviderModule = {
         const response = await post(chatUrl, toUpstream(request, spec.upstreamModel, true), options);
         return {
           meta: upstreamMeta(response.status, response.headers),
-          chunks: openAIChunks(response, options, context, spec.name),
+          chunks: openAIChunks(response, options, context, spec.name, deps.warn),
         };
       },
       async embeddings(request: EmbeddingsRequest, options: CallOptions) {

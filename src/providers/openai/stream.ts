@@ -15,15 +15,24 @@ export async function* openAIChunks(
   options: CallOptions,
   context: ErrorContext,
   modelName: string,
+  warn?: (message: string) => void,
 ): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
+  let done = false;
   try {
     for await (const event of parseSse(response.body)) {
-      if (event.data === '[DONE]') return;
+      // After [DONE], read on to the end of the body (it ends at once): leaving the loop early
+      // would destroy the socket's stream with an AbortError, a stack trace per request.
+      if (done) continue;
+      if (event.data === '[DONE]') {
+        done = true;
+        continue;
+      }
       let chunk: ChatCompletionChunk & { error?: unknown };
       try {
         chunk = JSON.parse(event.data);
       } catch {
+        warn?.(`${context.model} sent a malformed stream chunk; skipped`);
         continue; // A malformed chunk is skipped; the stream goes on.
       }
       if (chunk.error !== undefined) {
@@ -44,11 +53,13 @@ export async function* openAIChunks(
       yield chunk;
     }
   } catch (error) {
+    if (done) return; // everything arrived; a reset after [DONE] changes nothing
     throw transportError(error, options.signal, undefined, context);
   } finally {
     // If our consumer stopped early (client gone, failover), release the socket.
     if (!response.body.destroyed) response.body.destroy();
   }
+  if (done) return;
   if (!finished) {
     throw new UpstreamError('network', `${context.model}'s stream ended before it finished`, {
       provider: context.provider,
