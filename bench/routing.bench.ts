@@ -17,6 +17,7 @@ import { compileRules, matchRule } from '../src/routing/rules.ts';
 import { countTokens, tokenCountCache } from '../src/routing/tokenizer.ts';
 import type { HealthSnapshot, ModelHealth, RoutingPolicy } from '../src/routing/types.ts';
 import type { ChatRequest } from '../src/types/openai.ts';
+import { makeSpec } from '../test/helpers/spec.ts';
 
 // The config defaults (src/config/schema.ts).
 const analysis = { long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 8000 };
@@ -32,9 +33,8 @@ const strengthSets: Strength[][] = [
 function pool(size: number): ModelSpec[] {
   return Array.from({ length: size }, (_, i): ModelSpec => {
     const ms = 10_000 + i * 1500;
-    return {
+    return makeSpec({
       name: `model-${i}`,
-      provider: 'openai',
       baseUrl: undefined,
       apiKey: undefined,
       upstreamModel: `model-${i}`,
@@ -44,27 +44,10 @@ function pool(size: number): ModelSpec[] {
       weight: 50 + ((i * 37) % 100),
       quality: 4 + (i % 6),
       contextWindow: i % 3 === 0 ? 200_000 : 128_000,
-      maxOutputTokens: 4096,
       capabilities: new Set(['tools', 'json', 'streaming', ...(i % 2 === 0 ? (['vision'] as const) : [])]),
       fallbacks: i % 5 === 0 ? [`model-${(i + 1) % size}`] : [],
       timeouts: { connectMs: 2000, firstTokenMs: ms, idleMs: ms, totalMs: ms },
-      breaker: {
-        failureThreshold: 5,
-        recoveryTimeoutMs: 30_000,
-        maxRecoveryTimeoutMs: 300_000,
-        failureRate: 0.5,
-        minRequests: 20,
-        windowMs: 30_000,
-        halfOpenMax: 1,
-      },
-      rpm: undefined,
-      tpm: undefined,
-      maxConcurrency: undefined,
-      maxQueue: 0,
-      headers: {},
-      healthCheck: { enabled: false, intervalMs: 30_000 },
-      simulate: undefined,
-    };
+    });
   });
 }
 

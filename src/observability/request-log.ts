@@ -85,32 +85,14 @@ export interface RequestRow {
   content: unknown;
 }
 
-interface StoredRow {
+/** A row as SQLite returns it: JSON and booleans still encoded, plus the rowid. */
+type StoredRow = Omit<RequestRow, 'time' | 'models_tried' | 'usage_estimated' | 'stream' | 'content'> & {
   id: number;
-  request_id: string;
-  ts: number;
-  client_key_id: string | null;
-  task: string | null;
-  priority: string | null;
-  requested_model: string;
-  model: string | null;
   models_tried: string;
-  attempts: number;
-  fallbacks: number;
-  retries: number;
-  latency_ms: number;
-  ttft_ms: number | null;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
   usage_estimated: number;
-  status: number;
-  error_code: string | null;
-  error_message: string | null;
   stream: number;
-  reason: string | null;
   content: string | null;
-}
+};
 
 const schema = `
 CREATE TABLE IF NOT EXISTS requests (
