@@ -22,6 +22,8 @@ export interface StreamContext {
   created: number;
   /** Fallback chunk id if the upstream never sends message_start. */
   fallbackId: string;
+  /** Told about a malformed event that was skipped. */
+  warn?: (message: string) => void;
 }
 
 interface StreamEvent {
@@ -65,6 +67,7 @@ export async function* anthropicStreamToChunks(
     try {
       event = JSON.parse(sse.data) as StreamEvent;
     } catch {
+      context.warn?.(`${spec.name} sent a malformed stream event; skipped`);
       continue; // One malformed event is not worth failing a response over.
     }
     if (!event || typeof event !== 'object') continue;

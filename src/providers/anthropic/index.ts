@@ -99,6 +99,7 @@ export const anthropicProvider: ProviderModule = {
             spec,
             created: deps.nowSeconds(),
             fallbackId: deps.newId('chatcmpl'),
+            warn: deps.warn,
           });
           return {
             meta: upstreamMeta(response.status, response.headers),

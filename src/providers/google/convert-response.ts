@@ -46,6 +46,8 @@ export interface ConvertContext {
   id: string;
   created: number;
   newId: (prefix: string) => string;
+  /** Told about a malformed stream event that was skipped. */
+  warn?: (message: string) => void;
 }
 
 /** Finish reasons meaning "the upstream's filters stopped this output". */

@@ -56,6 +56,7 @@ export async function* toChunkStream(
     try {
       payload = JSON.parse(event.data);
     } catch {
+      ctx.warn?.(`${ctx.model} sent a malformed stream event; skipped`);
       continue; // One garbled event should not sink an otherwise good stream.
     }
     if (!isRecord(payload)) continue;

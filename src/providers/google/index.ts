@@ -52,6 +52,7 @@ export const googleProvider: ProviderModule = {
       id: deps.newId('chatcmpl'),
       created: deps.nowSeconds(),
       newId: deps.newId,
+      warn: deps.warn,
     });
 
     // Belt and braces: should an upstream ever echo the key back, it never leaves this adapter.
