@@ -12,6 +12,7 @@ import { callOptions, makeSpec } from '../helpers/spec.ts';
 const http = createHttpClient();
 let upstream: FakeUpstream;
 let client: ModelClient;
+const warnings: string[] = [];
 
 async function collect(chunks: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
   const all: ChatCompletionChunk[] = [];
@@ -37,6 +38,7 @@ describe('openai adapter', () => {
         clock: systemClock,
         nowSeconds: () => 1,
         newId: (prefix) => `${prefix}-1`,
+        warn: (message) => warnings.push(message),
       },
     );
   });
@@ -93,6 +95,7 @@ describe('openai adapter', () => {
       chunks.map((chunk) => chunk.choices[0]?.delta.content ?? null),
       ['a', 'b', null],
     );
+    assert.deepEqual(warnings, ['gpt-4o sent a malformed stream chunk; skipped'], 'and logged');
   });
 
   it('a stream without [DONE] but with a finish reason is complete', async () => {
