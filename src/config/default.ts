@@ -101,7 +101,7 @@ const simulatedPool: Record<string, RawModel> = {
   },
   mistral: {
     provider: 'simulated',
-    strengths: ['coding', 'simple_qa', 'classification'],
+    strengths: ['simple_qa', 'classification', 'creative_writing'],
     input_cost_per_1k: 0.0003,
     output_cost_per_1k: 0.0009,
     timeout: 20,

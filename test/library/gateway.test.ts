@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { createGateway, GatewayError } from '../../src/index.ts';
+import { createGateway, defaultConfig, GatewayError } from '../../src/index.ts';
 
 const quiet = pino({ level: 'silent' });
 const fast = { ttft_ms: 1, ttft_sigma: 0, tokens_per_second: 10_000, output_tokens: { min: 3, max: 3 } };
@@ -84,6 +84,43 @@ describe('the library API', () => {
     assert.equal(decision.model, 'a');
     assert.equal(decision.task, 'coding');
     assert.equal(attempts, 0);
+    await gateway.close();
+  });
+
+  it("the embedded default routes the brief's three scenarios as the article says", async () => {
+    const gateway = createGateway({ config: defaultConfig({}).config, logger: quiet, seed: 3 });
+    const cheap = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const decision = gateway.route({
+        model: 'auto',
+        messages: [{ role: 'user', content: 'Python 列表推导式怎么写?' }],
+      });
+      assert.equal(decision.task, 'simple_qa');
+      if (decision.model) cheap.add(decision.model);
+    }
+    // gpt-4o-mini, sharing with the other cheap simple_qa model by weight.
+    assert.ok(cheap.has('gpt-4o-mini'));
+    for (const model of cheap) assert.ok(['gpt-4o-mini', 'llama-3'].includes(model), model);
+    const redis = gateway.route({
+      model: 'auto',
+      messages: [{ role: 'user', content: '帮我写一个 Redis 连接池的实现,要求线程安全' }],
+    });
+    assert.equal(redis.task, 'coding');
+    assert.equal(redis.model, 'gpt-4o');
+    const image = gateway.route({
+      model: 'auto',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: '描述这张图片' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+          ],
+        },
+      ],
+    });
+    assert.equal(image.task, 'multimodal');
+    assert.equal(image.model, 'gemini-pro');
     await gateway.close();
   });
 
