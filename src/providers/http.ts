@@ -30,8 +30,20 @@ export interface HttpRequest {
   body?: string;
 }
 
+/** A whole response read into memory (non-streaming calls). */
+export interface TextResponse {
+  status: number;
+  headers: HeaderMap;
+  text: string;
+}
+
 export interface HttpClient {
   send(request: HttpRequest, options: CallOptions, context: ErrorContext): Promise<HttpResponse>;
+  /**
+   * The whole response as text, on undici's dispatch() handler API: no Readable body per
+   * request (the cheapest way to make a non-streaming call; see bench/README.md).
+   */
+  sendText(request: HttpRequest, options: CallOptions, context: ErrorContext): Promise<TextResponse>;
   close(): Promise<void>;
 }
 
@@ -83,6 +95,61 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       } catch (error) {
         throw transportError(error, signal, undefined, context);
       }
+    },
+    sendText(request, callOptions, context) {
+      const { timeouts, signal } = callOptions;
+      return new Promise<TextResponse>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(transportError(signal.reason, signal, undefined, context));
+          return;
+        }
+        const url = new URL(request.url);
+        let controller: Dispatcher.DispatchController | undefined;
+        let status = 0;
+        let headers: HeaderMap = {};
+        const chunks: Buffer[] = [];
+        let settled = false;
+        const onAbort = () =>
+          controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        const finish = (error: unknown, result?: TextResponse) => {
+          if (settled) return;
+          settled = true;
+          signal.removeEventListener('abort', onAbort);
+          if (error !== undefined) reject(transportError(error, signal, undefined, context));
+          else resolve(result!);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        agentFor(timeouts.connectMs).dispatch(
+          {
+            origin: url.origin,
+            path: url.pathname + url.search,
+            method: request.method ?? 'POST',
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: timeouts.firstTokenMs,
+            bodyTimeout: timeouts.idleMs,
+          },
+          {
+            onRequestStart(dispatchController) {
+              controller = dispatchController;
+              if (signal.aborted) onAbort();
+            },
+            onResponseStart(_controller, statusCode, responseHeaders) {
+              status = statusCode;
+              headers = responseHeaders;
+            },
+            onResponseData(_controller, chunk) {
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              finish(undefined, { status, headers, text: Buffer.concat(chunks).toString('utf8') });
+            },
+            onResponseError(_controller, error) {
+              finish(error);
+            },
+          },
+        );
+      });
     },
     async close() {
       await Promise.all([...agents.values()].map((agent) => agent.close()));
@@ -168,7 +235,11 @@ export async function readText(
 }
 
 /** Parse a JSON body; HTML, empty or truncated bodies become a clear `bad_response` error. */
-export function parseJsonBody<T>(text: string, response: HttpResponse, context: ErrorContext): T {
+export function parseJsonBody<T>(
+  text: string,
+  response: { status: number; headers: HeaderMap },
+  context: ErrorContext,
+): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {

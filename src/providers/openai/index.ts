@@ -16,6 +16,7 @@ import {
   joinUrl,
   parseJsonBody,
   readText,
+  type TextResponse,
   upstreamMeta,
 } from '../http.ts';
 import type { CallOptions, ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
@@ -32,6 +33,17 @@ export const openaiProvider: ProviderModule = {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...spec.headers };
     if (spec.apiKey) headers.authorization = `Bearer ${spec.apiKey}`;
 
+    /** A non-streaming call: the whole body as text, errors classified. */
+    const postForText = async (url: string, body: unknown, options: CallOptions): Promise<TextResponse> => {
+      const response = await deps.http.sendText(
+        { url, headers, body: JSON.stringify(body) },
+        options,
+        context,
+      );
+      if (response.status >= 200 && response.status < 300) return response;
+      throw errorFromResponse(response.status, response.headers, response.text, context, extractOpenAIError);
+    };
+
     const post = async (url: string, body: unknown, options: CallOptions): Promise<HttpResponse> => {
       const response = await deps.http.send({ url, headers, body: JSON.stringify(body) }, options, context);
       if (response.status >= 200 && response.status < 300) return response;
@@ -42,9 +54,8 @@ export const openaiProvider: ProviderModule = {
     return {
       spec,
       async chat(request, options) {
-        const response = await post(chatUrl, toUpstream(request, spec.upstreamModel, false), options);
-        const text = await readText(response, options, context);
-        const completion = parseJsonBody<ChatCompletion>(text, response, context);
+        const response = await postForText(chatUrl, toUpstream(request, spec.upstreamModel, false), options);
+        const completion = parseJsonBody<ChatCompletion>(response.text, response, context);
         if (!completion || !Array.isArray(completion.choices)) {
           throw malformed(context, 'a chat completion without choices', response.status);
         }
@@ -59,11 +70,11 @@ export const openaiProvider: ProviderModule = {
         };
       },
       async embeddings(request: EmbeddingsRequest, options: CallOptions) {
-        const response = await post(embeddingsUrl, { ...request, model: spec.upstreamModel }, options);
-        const text = await readText(response, options, context);
-        const body = parseJsonBody<EmbeddingsResponse>(text, response, context);
-        if (!body || !Array.isArray(body.data))
+        const response = await postForText(embeddingsUrl, { ...request, model: spec.upstreamModel }, options);
+        const body = parseJsonBody<EmbeddingsResponse>(response.text, response, context);
+        if (!body || !Array.isArray(body.data)) {
           throw malformed(context, 'an embeddings response without data', response.status);
+        }
         body.model = spec.name;
         return { response: body, meta: upstreamMeta(response.status, response.headers) };
       },
