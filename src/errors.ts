@@ -142,13 +142,7 @@ export const abortReasons = {
   requestDeadline: new Error('request deadline passed'),
   attemptFailed: new Error('attempt failed'),
   hedgeLost: new Error('hedge lost'),
-  timerCancelled: new Error('timer cancelled'),
 } as const;
-
-/** Failures worth another attempt on the same model. */
-export function isRetryableOnSameModel(kind: FailureKind): boolean {
-  return kind === 'rate_limited' || kind === 'server' || kind === 'network' || kind === 'timeout';
-}
 
 /** Failures that say nothing about the model's health (the client's own fault, or cancellation). */
 export function countsAgainstModel(kind: FailureKind): boolean {
@@ -158,11 +152,6 @@ export function countsAgainstModel(kind: FailureKind): boolean {
     kind !== 'context_length' &&
     kind !== 'content_policy'
   );
-}
-
-/** Failures that must reach the client as they are, without trying another model. */
-export function isClientFault(kind: FailureKind): boolean {
-  return kind === 'invalid_request' || kind === 'cancelled';
 }
 
 /**

@@ -207,13 +207,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       if (!requested.startsWith('auto:')) priority = headerPriority as Priority;
     }
-    const rule = explicitModel
-      ? undefined
-      : matchRule(rules, {
-          text: ruleText(request),
-          metadata: request.metadata,
-          headers: requestOptions.headers ?? {},
-        });
+    // Without rules, do not build the rule text at all (it is a copy of the prompt).
+    const rule =
+      explicitModel || rules.rules.length === 0
+        ? undefined
+        : matchRule(rules, {
+            text: ruleText(request),
+            metadata: request.metadata,
+            headers: requestOptions.headers ?? {},
+          });
     if (rule?.priority && !requested.startsWith('auto:') && headerPriority === undefined)
       priority = rule.priority;
     const features = analyze(request, rule);
@@ -343,25 +345,22 @@ export function createGateway(options: GatewayOptions): Gateway {
           executionContext(requestId, decision, features, requestOptions),
           trace,
         );
-        if (!completion.usage) {
-          const summary = finish(
-            requestOptions,
-            started,
-            request,
-            requestId,
-            features,
-            decision,
-            trace,
-            undefined,
-          );
-          completion.usage = {
-            prompt_tokens: summary.promptTokens,
-            completion_tokens: summary.completionTokens,
-            total_tokens: summary.promptTokens + summary.completionTokens,
-          };
-        } else {
-          finish(requestOptions, started, request, requestId, features, decision, trace, undefined);
-        }
+        const summary = finish(
+          requestOptions,
+          started,
+          request,
+          requestId,
+          features,
+          decision,
+          trace,
+          undefined,
+        );
+        // No usage from the upstream: the client gets the gateway's own count (as the log does).
+        completion.usage ??= {
+          prompt_tokens: summary.promptTokens,
+          completion_tokens: summary.completionTokens,
+          total_tokens: summary.promptTokens + summary.completionTokens,
+        };
         return { completion, meta: metaOf(requestId, decision, features, trace) };
       } catch (error) {
         const gatewayError = asGatewayError(error);
@@ -385,7 +384,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       const { features } = planned;
       const decision = planned.decision as RouteDecision;
       const trace = new ExecutionTrace();
-      const meta = metaOf(requestId, decision, features, trace);
       const inner = executor.stream(
         { ...request, stream: true },
         executionContext(requestId, decision, features, requestOptions),
@@ -401,7 +399,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         finish(requestOptions, started, request, requestId, features, decision, trace, gatewayError);
         throw gatewayError;
       }
-      Object.assign(meta, metaOf(requestId, decision, features, trace));
+      const meta = metaOf(requestId, decision, features, trace);
       async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
         let failure: GatewayError | undefined;
         try {

@@ -93,14 +93,14 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         });
         return { status: response.statusCode, headers: response.headers, body: response.body };
       } catch (error) {
-        throw transportError(error, signal, undefined, context);
+        throw transportError(error, signal, context);
       }
     },
     sendText(request, callOptions, context) {
       const { timeouts, signal } = callOptions;
       return new Promise<TextResponse>((resolve, reject) => {
         if (signal.aborted) {
-          reject(transportError(signal.reason, signal, undefined, context));
+          reject(transportError(signal.reason, signal, context));
           return;
         }
         const url = new URL(request.url);
@@ -115,7 +115,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           if (settled) return;
           settled = true;
           signal.removeEventListener('abort', onAbort);
-          if (error !== undefined) reject(transportError(error, signal, undefined, context));
+          if (error !== undefined) reject(transportError(error, signal, context));
           else resolve(result!);
         };
         signal.addEventListener('abort', onAbort, { once: true });
@@ -162,7 +162,6 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 export function transportError(
   error: unknown,
   callerSignal: AbortSignal,
-  totalSignal: AbortSignal | undefined,
   context: ErrorContext,
 ): UpstreamError {
   if (error instanceof UpstreamError) return error;
@@ -172,9 +171,6 @@ export function transportError(
       return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);
     }
     return new UpstreamError('cancelled', `request to ${context.model} was cancelled`, base);
-  }
-  if (totalSignal?.aborted) {
-    return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);
   }
   if (error instanceof undiciErrors.HeadersTimeoutError) {
     return new UpstreamError(
@@ -230,7 +226,7 @@ export async function readText(
   try {
     return await response.body.text();
   } catch (error) {
-    throw transportError(error, options.signal, undefined, context);
+    throw transportError(error, options.signal, context);
   }
 }
 
@@ -309,6 +305,13 @@ export function errorFromResponse(
  */
 const keyPattern =
   /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\b(?<=Bearer\s+)[^\s"',;]+/gi;
+
+/** Remove this deployment's own key from an error's message (an upstream may echo it back). */
+export function redactSecret(error: UpstreamError, secret: string | undefined): UpstreamError {
+  if (secret && error.message.includes(secret))
+    error.message = error.message.split(secret).join('[redacted]');
+  return error;
+}
 
 export function redactKeys(text: string): string {
   return text.replace(keyPattern, '[redacted]');

@@ -20,21 +20,30 @@ export const systemClock: Clock = {
     const timer = setTimeout(callback, Math.max(0, ms));
     return () => clearTimeout(timer);
   },
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      if (ms <= 0) return resolve();
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
+  sleep(ms, signal) {
+    return ms <= 0 && !signal?.aborted ? Promise.resolve() : sleepVia(this, ms, signal);
+  },
 };
+
+/** `sleep` in terms of `schedule`: one implementation of the abort handling for every clock. */
+function sleepVia(
+  clock: Pick<Clock, 'schedule'>,
+  ms: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = clock.schedule(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 interface Sleeper {
   at: number;
@@ -60,20 +69,7 @@ export class VirtualClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const sleeper: Sleeper = { at: this.current + Math.max(0, ms), seq: this.seq++, resolve: () => {} };
-      const onAbort = () => {
-        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
-        reject(signal?.reason);
-      };
-      sleeper.resolve = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.insert(sleeper);
-    });
+    return sleepVia(this, ms, signal);
   }
 
   schedule(ms: number, callback: () => void): () => void {

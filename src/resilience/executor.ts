@@ -5,7 +5,7 @@
  * after it). Every accepted request ends in exactly one result or one GatewayError.
  */
 import type { ModelSpec } from '../config/model-spec.ts';
-import { abortReasons, GatewayError, isClientFault, UpstreamError } from '../errors.ts';
+import { abortReasons, countsAgainstModel, GatewayError, UpstreamError } from '../errors.ts';
 import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
 import type { RandomSource } from '../routing/random.ts';
@@ -64,8 +64,6 @@ export class ExecutionTrace {
   retries = 0;
   /** The model answering now (streams can switch once text was sent). */
   model: string | undefined;
-  /** Every model that produced part of the answer, in order. */
-  readonly answeredBy: string[] = [];
   ttftMs: number | undefined;
   usage: Usage | undefined;
   /** Answer text so far (for prefill continuation and estimated usage). */
@@ -216,7 +214,6 @@ export class Executor {
         }
         // This model is now answering.
         trace.model = candidateName;
-        trace.answeredBy.push(candidateName);
         if (trace.ttftMs === undefined) trace.ttftMs = this.deps.clock.now() - scope.startedAt;
         let segmentUsage: Usage | undefined;
         try {
@@ -230,15 +227,14 @@ export class Executor {
             chunk.id = streamId;
             if (chunk.usage) segmentUsage = chunk.usage;
             if (continuing) stripRole(chunk);
-            let forward = chunk.choices.length > 0 || (wantsUsage && !!chunk.usage);
-            if (chunk.choices.length === 0 && chunk.usage) forward = false; // sent once, at the end
             for (const choice of chunk.choices) {
               const delta = choice.delta;
               if (typeof delta.content === 'string') trace.text += delta.content;
               if (delta.tool_calls && delta.tool_calls.length > 0) toolCallSent = true;
               if (choice.finish_reason) finishSent = true;
             }
-            if (forward && chunk.choices.length > 0 && !isEmptyContinuationChunk(chunk)) {
+            // Usage-only chunks are summed and sent once, at the end.
+            if (chunk.choices.length > 0 && !isEmptyContinuationChunk(chunk)) {
               if (hasContent(chunk)) sentContent = true;
               yield chunk;
             }
@@ -268,27 +264,22 @@ export class Executor {
         } catch (error) {
           await iterator.return?.().catch(() => {});
           const failure = toUpstream(error, candidateName);
-          if (failure.kind === 'cancelled' || context.signal.aborted) {
-            if (openRecord) {
-              Object.assign(openRecord, {
-                outcome: 'cancelled',
-                latencyMs: this.deps.clock.now() - started!,
-              });
-              this.deps.events.attempt(context.requestId, openRecord);
-            }
-            throw new GatewayError('client_closed_request', 'the client closed the request', {
-              cause: failure,
-            });
-          }
           const latencyMs = this.deps.clock.now() - started!;
+          const cancelled = failure.kind === 'cancelled' || context.signal.aborted;
           if (openRecord) {
+            // The attempt opened as a success; report how it really ended.
             Object.assign(openRecord, {
-              outcome: failure.kind,
+              outcome: cancelled ? 'cancelled' : failure.kind,
               status: failure.status,
               message: failure.message,
               latencyMs,
             });
             this.deps.events.attempt(context.requestId, openRecord);
+          }
+          if (cancelled) {
+            throw new GatewayError('client_closed_request', 'the client closed the request', {
+              cause: failure,
+            });
           }
           this.judgeFailure(candidateName, failure, latencyMs);
           trace.usage = mergeUsage(trace.usage, segmentUsage);
@@ -338,7 +329,7 @@ export class Executor {
     }
     const delay =
       hedging.delayMs ??
-      this.deps.health.runtime(primaryName)?.latencyQuantile(hedging.quantile) ??
+      this.deps.health.runtime(primaryName)?.recentLatency.quantile(hedging.quantile) ??
       this.deps.health.runtime(primaryName)?.spec.timeouts.firstTokenMs ??
       1000;
     const primaryScope = scope.branch();
@@ -397,7 +388,7 @@ export class Executor {
     trace: ExecutionTrace,
     scope: AttemptScope,
     call: (candidate: Candidate, options: CallOptions) => Promise<T>,
-    _options: { keepAlive?: boolean; hedge?: boolean } = {},
+    chainOptions: { keepAlive?: boolean; hedge?: boolean } = {},
   ): Promise<T> {
     const { policy, health, clock } = this.deps;
     const failures: UpstreamError[] = [];
@@ -428,7 +419,7 @@ export class Executor {
         for (let attempt = 0; attempt < policy.maxAttemptsPerModel; attempt++) {
           if (totalAttempts >= policy.maxAttemptsTotal) break;
           // A hedge branch pays for every attempt after its first from the same budget.
-          if (_options.hedge && hedgeAttempts++ > 0) {
+          if (chainOptions.hedge && hedgeAttempts++ > 0) {
             if (this.hedgeTokens < 1) break;
             this.hedgeTokens -= 1;
           }
@@ -466,16 +457,10 @@ export class Executor {
             // A stream counts as a success at its first token: that is when this model proved it
             // works now (a long answer that started before an outage must not mask the outage).
             health.recordSuccess(name, latencyMs);
-            const record: AttemptRecord = {
-              model: name,
-              provider: candidate.spec.provider,
-              outcome: 'success',
-              latencyMs,
-            };
-            if (_options.hedge) record.hedge = true;
+            const record = attemptRecord(candidate, 'success', latencyMs, chainOptions.hedge);
             trace.attempts.push(record);
             // A stream's attempt is reported when the stream ends (it can still fail midway).
-            if (_options.keepAlive) {
+            if (chainOptions.keepAlive) {
               trace.openAttempts.set(value as object, record);
               // The stream goes on: its timeout and listener end with the request.
               trace.onEnd.push(endAttempt);
@@ -500,15 +485,7 @@ export class Executor {
                 provider: candidate.spec.provider,
               });
             }
-            const record: AttemptRecord = {
-              model: name,
-              provider: candidate.spec.provider,
-              outcome: error.kind,
-              status: error.status,
-              message: error.message,
-              latencyMs,
-            };
-            if (_options.hedge) record.hedge = true;
+            const record = attemptRecord(candidate, error.kind, latencyMs, chainOptions.hedge, error);
             trace.attempts.push(record);
             this.deps.events.attempt(context.requestId, record);
             if (error.kind === 'cancelled' || context.signal.aborted) {
@@ -519,7 +496,6 @@ export class Executor {
             }
             this.judgeFailure(name, error, latencyMs);
             failures.push(error);
-            if (isClientFault(error.kind)) throw clientError(error);
             const remaining = scope.deadline - clock.now();
             const hasAlternatives = context.chain.indexOf(name) < context.chain.length - 1;
             const plan = planAfterFailure(
@@ -568,16 +544,8 @@ export class Executor {
 
   /** Health bookkeeping for a failed attempt: the request's own faults never count against the model. */
   private judgeFailure(model: string, error: UpstreamError, latencyMs: number): void {
-    const runtime = this.deps.health.runtime(model);
-    if (
-      error.kind === 'invalid_request' ||
-      error.kind === 'content_policy' ||
-      error.kind === 'context_length'
-    ) {
-      runtime?.breaker.release();
-    } else {
-      this.deps.health.recordFailure(model, latencyMs);
-    }
+    if (countsAgainstModel(error.kind)) this.deps.health.recordFailure(model, latencyMs);
+    else this.deps.health.runtime(model)?.breaker.release();
   }
 
   private attemptOptions(
@@ -879,4 +847,25 @@ function combineFailures(primary: unknown, hedge: unknown): unknown {
     });
   }
   return primary;
+}
+
+function attemptRecord(
+  candidate: Candidate,
+  outcome: AttemptRecord['outcome'],
+  latencyMs: number,
+  hedge: boolean | undefined,
+  error?: UpstreamError,
+): AttemptRecord {
+  const record: AttemptRecord = {
+    model: candidate.name,
+    provider: candidate.spec.provider,
+    outcome,
+    latencyMs,
+  };
+  if (error) {
+    record.status = error.status;
+    record.message = error.message;
+  }
+  if (hedge) record.hedge = true;
+  return record;
 }

@@ -36,8 +36,4 @@ export class LatencyWindow {
     }
     return this.sorted[Math.min(this.count - 1, Math.max(0, Math.ceil(this.count * q) - 1))];
   }
-
-  p95(): number | undefined {
-    return this.quantile(0.95);
-  }
 }

@@ -16,10 +16,8 @@ export interface ModelRuntime {
   readonly breaker: CircuitBreaker;
   /** EWMA of time to first byte/token, ms. */
   latencyMs: number | undefined;
-  /** Recent latencies, for the p95 the hedge delay uses. */
+  /** Recent latencies, for the quantile the hedge delay uses. */
   readonly recentLatency: LatencyWindow;
-  latencyP95(): number | undefined;
-  latencyQuantile(q: number): number | undefined;
   /** EWMA of success (1) / failure (0). */
   successRate: number;
   /** Marked unhealthy until this time (bad key, failed probe). */
@@ -56,12 +54,6 @@ export class ModelHealthRegistry implements HealthSnapshot {
         ),
         latencyMs: undefined,
         recentLatency: new LatencyWindow(),
-        latencyP95() {
-          return this.recentLatency.p95();
-        },
-        latencyQuantile(q: number) {
-          return this.recentLatency.quantile(q);
-        },
         successRate: 1,
         unhealthyUntil: 0,
         unhealthyReason: undefined,

@@ -5,6 +5,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+// The gateway's own JSON writer serves the fake upstreams too.
+export { sendJson } from '../../src/server/http-io.ts';
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -84,19 +87,4 @@ export function writeSse(
     response.write(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`);
   }
   response.end();
-}
-
-export function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(text);
 }

@@ -12,6 +12,7 @@ import {
   joinUrl,
   parseJsonBody,
   readText,
+  redactSecret,
   transportError,
   upstreamMeta,
 } from '../http.ts';
@@ -112,13 +113,10 @@ export const anthropicProvider: ProviderModule = {
     /** Every error leaving the adapter is an UpstreamError naming this model, with no key in it. */
     function finalError(error: unknown, options: CallOptions): UpstreamError {
       const upstream =
-        error instanceof UpstreamError ? error : transportError(error, options.signal, undefined, context);
+        error instanceof UpstreamError ? error : transportError(error, options.signal, context);
       upstream.model ??= spec.name;
       upstream.provider ??= 'anthropic';
-      if (spec.apiKey && upstream.message.includes(spec.apiKey)) {
-        upstream.message = upstream.message.split(spec.apiKey).join('[redacted]');
-      }
-      return upstream;
+      return redactSecret(upstream, spec.apiKey);
     }
 
     async function guard<T>(options: CallOptions, run: () => Promise<T>): Promise<T> {

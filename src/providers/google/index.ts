@@ -12,6 +12,7 @@ import {
   joinUrl,
   parseJsonBody,
   readText,
+  redactSecret,
   transportError,
   upstreamMeta,
 } from '../http.ts';
@@ -56,18 +57,8 @@ export const googleProvider: ProviderModule = {
     });
 
     // Belt and braces: should an upstream ever echo the key back, it never leaves this adapter.
-    const scrub = (error: unknown): unknown => {
-      const key = spec.apiKey;
-      if (!(error instanceof UpstreamError) || !key || !error.message.includes(key)) return error;
-      return new UpstreamError(error.kind, error.message.split(key).join('[redacted]'), {
-        status: error.status,
-        retryAfterMs: error.retryAfterMs,
-        upstreamCode: error.upstreamCode,
-        param: error.param,
-        provider: context.provider,
-        model: context.model,
-      });
-    };
+    const scrub = (error: unknown): unknown =>
+      error instanceof UpstreamError ? redactSecret(error, spec.apiKey) : error;
 
     const post = async (
       method: string,
@@ -126,7 +117,7 @@ async function* classifiedEvents(
   try {
     yield* parseSse(response.body);
   } catch (error) {
-    throw transportError(error, options.signal, undefined, context);
+    throw transportError(error, options.signal, context);
   }
 }
 

@@ -54,7 +54,7 @@ export async function* openAIChunks(
     }
   } catch (error) {
     if (done) return; // everything arrived; a reset after [DONE] changes nothing
-    throw transportError(error, options.signal, undefined, context);
+    throw transportError(error, options.signal, context);
   } finally {
     // If our consumer stopped early (client gone, failover), release the socket.
     if (!response.body.destroyed) response.body.destroy();
