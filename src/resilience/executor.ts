@@ -451,6 +451,7 @@ export class Executor {
             cancelTotalTimeout();
             scope.signal.removeEventListener('abort', onScopeAbort);
           };
+          let streamOpened = false;
           try {
             const value = await call(candidate, attemptOptions);
             const latencyMs = clock.now() - started;
@@ -461,6 +462,7 @@ export class Executor {
             trace.attempts.push(record);
             // A stream's attempt is reported when the stream ends (it can still fail midway).
             if (chainOptions.keepAlive) {
+              streamOpened = true;
               trace.openAttempts.set(value as object, record);
               // The stream goes on: its timeout and listener end with the request.
               trace.onEnd.push(endAttempt);
@@ -526,8 +528,13 @@ export class Executor {
             if (plan.onlyLargerWindow) minWindow = Math.max(minWindow, candidate.spec.contextWindow);
             break;
           } finally {
-            health.end(name);
-            this.deps.events.inFlight(name, -1);
+            // An open stream is still in flight: it counts until the request ends.
+            const leave = () => {
+              health.end(name);
+              this.deps.events.inFlight(name, -1);
+            };
+            if (streamOpened) trace.onEnd.push(leave);
+            else leave();
           }
         }
       } finally {

@@ -651,6 +651,31 @@ describe('fault injection', () => {
     }
   });
 
+  it('an open stream counts as in flight until it ends', async () => {
+    behaviours.a = async (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('first '));
+      await sleep(300);
+      response.write(chunk(undefined, 'stop'));
+      response.end('data: [DONE]\n\n');
+    };
+    const gateway = await gatewayFor({ a: { timeouts: { first_token: 2, idle: 2 } } });
+    try {
+      const stream = await gateway.client.chat.completions.create({
+        model: 'a',
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      const seen: number[] = [];
+      for await (const _part of stream) seen.push(gateway.gateway.health.runtime('a')!.inFlight);
+      assert.equal(seen[0], 1, 'in flight while streaming');
+      for (let i = 0; i < 20 && gateway.gateway.health.runtime('a')!.inFlight > 0; i++) await sleep(10);
+      assert.equal(gateway.gateway.health.runtime('a')!.inFlight, 0, 'released when the stream ended');
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('hedging: a slow primary is raced by the next candidate; the first answer wins', async () => {
     behaviours.a = async (request, response) => {
       await sleep(400);
