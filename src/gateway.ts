@@ -23,7 +23,7 @@ import { HealthChecker } from './resilience/health-checker.ts';
 import { ModelHealthRegistry } from './resilience/model-health.ts';
 import { type Analyze, createAnalyzer, ruleText } from './routing/analyze.ts';
 import { decideRoute } from './routing/decide.ts';
-import { type RandomSource, seededRandom } from './routing/random.ts';
+import { type RandomSource, seededRandom } from './lib/random.ts';
 import { type CompiledRules, compileRules, matchRule } from './routing/rules.ts';
 import { countTokens } from './routing/tokenizer.ts';
 import type { NoRoute, RequestFeatures, RouteDecision, RoutingPolicy } from './routing/types.ts';

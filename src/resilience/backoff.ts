@@ -1,4 +1,4 @@
-import type { RandomSource } from '../routing/random.ts';
+import type { RandomSource } from '../lib/random.ts';
 
 /**
  * Exponential backoff with full jitter (uniform in [0, min(cap, base * 2^attempt)]): spreads

@@ -8,7 +8,7 @@ import type { ModelSpec } from '../config/model-spec.ts';
 import { abortReasons, countsAgainstModel, GatewayError, UpstreamError } from '../errors.ts';
 import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
-import type { RandomSource } from '../routing/random.ts';
+import type { RandomSource } from '../lib/random.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../types/openai.ts';
 import { Bulkhead } from './bulkhead.ts';
 import type { Clock } from './clock.ts';

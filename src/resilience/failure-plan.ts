@@ -4,7 +4,7 @@
  * policy, so every branch is unit-tested without HTTP.
  */
 import type { UpstreamError } from '../errors.ts';
-import type { RandomSource } from '../routing/random.ts';
+import type { RandomSource } from '../lib/random.ts';
 import { fullJitterBackoff } from './backoff.ts';
 
 export interface FailurePolicy {

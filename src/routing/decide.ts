@@ -7,7 +7,7 @@
  */
 import type { ModelSpec, Strength } from '../config/model-spec.ts';
 import type { Priority, TaskType } from '../config/schema.ts';
-import type { RandomSource } from './random.ts';
+import type { RandomSource } from '../lib/random.ts';
 import type {
   DecideRoute,
   Exclusion,

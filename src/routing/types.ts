@@ -4,7 +4,7 @@
  */
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { Priority, TaskType } from '../config/schema.ts';
-import type { RandomSource } from './random.ts';
+import type { RandomSource } from '../lib/random.ts';
 
 /** What the analyser learned about one request. */
 export interface RequestFeatures {

@@ -10,7 +10,7 @@ import type { RawConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
 import { createGateway } from '../gateway.ts';
 import { VirtualClock } from '../resilience/clock.ts';
-import { seededRandom } from '../routing/random.ts';
+import { seededRandom } from '../lib/random.ts';
 import { type Scenario, scenarioModels } from './scenario.ts';
 import { Workload } from './workload.ts';
 

@@ -3,7 +3,7 @@
  * (real tokenizer), so the router sees exactly what it would see in production.
  */
 import type { TaskType } from '../config/schema.ts';
-import type { RandomSource } from '../routing/random.ts';
+import type { RandomSource } from '../lib/random.ts';
 import type { ChatRequest } from '../types/openai.ts';
 import type { Scenario } from './scenario.ts';
 

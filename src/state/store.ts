@@ -1,64 +1,411 @@
 /**
- * The state several gateway instances will share (breaker state, health, rate-limit counters,
- * spend) goes through this small async interface. In memory today; a Redis implementation
- * plugs in without touching callers.
+ * The state a fleet of gateway instances shares (breaker state, 429 cool-downs, rate-limit
+ * windows, budgets, spend, virtual keys, leases) goes through this one async interface.
+ * `MemoryStore` serves one process; `RedisStore` serves a fleet. Callers never learn which.
+ *
+ * Every value is JSON under a typed key (`Key<T>`), so a key and the type of what it holds are
+ * declared once (`keys.ts`). Limits are not get-then-set: `admit` checks and takes from every
+ * bucket a request touches in one atomic step, on the store's own clock, and `settle` corrects
+ * the reservation afterwards. A store prefixes every key and channel with its own prefix.
  */
-export interface StateStore {
-  get<T>(key: string): Promise<T | undefined>;
-  set<T>(key: string, value: T, ttlMs?: number): Promise<void>;
-  /** Add to a counter and return the new value; the TTL is set when the key is created. */
-  increment(key: string, by: number, ttlMs?: number): Promise<number>;
-  delete(key: string): Promise<void>;
+
+/** A key and the type of the value stored under it. */
+export interface Key<T> {
+  readonly name: string;
+  /** Never set: carries the value type. */
+  readonly __value?: T;
+}
+
+export function key<T>(name: string): Key<T> {
+  return { name };
+}
+
+export interface SetOptions {
+  ttlMs?: number;
+  /** Write only if the key holds nothing; `set` then answers whether it wrote. */
+  onlyIfAbsent?: boolean;
+}
+
+export interface Versioned<T> {
+  value: T;
+  /** Starts at 1 with the first write and grows by one with every write. */
+  version: number;
+}
+
+/**
+ * One limit a request counts against. `key` names the bucket (built by `keys.ts`).
+ * - `window`: the sum of `amount`s admitted in the last `windowMs` stays at or below `limit`
+ *   (a sliding log: no burst at window edges; rpm and tpm caps).
+ * - `concurrency`: at most `limit` admissions hold a slot at once; a slot is released by
+ *   `settle`, or expires after `leaseMs` if its holder died.
+ * - `quota`: the running total stays at or below `limit` until the bucket expires at
+ *   `expiresAtMs` (a budget per period; amounts may be fractional, e.g. USD).
+ */
+export type Bucket =
+  | { kind: 'window'; key: string; limit: number; windowMs: number; amount: number }
+  | { kind: 'concurrency'; key: string; limit: number; leaseMs: number }
+  | { kind: 'quota'; key: string; limit: number; amount: number; expiresAtMs: number };
+
+export interface Admission {
+  /** Unique per admission; `settle` refers to it. */
+  id: string;
+  buckets: readonly Bucket[];
+}
+
+export interface BucketState {
+  /** Units left after this admission (when refused: units left now). */
+  remaining: number;
+  /** Store-clock ms until the bucket has `limit` units free again (window: the newest entry expires; quota: the period ends). */
+  resetMs: number;
+}
+
+export interface AdmissionResult {
+  admitted: boolean;
+  /** When refused: the first bucket that could not take its amount. */
+  refusedIndex?: number;
+  /** When refused: ms until that bucket could take the amount (Infinity when it never can). */
+  retryAfterMs?: number;
+  /** One per bucket, in order. */
+  buckets: BucketState[];
+  /** The store's clock at admission, ms since the epoch. */
+  now: number;
+}
+
+/** Corrections after the request ended, per bucket of the admission. */
+export type Adjustment =
+  /** Change this admission's entry in the window by `delta` (real usage minus the reservation). */
+  | { kind: 'window'; key: string; windowMs: number; delta: number }
+  /** Add `delta` to the quota total (real cost minus the reservation). */
+  | { kind: 'quota'; key: string; delta: number; expiresAtMs: number }
+  /** Give this admission's slot back. */
+  | { kind: 'concurrency'; key: string };
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  get<T>(key: Key<T>): Promise<T | undefined>;
+  getMany<T>(keys: readonly Key<T>[]): Promise<Array<T | undefined>>;
+  /** Returns false only when `onlyIfAbsent` kept an existing value. */
+  set<T>(key: Key<T>, value: T, options?: SetOptions): Promise<boolean>;
+  delete(key: Key<unknown>): Promise<void>;
+  /** Add `by` (fractional or negative) atomically; a new key starts at 0 and gets `ttlMs`. */
+  increment(key: Key<number>, by: number, ttlMs?: number): Promise<number>;
+  getVersioned<T>(key: Key<T>): Promise<Versioned<T> | undefined>;
+  /**
+   * Write `value` only if the stored version is `expectedVersion` (0: the key holds nothing).
+   * Returns the new version, or undefined when another writer got there first.
+   */
+  compareAndSet<T>(
+    key: Key<T>,
+    expectedVersion: number,
+    value: T,
+    ttlMs?: number,
+  ): Promise<number | undefined>;
+  /** Take the lease if it is free or already `owner`'s (then renew it). */
+  acquireLease(key: Key<string>, owner: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease back if `owner` holds it. */
+  releaseLease(key: Key<string>, owner: string): Promise<void>;
+  /** A set of strings (indexes, e.g. every virtual key id). */
+  addToSet(key: Key<string[]>, member: string): Promise<void>;
+  removeFromSet(key: Key<string[]>, member: string): Promise<void>;
+  setMembers(key: Key<string[]>): Promise<string[]>;
+  /** Check every bucket and take from all of them, or from none. */
+  admit(admission: Admission): Promise<AdmissionResult>;
+  /** Correct an admission's reservations (real usage known) and release its slots. */
+  settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void>;
+  /** Units in a window bucket now (for reports; admission never needs it). */
+  windowTotal(key: string, windowMs: number): Promise<number>;
+  /** Deliver `message` to every subscriber of `channel` on every instance (this one included). */
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, listener: (message: string) => void): () => void;
+  /** The store's clock, ms since the epoch (Redis: its TIME). */
+  time(): Promise<number>;
   close(): Promise<void>;
 }
 
 interface Entry {
   value: unknown;
+  version: number;
   expiresAt: number | undefined;
 }
 
-/** A process-local store. `now` is injected so TTLs follow virtual time in the simulator. */
-export class MemoryStore implements StateStore {
+interface WindowLog {
+  /** Admissions in time order: [at, amount, id]. */
+  entries: Array<[number, number, string]>;
+  total: number;
+}
+
+interface SlotSet {
+  /** Admission id -> lease expiry. */
+  holders: Map<string, number>;
+}
+
+/**
+ * A process-local store on an injected clock (ms since the epoch; the simulator passes virtual
+ * time). Every operation completes before its promise resolves, so it is atomic by construction.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
   private readonly entries = new Map<string, Entry>();
+  private readonly windows = new Map<string, WindowLog>();
+  private readonly slots = new Map<string, SlotSet>();
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+
   constructor(private readonly now: () => number = Date.now) {}
 
-  async get<T>(key: string): Promise<T | undefined> {
-    return this.read(key) as T | undefined;
+  async get<T>(key: Key<T>): Promise<T | undefined> {
+    return this.read(key.name)?.value as T | undefined;
   }
 
-  async set<T>(key: string, value: T, ttlMs?: number): Promise<void> {
-    this.entries.set(key, { value, expiresAt: ttlMs === undefined ? undefined : this.now() + ttlMs });
+  async getMany<T>(keys: readonly Key<T>[]): Promise<Array<T | undefined>> {
+    return keys.map((key) => this.read(key.name)?.value as T | undefined);
   }
 
-  async increment(key: string, by: number, ttlMs?: number): Promise<number> {
-    const current = this.read(key);
-    const next = (typeof current === 'number' ? current : 0) + by;
-    const existing = this.entries.get(key);
-    const expiresAt =
-      existing && current !== undefined
-        ? existing.expiresAt
-        : ttlMs === undefined
-          ? undefined
-          : this.now() + ttlMs;
-    this.entries.set(key, { value: next, expiresAt });
+  async set<T>(key: Key<T>, value: T, options: SetOptions = {}): Promise<boolean> {
+    const existing = this.read(key.name);
+    if (options.onlyIfAbsent && existing) return false;
+    this.write(key.name, value, (existing?.version ?? 0) + 1, options.ttlMs);
+    return true;
+  }
+
+  async delete(key: Key<unknown>): Promise<void> {
+    this.entries.delete(key.name);
+  }
+
+  async increment(key: Key<number>, by: number, ttlMs?: number): Promise<number> {
+    const existing = this.read(key.name);
+    const next = (typeof existing?.value === 'number' ? existing.value : 0) + by;
+    if (existing) {
+      existing.value = next;
+      existing.version++;
+    } else {
+      this.write(key.name, next, 1, ttlMs);
+    }
     return next;
   }
 
-  async delete(key: string): Promise<void> {
-    this.entries.delete(key);
+  async getVersioned<T>(key: Key<T>): Promise<Versioned<T> | undefined> {
+    const entry = this.read(key.name);
+    return entry ? { value: entry.value as T, version: entry.version } : undefined;
+  }
+
+  async compareAndSet<T>(
+    key: Key<T>,
+    expectedVersion: number,
+    value: T,
+    ttlMs?: number,
+  ): Promise<number | undefined> {
+    const current = this.read(key.name)?.version ?? 0;
+    if (current !== expectedVersion) return undefined;
+    this.write(key.name, value, current + 1, ttlMs);
+    return current + 1;
+  }
+
+  async acquireLease(key: Key<string>, owner: string, ttlMs: number): Promise<boolean> {
+    const holder = this.read(key.name);
+    if (holder && holder.value !== owner) return false;
+    this.write(key.name, owner, (holder?.version ?? 0) + 1, ttlMs);
+    return true;
+  }
+
+  async releaseLease(key: Key<string>, owner: string): Promise<void> {
+    if (this.read(key.name)?.value === owner) this.entries.delete(key.name);
+  }
+
+  async addToSet(key: Key<string[]>, member: string): Promise<void> {
+    const members = new Set((this.read(key.name)?.value as string[] | undefined) ?? []);
+    members.add(member);
+    this.write(key.name, [...members], 1, undefined);
+  }
+
+  async removeFromSet(key: Key<string[]>, member: string): Promise<void> {
+    const members = (this.read(key.name)?.value as string[] | undefined) ?? [];
+    this.write(
+      key.name,
+      members.filter((existing) => existing !== member),
+      1,
+      undefined,
+    );
+  }
+
+  async setMembers(key: Key<string[]>): Promise<string[]> {
+    return [...((this.read(key.name)?.value as string[] | undefined) ?? [])];
+  }
+
+  async admit(admission: Admission): Promise<AdmissionResult> {
+    const now = this.now();
+    const states: BucketState[] = [];
+    let refusedIndex: number | undefined;
+    let retryAfterMs: number | undefined;
+    admission.buckets.forEach((bucket, index) => {
+      const check = this.check(bucket, now);
+      states.push({ remaining: check.remaining, resetMs: check.resetMs });
+      if (refusedIndex === undefined && check.retryAfterMs !== undefined) {
+        refusedIndex = index;
+        retryAfterMs = check.retryAfterMs;
+      }
+    });
+    if (refusedIndex !== undefined) {
+      return { admitted: false, refusedIndex, retryAfterMs, buckets: states, now };
+    }
+    admission.buckets.forEach((bucket, index) => {
+      this.take(bucket, admission.id, now);
+      const state = states[index]!;
+      if (bucket.kind === 'concurrency') state.remaining -= 1;
+      else state.remaining -= bucket.amount;
+    });
+    return { admitted: true, buckets: states, now };
+  }
+
+  async settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
+    const now = this.now();
+    for (const adjustment of adjustments) {
+      if (adjustment.kind === 'concurrency') {
+        this.slots.get(adjustment.key)?.holders.delete(admissionId);
+      } else if (adjustment.kind === 'quota') {
+        const existing = this.read(adjustment.key);
+        const total = (typeof existing?.value === 'number' ? existing.value : 0) + adjustment.delta;
+        this.write(adjustment.key, total, 1, Math.max(1, adjustment.expiresAtMs - now));
+      } else {
+        const log = this.prunedWindow(adjustment.key, adjustment.windowMs, now);
+        const entry = log?.entries.find((candidate) => candidate[2] === admissionId);
+        if (log && entry) {
+          entry[1] += adjustment.delta;
+          log.total += adjustment.delta;
+        }
+      }
+    }
+  }
+
+  async windowTotal(key: string, windowMs: number): Promise<number> {
+    return this.prunedWindow(key, windowMs, this.now())?.total ?? 0;
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    for (const listener of this.listeners.get(channel) ?? []) listener(message);
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): () => void {
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  async time(): Promise<number> {
+    return this.now();
   }
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.windows.clear();
+    this.slots.clear();
+    this.listeners.clear();
   }
 
-  private read(key: string): unknown {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt !== undefined && entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
+  /** Whether the bucket can take its amount now; `retryAfterMs` is set when it cannot. */
+  private check(bucket: Bucket, now: number): { remaining: number; resetMs: number; retryAfterMs?: number } {
+    if (bucket.kind === 'concurrency') {
+      const holders = this.prunedSlots(bucket.key, now);
+      const used = holders?.size ?? 0;
+      const remaining = bucket.limit - used;
+      if (remaining >= 1) return { remaining, resetMs: 0 };
+      let soonest = Number.POSITIVE_INFINITY;
+      for (const expiry of holders?.values() ?? []) soonest = Math.min(soonest, expiry - now);
+      return { remaining, resetMs: soonest, retryAfterMs: Math.max(1, soonest) };
+    }
+    if (bucket.kind === 'quota') {
+      const spent = this.read(bucket.key)?.value;
+      const used = typeof spent === 'number' ? spent : 0;
+      const remaining = bucket.limit - used;
+      const resetMs = Math.max(0, bucket.expiresAtMs - now);
+      if (bucket.amount <= remaining) return { remaining, resetMs };
+      return {
+        remaining,
+        resetMs,
+        retryAfterMs: bucket.amount > bucket.limit ? Infinity : Math.max(1, resetMs),
+      };
+    }
+    const log = this.prunedWindow(bucket.key, bucket.windowMs, now);
+    const total = log?.total ?? 0;
+    const remaining = bucket.limit - total;
+    const newest = log?.entries[log.entries.length - 1];
+    const resetMs = newest ? Math.max(0, newest[0] + bucket.windowMs - now) : 0;
+    if (bucket.amount <= remaining) return { remaining, resetMs };
+    if (bucket.amount > bucket.limit) return { remaining, resetMs, retryAfterMs: Infinity };
+    // The oldest entries leave the window first: wait until enough of them have.
+    let freed = remaining;
+    for (const [at, amount] of log?.entries ?? []) {
+      freed += amount;
+      if (freed >= bucket.amount)
+        return { remaining, resetMs, retryAfterMs: Math.max(1, at + bucket.windowMs - now) };
+    }
+    return { remaining, resetMs, retryAfterMs: Math.max(1, resetMs) };
+  }
+
+  private take(bucket: Bucket, id: string, now: number): void {
+    if (bucket.kind === 'concurrency') {
+      let set = this.slots.get(bucket.key);
+      if (!set) {
+        set = { holders: new Map() };
+        this.slots.set(bucket.key, set);
+      }
+      set.holders.set(id, now + bucket.leaseMs);
+    } else if (bucket.kind === 'quota') {
+      const spent = this.read(bucket.key)?.value;
+      const total = (typeof spent === 'number' ? spent : 0) + bucket.amount;
+      this.write(bucket.key, total, 1, Math.max(1, bucket.expiresAtMs - now));
+    } else {
+      let log = this.windows.get(bucket.key);
+      if (!log) {
+        log = { entries: [], total: 0 };
+        this.windows.set(bucket.key, log);
+      }
+      log.entries.push([now, bucket.amount, id]);
+      log.total += bucket.amount;
+    }
+  }
+
+  private prunedWindow(key: string, windowMs: number, now: number): WindowLog | undefined {
+    const log = this.windows.get(key);
+    if (!log) return undefined;
+    let drop = 0;
+    while (drop < log.entries.length && log.entries[drop]![0] <= now - windowMs) {
+      log.total -= log.entries[drop]![1];
+      drop++;
+    }
+    if (drop > 0) log.entries.splice(0, drop);
+    if (log.entries.length === 0) {
+      this.windows.delete(key);
       return undefined;
     }
-    return entry.value;
+    return log;
+  }
+
+  private prunedSlots(key: string, now: number): Map<string, number> | undefined {
+    const set = this.slots.get(key);
+    if (!set) return undefined;
+    for (const [id, expiry] of set.holders) if (expiry <= now) set.holders.delete(id);
+    return set.holders;
+  }
+
+  private read(name: string): Entry | undefined {
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt <= this.now()) {
+      this.entries.delete(name);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private write(name: string, value: unknown, version: number, ttlMs: number | undefined): void {
+    this.entries.set(name, {
+      value,
+      version,
+      expiresAt: ttlMs === undefined ? undefined : this.now() + ttlMs,
+    });
   }
 }

@@ -4,7 +4,7 @@
  * deterministic for a seed. The demo, the tests and the simulator use it.
  */
 import { abortReasons, UpstreamError } from '../../errors.ts';
-import { type RandomSource, seededRandom } from '../../routing/random.ts';
+import { type RandomSource, seededRandom } from '../../lib/random.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../types/openai.ts';
 import type { CallOptions, ModelClient, ProviderModule, UpstreamMeta } from '../types.ts';
 import { type SimulationOptions, simulationSchema } from './options.ts';

@@ -1,4 +1,4 @@
-import type { RandomSource } from '../../routing/random.ts';
+import type { RandomSource } from '../../lib/random.ts';
 import type { ChatRequest } from '../../types/openai.ts';
 
 const vocabulary = (

@@ -1,0 +1,50 @@
+/**
+ * Every key and channel the gateway keeps in the shared store, and the type of what it holds,
+ * in one place. Names are relative: the store adds its prefix (`state.redis.prefix`).
+ */
+import { type Key, key } from './store.ts';
+
+/** A breaker's shared state (what every instance must agree on). */
+export interface SharedBreakerState {
+  phase: 'closed' | 'open' | 'half_open';
+  /** Store-clock ms when OPEN ends. */
+  openUntil: number;
+  /** Opens in a row without a successful trial (grows the recovery timeout). */
+  reopenCount: number;
+  reason: string;
+  /** Which instance made the last transition. */
+  by: string;
+}
+
+export const stateKeys = {
+  breaker: (model: string): Key<SharedBreakerState> => key(`breaker:${model}`),
+  /** The instance sending the half-open trial for this model. */
+  trialLease: (model: string): Key<string> => key(`lease:trial:${model}`),
+  /** The instance probing this model this interval. */
+  probeLease: (model: string): Key<string> => key(`lease:probe:${model}`),
+  /** After a 429: store-clock ms until the model may be called again. */
+  coolDown: (model: string): Key<number> => key(`cooldown:${model}`),
+  /** Window buckets (admission): a model's requests and tokens per minute. */
+  modelRequests: (model: string): string => `window:model:${model}:requests`,
+  modelTokens: (model: string): string => `window:model:${model}:tokens`,
+  /** Spend in USD since the fleet started counting (never expires). */
+  modelSpend: (model: string): Key<number> => key(`spend:model:${model}`),
+  /** Virtual keys. */
+  keyRecord: (id: string): Key<unknown> => key(`key:${id}`),
+  keyIndex: (): Key<string[]> => key('keys'),
+  keySecret: (): Key<string> => key('key-secret'),
+  keyRequests: (id: string): string => `window:key:${id}:requests`,
+  keyTokens: (id: string): string => `window:key:${id}:tokens`,
+  keyConcurrency: (id: string): string => `slots:key:${id}`,
+  /** Budget bucket of one period, e.g. `budget:key:ab12:day:2026-12-01`. */
+  keyBudget: (id: string, period: string): string => `budget:key:${id}:${period}`,
+  keySpend: (id: string): Key<number> => key(`spend:key:${id}`),
+  keyRequestCount: (id: string): Key<number> => key(`count:key:${id}`),
+} as const;
+
+/** Pub/sub channels: a message says what changed; receivers re-read or apply it. */
+export const stateChannels = {
+  breaker: 'breaker',
+  coolDown: 'cooldown',
+  keys: 'keys',
+} as const;
