@@ -55,7 +55,11 @@ export interface Admission {
 export interface BucketState {
   /** Units left after this admission (when refused: units left now). */
   remaining: number;
-  /** Store-clock ms until the bucket has `limit` units free again (window: the newest entry expires; quota: the period ends). */
+  /**
+   * Store-clock ms until the bucket has `limit` units free again (window: the newest entry
+   * expires, after an admission that is this one; quota: the period ends; concurrency: 0 while
+   * a slot is free, else until the soonest lease ends).
+   */
   resetMs: number;
 }
 
@@ -120,6 +124,15 @@ export interface Store {
   /** The store's clock, ms since the epoch (Redis: its TIME). */
   time(): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether `amount` fits in `room`, forgiving float rounding (a billionth of the limit): ten
+ * requests of $0.10 fit a $1 budget whichever way the running total happened to round.
+ * `RedisStore`'s scripts use the same rule.
+ */
+function fits(amount: number, room: number, limit: number): boolean {
+  return amount <= room + 1e-9 * Math.max(1, Math.abs(limit));
 }
 
 interface Entry {
@@ -252,6 +265,8 @@ export class MemoryStore implements Store {
       const state = states[index]!;
       if (bucket.kind === 'concurrency') state.remaining -= 1;
       else state.remaining -= bucket.amount;
+      // This admission is now the window's newest entry: the window is clear when it leaves.
+      if (bucket.kind === 'window') state.resetMs = bucket.windowMs;
     });
     return { admitted: true, buckets: states, now };
   }
@@ -321,11 +336,11 @@ export class MemoryStore implements Store {
       const used = typeof spent === 'number' ? spent : 0;
       const remaining = bucket.limit - used;
       const resetMs = Math.max(0, bucket.expiresAtMs - now);
-      if (bucket.amount <= remaining) return { remaining, resetMs };
+      if (fits(bucket.amount, remaining, bucket.limit)) return { remaining, resetMs };
       return {
         remaining,
         resetMs,
-        retryAfterMs: bucket.amount > bucket.limit ? Infinity : Math.max(1, resetMs),
+        retryAfterMs: fits(bucket.amount, bucket.limit, bucket.limit) ? Math.max(1, resetMs) : Infinity,
       };
     }
     const log = this.prunedWindow(bucket.key, bucket.windowMs, now);
@@ -333,13 +348,14 @@ export class MemoryStore implements Store {
     const remaining = bucket.limit - total;
     const newest = log?.entries[log.entries.length - 1];
     const resetMs = newest ? Math.max(0, newest[0] + bucket.windowMs - now) : 0;
-    if (bucket.amount <= remaining) return { remaining, resetMs };
-    if (bucket.amount > bucket.limit) return { remaining, resetMs, retryAfterMs: Infinity };
+    if (fits(bucket.amount, remaining, bucket.limit)) return { remaining, resetMs };
+    if (!fits(bucket.amount, bucket.limit, bucket.limit))
+      return { remaining, resetMs, retryAfterMs: Infinity };
     // The oldest entries leave the window first: wait until enough of them have.
     let freed = remaining;
     for (const [at, amount] of log?.entries ?? []) {
       freed += amount;
-      if (freed >= bucket.amount)
+      if (fits(bucket.amount, freed, bucket.limit))
         return { remaining, resetMs, retryAfterMs: Math.max(1, at + bucket.windowMs - now) };
     }
     return { remaining, resetMs, retryAfterMs: Math.max(1, resetMs) };

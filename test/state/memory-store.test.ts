@@ -1,6 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { key, MemoryStore } from '../../src/state/store.ts';
+import { describeStoreConformance } from './store-conformance.ts';
+
+// One process: a peer is the same store; time moves only when the case says so.
+describeStoreConformance('MemoryStore conformance', async () => {
+  let now = 1_800_000_000_000;
+  const store = new MemoryStore(() => now);
+  return {
+    store,
+    unit: 1000,
+    peer: async () => store,
+    advance: async (ms) => {
+      now += ms;
+    },
+    close: () => store.close(),
+  };
+});
 
 describe('MemoryStore', () => {
   it('gets, sets, increments and expires on its clock', async () => {

@@ -1,0 +1,277 @@
+/**
+ * The Lua scripts behind `RedisStore`. Every operation that reads before it writes is one script,
+ * so two instances can never interleave between the read and the write.
+ *
+ * Layout in Redis (names after the store's prefix):
+ * - a typed value (`set`, `increment`, leases, quota buckets): a hash `{v: JSON, n: version}`,
+ *   so one key carries the value, its version and its TTL;
+ * - a set: a Redis set;
+ * - a window bucket: a sorted set `<key>` of admission ids scored by admission time, a hash
+ *   `<key>:amounts` (id -> amount) and a float `<key>:total` (the sum), so admitting never sums
+ *   the log: each entry is added once and pruned once;
+ * - a concurrency bucket: a sorted set of admission ids scored by lease expiry.
+ *
+ * Numbers cross the Lua boundary as strings (`%.17g`): Redis would truncate a Lua number to an
+ * integer, and `tostring` keeps only 14 digits. Infinity travels as `inf`.
+ */
+
+const helpers = `
+local INF = math.huge
+local function num(x)
+  if x == INF then return 'inf' end
+  if x == -INF then return '-inf' end
+  return string.format('%.17g', x)
+end
+local function clock_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Float rounding is forgiven up to a billionth of the limit (as fits() in store.ts).
+local function fits(amount, room, limit)
+  return amount <= room + 1e-9 * math.max(1, math.abs(limit))
+end
+local function ttl_after(ms)
+  return math.max(1, math.ceil(ms))
+end
+`;
+
+/** Window, concurrency and quota buckets: reading a bucket's state and taking from it. */
+const buckets = `
+-- Drop the entries that left the window, subtracting them from the running total.
+local function prune_window(b, now)
+  local cutoff = num(now - b.span)
+  local freed, removed = 0, 0
+  while true do
+    local expired = redis.call('ZRANGEBYSCORE', b.log, '-inf', cutoff, 'LIMIT', 0, 500)
+    if #expired == 0 then break end
+    local amounts = redis.call('HMGET', b.amounts, unpack(expired))
+    for i = 1, #expired do freed = freed + (tonumber(amounts[i]) or 0) end
+    redis.call('HDEL', b.amounts, unpack(expired))
+    redis.call('ZREM', b.log, unpack(expired))
+    removed = removed + #expired
+    if #expired < 500 then break end
+  end
+  if removed == 0 then return end
+  if redis.call('ZCARD', b.log) == 0 then
+    redis.call('DEL', b.amounts, b.total)
+  else
+    redis.call('INCRBYFLOAT', b.total, num(-freed))
+  end
+end
+
+-- Returns remaining, resetMs and, when the amount does not fit, retryAfterMs.
+local function check_window(b, now)
+  prune_window(b, now)
+  local remaining = b.limit - (tonumber(redis.call('GET', b.total) or '0') or 0)
+  local reset = 0
+  local newest = redis.call('ZRANGE', b.log, -1, -1, 'WITHSCORES')
+  if newest[2] then reset = math.max(0, tonumber(newest[2]) + b.span - now) end
+  if fits(b.amount, remaining, b.limit) then return remaining, reset, nil end
+  if not fits(b.amount, b.limit, b.limit) then return remaining, reset, INF end
+  -- The oldest entries leave first: wait until enough of them have (read a page at a time).
+  local freed, start = remaining, 0
+  while true do
+    local page = redis.call('ZRANGE', b.log, start, start + 99, 'WITHSCORES')
+    if #page == 0 then break end
+    local ids = {}
+    for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
+    local amounts = redis.call('HMGET', b.amounts, unpack(ids))
+    for i = 1, #ids do
+      freed = freed + (tonumber(amounts[i]) or 0)
+      if fits(b.amount, freed, b.limit) then
+        return remaining, reset, math.max(1, tonumber(page[2 * i]) + b.span - now)
+      end
+    end
+    start = start + 100
+  end
+  return remaining, reset, math.max(1, reset)
+end
+
+local function check_slots(b, now)
+  redis.call('ZREMRANGEBYSCORE', b.key, '-inf', num(now))
+  local remaining = b.limit - redis.call('ZCARD', b.key)
+  if remaining >= 1 then return remaining, 0, nil end
+  local soonest = INF
+  local first = redis.call('ZRANGE', b.key, 0, 0, 'WITHSCORES')
+  if first[2] then soonest = tonumber(first[2]) - now end
+  return remaining, soonest, math.max(1, soonest)
+end
+
+local function check_quota(b, now)
+  local remaining = b.limit - (tonumber(redis.call('HGET', b.key, 'v') or '0') or 0)
+  local reset = math.max(0, b.span - now)
+  if fits(b.amount, remaining, b.limit) then return remaining, reset, nil end
+  if not fits(b.amount, b.limit, b.limit) then return remaining, reset, INF end
+  return remaining, reset, math.max(1, reset)
+end
+
+local function add_to_quota(key, amount, expires_at, now)
+  redis.call('HINCRBYFLOAT', key, 'v', amount)
+  redis.call('HINCRBY', key, 'n', 1)
+  redis.call('PEXPIRE', key, ttl_after(expires_at - now))
+end
+
+local function take(b, id, now)
+  if b.kind == 'window' then
+    redis.call('ZADD', b.log, num(now), id)
+    redis.call('HSET', b.amounts, id, b.amount_text)
+    redis.call('INCRBYFLOAT', b.total, b.amount_text)
+    local ttl = ttl_after(b.span)
+    redis.call('PEXPIRE', b.log, ttl)
+    redis.call('PEXPIRE', b.amounts, ttl)
+    redis.call('PEXPIRE', b.total, ttl)
+  elseif b.kind == 'concurrency' then
+    redis.call('ZADD', b.key, num(now + b.span), id)
+    local ttl = ttl_after(b.span)
+    if redis.call('PTTL', b.key) < ttl then redis.call('PEXPIRE', b.key, ttl) end
+  else
+    add_to_quota(b.key, b.amount_text, b.span, now)
+  end
+end
+
+-- Buckets from KEYS and ARGV (from index 'first'): a window takes 3 keys, the others 1;
+-- each bucket takes 4 arguments: kind, limit, span (window/lease ms, or quota expiry), amount.
+local function read_buckets(count, first)
+  local list, k, a = {}, 1, first
+  for i = 1, count do
+    local b = { kind = ARGV[a], limit = tonumber(ARGV[a + 1]), span = tonumber(ARGV[a + 2]),
+      amount = tonumber(ARGV[a + 3]) or 1, amount_text = ARGV[a + 3] }
+    if b.kind == 'window' then
+      b.log, b.amounts, b.total = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+      k = k + 3
+    else
+      b.key = KEYS[k]
+      k = k + 1
+    end
+    list[i] = b
+    a = a + 4
+  end
+  return list
+end
+`;
+
+/** KEYS: the buckets' keys. ARGV: id, bucket count, then 4 per bucket (see read_buckets). */
+export const admitScript = `${helpers}${buckets}
+local now = clock_ms()
+local id = ARGV[1]
+local list = read_buckets(tonumber(ARGV[2]), 3)
+local states, refused, retry = {}, -1, 0
+for i, b in ipairs(list) do
+  local remaining, reset, wait
+  if b.kind == 'window' then remaining, reset, wait = check_window(b, now)
+  elseif b.kind == 'concurrency' then remaining, reset, wait = check_slots(b, now)
+  else remaining, reset, wait = check_quota(b, now) end
+  states[i] = { remaining, reset }
+  if refused < 0 and wait then refused, retry = i - 1, wait end
+end
+local reply = { refused < 0 and '1' or '0', tostring(refused), num(retry), num(now) }
+for i, b in ipairs(list) do
+  local remaining = states[i][1]
+  local reset = states[i][2]
+  if refused < 0 then
+    take(b, id, now)
+    remaining = remaining - (b.kind == 'concurrency' and 1 or b.amount)
+    -- This admission is now the window's newest entry.
+    if b.kind == 'window' then reset = b.span end
+  end
+  reply[#reply + 1] = num(remaining)
+  reply[#reply + 1] = num(reset)
+end
+return reply
+`;
+
+/**
+ * KEYS: the adjusted buckets' keys (a window 3, the others 1). ARGV: admission id, count, then
+ * 4 per adjustment: kind, unused limit, span (window ms or quota expiry), delta.
+ */
+export const settleScript = `${helpers}${buckets}
+local now = clock_ms()
+local id = ARGV[1]
+for _, b in ipairs(read_buckets(tonumber(ARGV[2]), 3)) do
+  if b.kind == 'window' then
+    prune_window(b, now)
+    if redis.call('HEXISTS', b.amounts, id) == 1 then
+      redis.call('HINCRBYFLOAT', b.amounts, id, b.amount_text)
+      redis.call('INCRBYFLOAT', b.total, b.amount_text)
+    end
+  elseif b.kind == 'concurrency' then
+    redis.call('ZREM', b.key, id)
+  else
+    add_to_quota(b.key, b.amount_text, b.span, now)
+  end
+end
+return 1
+`;
+
+/** KEYS: a window's 3 keys. ARGV: windowMs. */
+export const windowTotalScript = `${helpers}${buckets}
+local b = { log = KEYS[1], amounts = KEYS[2], total = KEYS[3], span = tonumber(ARGV[1]) }
+prune_window(b, clock_ms())
+return redis.call('GET', b.total) or '0'
+`;
+
+/** KEYS: the keys. A set (written by addToSet) reads as a JSON array, as in MemoryStore. */
+export const getManyScript = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.pcall('HGET', key, 'v')
+  if type(value) == 'table' and value.err then value = cjson.encode(redis.call('SMEMBERS', key)) end
+  out[i] = value
+end
+return out
+`;
+
+/** KEYS[1]. ARGV: JSON value, TTL ms ('' for none), '1' to write only when absent. */
+export const setScript = `
+local key = KEYS[1]
+local kind = redis.call('TYPE', key).ok
+if kind ~= 'none' and ARGV[3] == '1' then return 0 end
+if kind ~= 'none' and kind ~= 'hash' then redis.call('DEL', key) end
+redis.call('HSET', key, 'v', ARGV[1])
+redis.call('HINCRBY', key, 'n', 1)
+if ARGV[2] ~= '' then redis.call('PEXPIRE', key, ARGV[2]) else redis.call('PERSIST', key) end
+return 1
+`;
+
+/** KEYS[1]. ARGV: by, TTL ms for a new key ('' for none). Returns the new value as a string. */
+export const incrementScript = `
+local key = KEYS[1]
+local created = redis.call('EXISTS', key) == 0
+if not created and not tonumber(redis.call('HGET', key, 'v') or '') then
+  redis.call('HSET', key, 'v', '0')
+end
+local value = redis.call('HINCRBYFLOAT', key, 'v', ARGV[1])
+redis.call('HINCRBY', key, 'n', 1)
+if created and ARGV[2] ~= '' then redis.call('PEXPIRE', key, ARGV[2]) end
+return value
+`;
+
+/** KEYS[1]. ARGV: expected version (0: absent), JSON value, TTL ms ('' for none). */
+export const compareAndSetScript = `
+local key = KEYS[1]
+local current = tonumber(redis.call('HGET', key, 'n') or '0')
+if current ~= tonumber(ARGV[1]) then return false end
+redis.call('HSET', key, 'v', ARGV[2], 'n', current + 1)
+if ARGV[3] ~= '' then redis.call('PEXPIRE', key, ARGV[3]) else redis.call('PERSIST', key) end
+return current + 1
+`;
+
+/** KEYS[1]. ARGV: owner as JSON, TTL ms. Takes a free lease or renews the owner's. */
+export const acquireLeaseScript = `
+local key = KEYS[1]
+local holder = redis.call('HGET', key, 'v')
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('HSET', key, 'v', ARGV[1])
+redis.call('HINCRBY', key, 'n', 1)
+redis.call('PEXPIRE', key, ARGV[2])
+return 1
+`;
+
+/** KEYS[1]. ARGV: owner as JSON. */
+export const releaseLeaseScript = `
+if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;

@@ -1,0 +1,416 @@
+/**
+ * The shared store for a fleet: every instance pointing at the same Redis and prefix sees the
+ * same values, limits, leases and messages. Multi-step operations are Lua scripts (see
+ * `redis-scripts.ts`), so replicas never race between a read and a write; admission runs on
+ * Redis's clock (`TIME`), never the caller's.
+ *
+ * Failure behaviour: every command carries a short timeout (`commandTimeoutMs`); a command
+ * issued while the connection is down fails at once instead of waiting in a queue, and a command
+ * cut off by a dropped connection is not sent again after reconnecting (an admission that timed
+ * out must not be taken later behind the caller's back). Errors reach the caller: wrap the store
+ * in `FailoverStore` to serve from local state instead.
+ *
+ * Standalone Redis (or Sentinel) only: the scripts touch keys of several buckets at once, which
+ * Redis Cluster would refuse across slots.
+ *
+ * @example
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379/0', prefix: 'switchyard:' });
+ * await store.waitUntilReady();
+ * await store.set(stateKeys.coolDown('gpt-4o'), until, { ttlMs: 30_000 });
+ */
+import { createHash } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  acquireLeaseScript,
+  admitScript,
+  compareAndSetScript,
+  getManyScript,
+  incrementScript,
+  releaseLeaseScript,
+  setScript,
+  settleScript,
+  windowTotalScript,
+} from './redis-scripts.ts';
+import type {
+  Adjustment,
+  Admission,
+  AdmissionResult,
+  BucketState,
+  Key,
+  SetOptions,
+  Store,
+  Versioned,
+} from './store.ts';
+
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port/db` (or `rediss://` for TLS). */
+  url: string;
+  /** Prepended to every key and channel, so several fleets can share one Redis. */
+  prefix?: string;
+  /** A command not answered within this many ms fails (default 250). */
+  commandTimeoutMs?: number;
+  /** Give up on a connection attempt after this many ms (default 2000). */
+  connectTimeoutMs?: number;
+  /** Reconnect delays: `baseMs * 2^(attempt-1)`, capped at `maxMs`, plus up to 10% jitter. */
+  reconnect?: { baseMs?: number; maxMs?: number };
+  /** Connection errors (each failed reconnect attempt reports one). Silent by default. */
+  onError?: (error: Error) => void;
+  /** Shown in `CLIENT LIST`. */
+  connectionName?: string;
+}
+
+/** One Lua script: EVALSHA by its digest, falling back to EVAL when Redis lost its cache. */
+class LuaScript {
+  readonly sha: string;
+
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const scripts = {
+  admit: new LuaScript(admitScript),
+  settle: new LuaScript(settleScript),
+  windowTotal: new LuaScript(windowTotalScript),
+  getMany: new LuaScript(getManyScript),
+  set: new LuaScript(setScript),
+  increment: new LuaScript(incrementScript),
+  compareAndSet: new LuaScript(compareAndSetScript),
+  acquireLease: new LuaScript(acquireLeaseScript),
+  releaseLease: new LuaScript(releaseLeaseScript),
+};
+
+/** Capped exponential backoff with a little jitter, so a fleet does not reconnect in lockstep. */
+export function reconnectDelay(attempt: number, baseMs: number, maxMs: number): number {
+  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(delay * (1 + Math.random() * 0.1));
+}
+
+function parseNumber(text: unknown): number {
+  if (text === 'inf') return Number.POSITIVE_INFINITY;
+  if (text === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
+
+function ttlArgument(ttlMs: number | undefined): string {
+  return ttlMs === undefined ? '' : String(Math.max(0, Math.ceil(ttlMs)));
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly prefix: string;
+  /** Commands. */
+  private readonly commands: Redis;
+  /** Subscriptions (a subscribed connection can issue nothing else). */
+  private readonly subscriber: Redis;
+  private readonly listeners = new Map<string, Set<(message: string) => void>>();
+  /** SUBSCRIBE commands not yet confirmed: `publish` waits for them, so this instance hears itself. */
+  private readonly pendingSubscriptions = new Set<Promise<unknown>>();
+  private readonly commandTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.prefix = options.prefix ?? 'switchyard:';
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 250;
+    const baseMs = options.reconnect?.baseMs ?? 50;
+    const maxMs = options.reconnect?.maxMs ?? 2000;
+    const shared: RedisOptions = {
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      retryStrategy: (attempt) => reconnectDelay(attempt, baseMs, maxMs),
+      // A command cut off by a lost connection is not replayed later.
+      autoResendUnfulfilledCommands: false,
+    };
+    this.commands = new Redis(options.url, {
+      ...shared,
+      commandTimeout: this.commandTimeoutMs,
+      enableOfflineQueue: false,
+      connectionName: options.connectionName,
+    });
+    // SUBSCRIBE is idempotent: it may wait for the connection and is replayed after reconnects.
+    this.subscriber = new Redis(options.url, {
+      ...shared,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: true,
+      connectionName: options.connectionName && `${options.connectionName}:subscriber`,
+    });
+    const onError = options.onError ?? (() => {});
+    this.commands.on('error', onError);
+    this.subscriber.on('error', onError);
+    this.commands.on('ready', () => this.loadScripts());
+    this.subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.listeners.get(channel) ?? []) {
+        try {
+          listener(message);
+        } catch (error) {
+          // One listener's bug must neither stop the others nor kill the subscriber connection.
+          onError(error instanceof Error ? error : new Error(String(error)));
+        }
+      }
+    });
+  }
+
+  /** Resolves true once both connections are ready, false if that takes longer than `timeoutMs`. */
+  async waitUntilReady(timeoutMs = 2000): Promise<boolean> {
+    const ready = (client: Redis) =>
+      client.status === 'ready'
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => client.once('ready', resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const both = Promise.all([ready(this.commands), ready(this.subscriber)]).then(() => true);
+    try {
+      return await Promise.race([both, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Whether the command connection is up (a cheap check, no round trip). */
+  get connected(): boolean {
+    return this.commands.status === 'ready';
+  }
+
+  /** One round trip; rejects when Redis does not answer in time. */
+  async ping(): Promise<void> {
+    await this.commands.ping();
+  }
+
+  async get<T>(key: Key<T>): Promise<T | undefined> {
+    const name = this.prefix + key.name;
+    try {
+      return decode<T>(await this.commands.hget(name, 'v'));
+    } catch (error) {
+      // A key written by addToSet is a Redis set; MemoryStore reads it as an array.
+      if (!isWrongType(error)) throw error;
+      return (await this.commands.smembers(name)) as T;
+    }
+  }
+
+  async getMany<T>(keys: readonly Key<T>[]): Promise<Array<T | undefined>> {
+    if (keys.length === 0) return [];
+    const names = keys.map((key) => this.prefix + key.name);
+    const values = (await scripts.getMany.run(this.commands, names, [])) as Array<string | null>;
+    return names.map((_, index) => decode<T>(values[index] ?? null));
+  }
+
+  async set<T>(key: Key<T>, value: T, options: SetOptions = {}): Promise<boolean> {
+    const written = await scripts.set.run(
+      this.commands,
+      [this.prefix + key.name],
+      [JSON.stringify(value), ttlArgument(options.ttlMs), options.onlyIfAbsent ? '1' : '0'],
+    );
+    return written === 1;
+  }
+
+  async delete(key: Key<unknown>): Promise<void> {
+    await this.commands.del(this.prefix + key.name);
+  }
+
+  async increment(key: Key<number>, by: number, ttlMs?: number): Promise<number> {
+    const value = await scripts.increment.run(
+      this.commands,
+      [this.prefix + key.name],
+      [String(by), ttlArgument(ttlMs)],
+    );
+    return Number(value);
+  }
+
+  async getVersioned<T>(key: Key<T>): Promise<Versioned<T> | undefined> {
+    const [value, version] = await this.commands.hmget(this.prefix + key.name, 'v', 'n');
+    if (value === null || value === undefined) return undefined;
+    return { value: JSON.parse(value) as T, version: Number(version ?? 0) };
+  }
+
+  async compareAndSet<T>(
+    key: Key<T>,
+    expectedVersion: number,
+    value: T,
+    ttlMs?: number,
+  ): Promise<number | undefined> {
+    const version = await scripts.compareAndSet.run(
+      this.commands,
+      [this.prefix + key.name],
+      [String(expectedVersion), JSON.stringify(value), ttlArgument(ttlMs)],
+    );
+    return version === null ? undefined : Number(version);
+  }
+
+  async acquireLease(key: Key<string>, owner: string, ttlMs: number): Promise<boolean> {
+    const taken = await scripts.acquireLease.run(
+      this.commands,
+      [this.prefix + key.name],
+      [JSON.stringify(owner), ttlArgument(ttlMs)],
+    );
+    return taken === 1;
+  }
+
+  async releaseLease(key: Key<string>, owner: string): Promise<void> {
+    await scripts.releaseLease.run(this.commands, [this.prefix + key.name], [JSON.stringify(owner)]);
+  }
+
+  async addToSet(key: Key<string[]>, member: string): Promise<void> {
+    await this.commands.sadd(this.prefix + key.name, member);
+  }
+
+  async removeFromSet(key: Key<string[]>, member: string): Promise<void> {
+    await this.commands.srem(this.prefix + key.name, member);
+  }
+
+  async setMembers(key: Key<string[]>): Promise<string[]> {
+    return this.commands.smembers(this.prefix + key.name);
+  }
+
+  async admit(admission: Admission): Promise<AdmissionResult> {
+    const keys: string[] = [];
+    const args: string[] = [admission.id, String(admission.buckets.length)];
+    for (const bucket of admission.buckets) {
+      if (bucket.kind === 'window') {
+        keys.push(...this.windowKeys(bucket.key));
+        args.push('window', String(bucket.limit), String(bucket.windowMs), String(bucket.amount));
+      } else if (bucket.kind === 'concurrency') {
+        keys.push(this.prefix + bucket.key);
+        args.push('concurrency', String(bucket.limit), String(bucket.leaseMs), '1');
+      } else {
+        keys.push(this.prefix + bucket.key);
+        args.push('quota', String(bucket.limit), String(bucket.expiresAtMs), String(bucket.amount));
+      }
+    }
+    const reply = (await scripts.admit.run(this.commands, keys, args)) as string[];
+    const buckets: BucketState[] = [];
+    for (let index = 4; index < reply.length; index += 2) {
+      buckets.push({ remaining: parseNumber(reply[index]), resetMs: parseNumber(reply[index + 1]) });
+    }
+    const now = parseNumber(reply[3]);
+    if (reply[0] === '1') return { admitted: true, buckets, now };
+    return {
+      admitted: false,
+      refusedIndex: Number(reply[1]),
+      retryAfterMs: parseNumber(reply[2]),
+      buckets,
+      now,
+    };
+  }
+
+  async settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
+    if (adjustments.length === 0) return;
+    const keys: string[] = [];
+    const args: string[] = [admissionId, String(adjustments.length)];
+    for (const adjustment of adjustments) {
+      if (adjustment.kind === 'window') {
+        keys.push(...this.windowKeys(adjustment.key));
+        args.push('window', '', String(adjustment.windowMs), String(adjustment.delta));
+      } else if (adjustment.kind === 'quota') {
+        keys.push(this.prefix + adjustment.key);
+        args.push('quota', '', String(adjustment.expiresAtMs), String(adjustment.delta));
+      } else {
+        keys.push(this.prefix + adjustment.key);
+        args.push('concurrency', '', '', '');
+      }
+    }
+    await scripts.settle.run(this.commands, keys, args);
+  }
+
+  async windowTotal(key: string, windowMs: number): Promise<number> {
+    return Number(await scripts.windowTotal.run(this.commands, this.windowKeys(key), [String(windowMs)]));
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    if (this.pendingSubscriptions.size > 0) await this.subscriptionsConfirmed();
+    await this.commands.publish(this.prefix + channel, message);
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): () => void {
+    const name = this.prefix + channel;
+    let set = this.listeners.get(name);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(name, set);
+      this.track(this.subscriber.subscribe(name));
+    }
+    set.add(listener);
+    return () => {
+      const current = this.listeners.get(name);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.listeners.delete(name);
+      if (!this.closed) this.track(this.subscriber.unsubscribe(name));
+    };
+  }
+
+  async time(): Promise<number> {
+    const [seconds, microseconds] = await this.commands.time();
+    return Number(seconds) * 1000 + Math.floor(Number(microseconds) / 1000);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    await Promise.all([quit(this.commands), quit(this.subscriber)]);
+  }
+
+  private windowKeys(bucketKey: string): [string, string, string] {
+    const name = this.prefix + bucketKey;
+    return [name, `${name}:amounts`, `${name}:total`];
+  }
+
+  /** Load every script once per connection, so the first calls need no NOSCRIPT round trip. */
+  private loadScripts(): void {
+    for (const script of Object.values(scripts)) {
+      this.commands.script('LOAD', script.source).catch(() => {
+        // EVALSHA falls back to EVAL when a script is missing: nothing is lost.
+      });
+    }
+  }
+
+  private track(command: Promise<unknown>): void {
+    const settled = command.catch(() => {
+      // A failed SUBSCRIBE is replayed by the subscriber's reconnect (autoResubscribe).
+    });
+    this.pendingSubscriptions.add(settled);
+    settled.finally(() => this.pendingSubscriptions.delete(settled));
+  }
+
+  /** Wait (at most one command timeout) for this instance's own subscriptions to be live. */
+  private async subscriptionsConfirmed(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.pendingSubscriptions),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.commandTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+function decode<T>(text: string | null): T | undefined {
+  return text === null ? undefined : (JSON.parse(text) as T);
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // Not answered in time: drop the connection instead.
+    }
+  }
+  client.disconnect();
+}
