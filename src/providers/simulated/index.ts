@@ -5,9 +5,17 @@
  */
 import { abortReasons, UpstreamError } from '../../errors.ts';
 import { type RandomSource, seededRandom } from '../../lib/random.ts';
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../../types/openai.ts';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  ChunkDelta,
+  FinishReason,
+  ToolCall,
+} from '../../types/openai.ts';
 import type { CallOptions, ModelClient, ProviderModule, UpstreamMeta } from '../types.ts';
 import { type SimulationOptions, simulationSchema } from './options.ts';
+import { decideReply, type ReplyKind, splitText, writeJson, writeToolCalls } from './structured.ts';
 import { approximateTokens, promptText, replyWords } from './text.ts';
 
 /** Runtime control of a simulated model (used by the admin API, tests and the simulator). */
@@ -27,6 +35,21 @@ export function isSimulatedClient(client: ModelClient): client is SimulatedClien
 }
 
 const okMeta: UpstreamMeta = { status: 200, rateLimit: {} };
+
+/** An answer's content: text, or tool calls; `tokens` is its completion token count. */
+interface Answer {
+  text?: string;
+  /** A text answer's words, as the stream sends them. */
+  words?: string[];
+  toolCalls?: ToolCall[];
+  tokens: number;
+}
+
+/** One stream chunk's delta and the tokens it carries (its share of the generation time). */
+interface StreamStep {
+  delta: ChunkDelta;
+  tokens: number;
+}
 
 export const simulatedProvider: ProviderModule = {
   name: 'simulated',
@@ -114,26 +137,29 @@ export const simulatedProvider: ProviderModule = {
 
       async chat(request, callOptions) {
         const attempt = plan(request, callOptions);
+        const reply = decideReply(request);
         await awaitFirstByte(attempt, callOptions.signal);
-        const words = replyWords(random, spec.name, attempt.outputTokens);
+        if (reply.kind === 'invalid') throw refuseRequest(reply);
+        const answer = writeAnswer(reply, request, attempt.outputTokens);
         // The whole answer arrives at once, after generating every token.
-        const generationMs = (attempt.outputTokens / options.tokens_per_second) * 1000;
+        const generationMs = (answer.tokens / options.tokens_per_second) * 1000;
         await deps.clock
           .sleep(generationMs, callOptions.signal)
           .catch(rethrowCancel(callOptions.signal, context));
         const promptTokens = approximateTokens(promptText(request));
+        const message: ChatCompletion['choices'][number]['message'] = answer.toolCalls
+          ? { role: 'assistant', content: null, tool_calls: answer.toolCalls }
+          : { role: 'assistant', content: answer.text ?? '' };
         const completion: ChatCompletion = {
           id: deps.newId('chatcmpl'),
           object: 'chat.completion',
           created: deps.nowSeconds(),
           model: spec.name,
-          choices: [
-            { index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' },
-          ],
+          choices: [{ index: 0, message, finish_reason: answer.toolCalls ? 'tool_calls' : 'stop' }],
           usage: {
             prompt_tokens: promptTokens,
-            completion_tokens: attempt.outputTokens,
-            total_tokens: promptTokens + attempt.outputTokens,
+            completion_tokens: answer.tokens,
+            total_tokens: promptTokens + answer.tokens,
           },
         };
         return { completion, meta: okMeta };
@@ -141,48 +167,74 @@ export const simulatedProvider: ProviderModule = {
 
       async stream(request, callOptions) {
         const attempt = plan(request, callOptions);
+        const reply = decideReply(request);
         await awaitFirstByte(attempt, callOptions.signal);
+        if (reply.kind === 'invalid') throw refuseRequest(reply);
         return {
           meta: okMeta,
-          chunks: streamChunks(request, callOptions, attempt.outputTokens, attempt.breaksStream),
+          chunks: streamChunks(request, callOptions, reply, attempt.outputTokens, attempt.breaksStream),
         };
       },
+    };
+
+    const refuseRequest = (reply: { message: string; param: string }) =>
+      new UpstreamError('invalid_request', reply.message, { ...context, status: 400, param: reply.param });
+
+    /** The answer's content, drawn from the seeded source once the first byte is due. */
+    const writeAnswer = (reply: ReplyKind, request: ChatRequest, outputTokens: number): Answer => {
+      if (reply.kind === 'tool_calls') {
+        const toolCalls = writeToolCalls(reply.tools, request, random);
+        let tokens = 0;
+        for (const call of toolCalls)
+          tokens += approximateTokens(call.function.name + call.function.arguments);
+        return { toolCalls, tokens };
+      }
+      if (reply.kind === 'json') {
+        const text = writeJson(reply.schema, request, random, spec.name);
+        return { text, tokens: approximateTokens(text) };
+      }
+      const words = replyWords(random, spec.name, outputTokens);
+      return { text: words.join(''), words, tokens: outputTokens };
     };
 
     async function* streamChunks(
       request: ChatRequest,
       callOptions: CallOptions,
+      reply: ReplyKind,
       outputTokens: number,
       breaks: boolean,
     ): AsyncGenerator<ChatCompletionChunk> {
       const id = deps.newId('chatcmpl');
       const created = deps.nowSeconds();
-      const chunk = (
-        delta: ChatCompletionChunk['choices'][number]['delta'],
-        finish: 'stop' | null = null,
-      ) => ({
+      const chunk = (delta: ChunkDelta, finish: FinishReason = null): ChatCompletionChunk => ({
         id,
-        object: 'chat.completion.chunk' as const,
+        object: 'chat.completion.chunk',
         created,
         model: spec.name,
         choices: [{ index: 0, delta, finish_reason: finish }],
       });
-      const words = replyWords(random, spec.name, outputTokens);
+      const answer = writeAnswer(reply, request, outputTokens);
       const per = options.chunk_tokens;
-      const perChunkMs = (1000 * per) / options.tokens_per_second;
-      const breakAt = breaks ? Math.max(1, Math.floor(words.length / 2)) : -1;
-      yield chunk({ role: 'assistant', content: '' });
-      for (let i = 0; i < words.length; i += per) {
-        if (breakAt >= i && breakAt < i + per && i > 0)
-          throw fail('network', 'stream broke mid-answer (simulated)');
+      const { opening, steps } = answer.toolCalls
+        ? toolCallSteps(answer.toolCalls, per)
+        : answer.words
+          ? textSteps(answer.words, per)
+          : pieceSteps(answer.text ?? '', per);
+      // A broken stream stops at the chunk holding the middle word (or the middle piece).
+      const middle = answer.words ? Math.floor(Math.max(1, Math.floor(answer.words.length / 2)) / per) : -1;
+      const breakAt = !breaks ? -1 : answer.words ? middle : Math.floor(steps.length / 2);
+      yield chunk(opening);
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i]!;
+        if (i > 0 && i === breakAt) throw fail('network', 'stream broke mid-answer (simulated)');
         if (i > 0) {
           await deps.clock
-            .sleep(perChunkMs, callOptions.signal)
+            .sleep((1000 * step.tokens) / options.tokens_per_second, callOptions.signal)
             .catch(rethrowCancel(callOptions.signal, context));
         }
-        yield chunk({ content: words.slice(i, i + per).join('') });
+        yield chunk(step.delta);
       }
-      yield chunk({}, 'stop');
+      yield chunk({}, answer.toolCalls ? 'tool_calls' : 'stop');
       const promptTokens = approximateTokens(promptText(request));
       yield {
         id,
@@ -192,8 +244,8 @@ export const simulatedProvider: ProviderModule = {
         choices: [],
         usage: {
           prompt_tokens: promptTokens,
-          completion_tokens: outputTokens,
-          total_tokens: promptTokens + outputTokens,
+          completion_tokens: answer.tokens,
+          total_tokens: promptTokens + answer.tokens,
         },
       };
     }
@@ -201,6 +253,49 @@ export const simulatedProvider: ProviderModule = {
     return client;
   },
 };
+
+/** Text: `perChunk` words ("tokens") per chunk after an empty opening delta. */
+function textSteps(words: string[], perChunk: number): { opening: ChunkDelta; steps: StreamStep[] } {
+  const steps: StreamStep[] = [];
+  for (let i = 0; i < words.length; i += perChunk) {
+    steps.push({ delta: { content: words.slice(i, i + perChunk).join('') }, tokens: perChunk });
+  }
+  return { opening: { role: 'assistant', content: '' }, steps };
+}
+
+/** JSON text: pieces of about `perChunk` tokens (four characters each), at least three. */
+function pieceSteps(text: string, perChunk: number): { opening: ChunkDelta; steps: StreamStep[] } {
+  return {
+    opening: { role: 'assistant', content: '' },
+    steps: splitText(text, perChunk * 4).map((piece) => ({
+      delta: { content: piece },
+      tokens: approximateTokens(piece),
+    })),
+  };
+}
+
+/** OpenAI's tool-call deltas: id, type and name first, then the arguments in pieces. */
+function toolCallSteps(calls: ToolCall[], perChunk: number): { opening: ChunkDelta; steps: StreamStep[] } {
+  const steps: StreamStep[] = [];
+  let opening: ChunkDelta | undefined;
+  calls.forEach((call, index) => {
+    const header = {
+      index,
+      id: call.id,
+      type: 'function' as const,
+      function: { name: call.function.name, arguments: '' },
+    };
+    if (opening === undefined) opening = { role: 'assistant', content: null, tool_calls: [header] };
+    else steps.push({ delta: { tool_calls: [header] }, tokens: approximateTokens(call.function.name) });
+    for (const piece of splitText(call.function.arguments, perChunk * 4)) {
+      steps.push({
+        delta: { tool_calls: [{ index, function: { arguments: piece } }] },
+        tokens: approximateTokens(piece),
+      });
+    }
+  });
+  return { opening: opening ?? { role: 'assistant', content: null }, steps };
+}
 
 function activeOutage(
   outages: SimulationOptions['outages'],

@@ -1,5 +1,5 @@
 import type { RandomSource } from '../../lib/random.ts';
-import type { ChatRequest } from '../../types/openai.ts';
+import type { ChatMessage, ChatRequest } from '../../types/openai.ts';
 
 const vocabulary = (
   'the a model gateway routes each request to a healthy provider and answers quickly while cost stays low ' +
@@ -19,11 +19,16 @@ export function replyWords(random: RandomSource, modelName: string, tokens: numb
 /** All message text in a request (for the simulated usage numbers). */
 export function promptText(request: ChatRequest): string {
   let text = '';
-  for (const message of request.messages ?? []) {
-    if (typeof message.content === 'string') text += message.content;
-    else if (Array.isArray(message.content)) {
-      for (const part of message.content) if (part.type === 'text') text += (part as { text: string }).text;
-    }
+  for (const message of request.messages ?? []) text += messageText(message);
+  return text;
+}
+
+/** The text of one message (its text parts, for multi-part content). */
+export function messageText(message: ChatMessage): string {
+  if (typeof message.content === 'string') return message.content;
+  let text = '';
+  if (Array.isArray(message.content)) {
+    for (const part of message.content) if (part.type === 'text') text += (part as { text: string }).text;
   }
   return text;
 }
