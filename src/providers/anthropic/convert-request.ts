@@ -7,9 +7,11 @@
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
 import type {
+  CacheControl,
   ChatMessage,
   ChatRequest,
   ContentPart,
+  ThinkingBlock,
   ToolChoice,
   ToolDefinition,
 } from '../../types/openai.ts';
@@ -18,20 +20,29 @@ export type AnthropicImageSource =
   | { type: 'base64'; media_type: string; data: string }
   | { type: 'url'; url: string };
 
+type Cacheable = { cache_control?: CacheControl };
+
 export type AnthropicContentBlock =
-  | { type: 'text'; text: string }
-  | { type: 'image'; source: AnthropicImageSource }
-  | {
+  | ({ type: 'text'; text: string } & Cacheable)
+  | ({ type: 'image'; source: AnthropicImageSource } & Cacheable)
+  | ({
       type: 'document';
-      source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
-    }
-  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
-  | {
+      source:
+        | { type: 'base64'; media_type: string; data: string }
+        | { type: 'url'; url: string }
+        | { type: 'text'; media_type: string; data: string };
+      title?: string | null;
+      context?: string | null;
+      citations?: unknown;
+    } & Cacheable)
+  | ({ type: 'tool_use'; id: string; name: string; input: Record<string, unknown> } & Cacheable)
+  | ({
       type: 'tool_result';
       tool_use_id: string;
       content: string | AnthropicContentBlock[];
       is_error?: boolean;
-    };
+    } & Cacheable)
+  | ThinkingBlock;
 
 export interface AnthropicMessage {
   role: 'user' | 'assistant';
@@ -42,7 +53,11 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
+  cache_control?: CacheControl;
+  [key: string]: unknown;
 }
+
+export type AnthropicSystemBlock = { type: 'text'; text: string } & Cacheable;
 
 export type AnthropicToolChoice =
   | { type: 'auto' | 'any' | 'none'; disable_parallel_tool_use?: boolean }
@@ -52,25 +67,47 @@ export interface AnthropicRequest {
   model: string;
   messages: AnthropicMessage[];
   max_tokens: number;
-  system?: string;
+  system?: string | AnthropicSystemBlock[];
   temperature?: number;
   top_p?: number;
+  top_k?: number;
   stop_sequences?: string[];
   stream?: boolean;
-  tools?: AnthropicTool[];
+  tools?: Array<AnthropicTool | Record<string, unknown>>;
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id: string };
+  thinking?: Record<string, unknown>;
+  cache_control?: CacheControl;
+  [key: string]: unknown;
+}
+
+/**
+ * The `anthropic-beta` header for a request that arrived with beta flags (Messages front door),
+ * or undefined. The adapter sends it beside the body.
+ */
+export function anthropicBetaHeader(request: ChatRequest): string | undefined {
+  const betas = request.anthropic?.betas;
+  return betas && betas.length > 0 ? betas.join(',') : undefined;
 }
 
 /** Build the Messages API body. `stream` comes from the call (chat vs stream), not the request. */
 export function toAnthropicRequest(request: ChatRequest, spec: ModelSpec, stream: boolean): AnthropicRequest {
   const systemParts: string[] = [];
+  const systemBlocks: AnthropicSystemBlock[] = [];
+  let systemAsBlocks = false;
   const messages: AnthropicMessage[] = [];
+  const extras = request.anthropic;
 
   for (const message of request.messages) {
     if (message.role === 'system' || message.role === 'developer') {
       const text = textOf(message.content);
       if (text) systemParts.push(text);
+      const blocks = systemBlocksOf(message);
+      // Blocks keep cache breakpoints; a Messages client's block list also stays a list.
+      if (blocks.some((block) => block.cache_control) || (extras && Array.isArray(message.content))) {
+        systemAsBlocks = true;
+      }
+      systemBlocks.push(...blocks);
       continue;
     }
     const converted = convertMessage(message);
@@ -94,39 +131,97 @@ export function toAnthropicRequest(request: ChatRequest, spec: ModelSpec, stream
     messages,
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? spec.maxOutputTokens,
   };
-  if (systemParts.length > 0) body.system = systemParts.join('\n\n');
+  if (systemAsBlocks && systemBlocks.length > 0) body.system = systemBlocks;
+  else if (systemParts.length > 0) body.system = systemParts.join('\n\n');
   // Anthropic's temperature range is 0..1 (OpenAI's is 0..2); clamp rather than fail the request.
   if (request.temperature != null) body.temperature = Math.min(1, Math.max(0, request.temperature));
   if (request.top_p != null) body.top_p = request.top_p;
   const stop = stopSequences(request.stop);
   if (stop.length > 0) body.stop_sequences = stop;
   if (stream) body.stream = true;
+  const tools: Array<AnthropicTool | Record<string, unknown>> = (request.tools ?? []).map(convertTool);
+  for (const { position, tool } of extras?.builtin_tools ?? []) {
+    tools.splice(Math.min(position, tools.length), 0, tool);
+  }
+  if (tools.length > 0) body.tools = tools;
   if (request.tools && request.tools.length > 0) {
-    body.tools = request.tools.map(convertTool);
     const choice = convertToolChoice(request.tool_choice, request.parallel_tool_calls === false);
     if (choice) body.tool_choice = choice;
   }
   if (typeof request.user === 'string' && request.user) body.metadata = { user_id: request.user };
+  if (extras) applyExtras(body, extras);
   return body;
+}
+
+/** Anthropic-only request data from the Messages front door, back in its own fields. */
+function applyExtras(body: AnthropicRequest, extras: NonNullable<ChatRequest['anthropic']>): void {
+  if (extras.top_k !== undefined) body.top_k = extras.top_k;
+  if (extras.thinking !== undefined) body.thinking = extras.thinking;
+  if (extras.cache_control) body.cache_control = extras.cache_control;
+  for (const [key, value] of Object.entries(extras.passthrough ?? {})) {
+    if (!(key in body)) body[key] = value;
+  }
+}
+
+function systemBlocksOf(message: ChatMessage): AnthropicSystemBlock[] {
+  const blocks: AnthropicSystemBlock[] = [];
+  if (typeof message.content === 'string') {
+    if (message.content) blocks.push({ type: 'text', text: message.content });
+  } else if (Array.isArray(message.content)) {
+    for (const part of message.content) {
+      if (part.type !== 'text' || typeof part.text !== 'string' || !part.text) continue;
+      const block: AnthropicSystemBlock = { type: 'text', text: part.text };
+      if (part.cache_control) block.cache_control = part.cache_control as CacheControl;
+      blocks.push(block);
+    }
+  }
+  const last = blocks[blocks.length - 1];
+  if (last && message.cache_control) last.cache_control = message.cache_control;
+  return blocks;
 }
 
 function convertMessage(message: ChatMessage): AnthropicMessage {
   if (message.role === 'tool' || message.role === 'function') {
     // OpenAI sends each tool result as its own message; Anthropic wants them as user content.
     const id = message.tool_call_id ?? (typeof message.name === 'string' ? message.name : '');
-    return {
-      role: 'user',
-      content: [{ type: 'tool_result', tool_use_id: id, content: toolResultContent(message.content) }],
+    const result: AnthropicContentBlock = {
+      type: 'tool_result',
+      tool_use_id: id,
+      content: toolResultContent(message.content),
     };
+    if (message.is_error === true) result.is_error = true;
+    if (message.cache_control) result.cache_control = message.cache_control;
+    return { role: 'user', content: [result] };
   }
   if (message.role === 'assistant') {
-    const content = contentBlocks(message.content);
+    // Thinking blocks open the turn, unchanged; one without a signature (reasoning text from an
+    // OpenAI-compatible server) cannot be verified by Anthropic and is left out.
+    const content: AnthropicContentBlock[] = (message.thinking_blocks ?? []).filter(
+      (block) => block.type === 'redacted_thinking' || (block.type === 'thinking' && block.signature),
+    );
+    content.push(...contentBlocks(message.content));
     for (const call of message.tool_calls ?? []) {
-      content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseArguments(call) });
+      const use: AnthropicContentBlock = {
+        type: 'tool_use',
+        id: call.id,
+        name: call.function.name,
+        input: parseArguments(call),
+      };
+      if (call.cache_control) use.cache_control = call.cache_control;
+      content.push(use);
     }
-    return { role: 'assistant', content };
+    return { role: 'assistant', content: withMessageCache(content, message) };
   }
-  return { role: 'user', content: contentBlocks(message.content) };
+  return { role: 'user', content: withMessageCache(contentBlocks(message.content), message) };
+}
+
+/** A breakpoint set on a whole message (as OpenAI-format clients write it) marks its last block. */
+function withMessageCache(blocks: AnthropicContentBlock[], message: ChatMessage): AnthropicContentBlock[] {
+  const last = blocks[blocks.length - 1];
+  if (message.cache_control && last && last.type !== 'thinking' && last.type !== 'redacted_thinking') {
+    last.cache_control = message.cache_control;
+  }
+  return blocks;
 }
 
 function contentBlocks(content: ChatMessage['content']): AnthropicContentBlock[] {
@@ -141,9 +236,25 @@ function contentBlocks(content: ChatMessage['content']): AnthropicContentBlock[]
 }
 
 function convertPart(part: ContentPart): AnthropicContentBlock | undefined {
+  const block = convertPartBody(part);
+  if (block && part.cache_control && block.type !== 'thinking' && block.type !== 'redacted_thinking') {
+    block.cache_control = part.cache_control as CacheControl;
+  }
+  return block;
+}
+
+function convertPartBody(part: ContentPart): AnthropicContentBlock | undefined {
+  const document = (part as { anthropic_document?: Record<string, unknown> }).anthropic_document;
   if (part.type === 'text') {
     const text = (part as { text?: unknown }).text;
-    return typeof text === 'string' && text ? { type: 'text', text } : undefined;
+    if (typeof text !== 'string') return undefined;
+    if (document?.media_type === 'text/plain') {
+      return withDocumentExtras(
+        { type: 'document', source: { type: 'text', media_type: 'text/plain', data: text } },
+        document,
+      );
+    }
+    return text ? { type: 'text', text } : undefined;
   }
   if (part.type === 'refusal') {
     const text = (part as { refusal?: unknown }).refusal;
@@ -160,10 +271,22 @@ function convertPart(part: ContentPart): AnthropicContentBlock | undefined {
     const data = (part as { file?: { file_data?: unknown } }).file?.file_data;
     if (typeof data !== 'string') throw invalid('only inline file parts (file.file_data) are supported');
     const source = sourceFromUrl(data, 'file');
-    if (source.type !== 'base64') throw invalid('file parts must be base64 data URLs');
-    return { type: 'document', source };
+    // A URL document only comes from the Messages front door, which marks it as a document.
+    if (source.type !== 'base64' && !document) throw invalid('file parts must be base64 data URLs');
+    return withDocumentExtras({ type: 'document', source }, document);
   }
   throw invalid(`content part type '${part.type}' is not supported by this model`);
+}
+
+function withDocumentExtras(
+  block: Extract<AnthropicContentBlock, { type: 'document' }>,
+  extras: Record<string, unknown> | undefined,
+): AnthropicContentBlock {
+  if (!extras) return block;
+  if (typeof extras.title === 'string') block.title = extras.title;
+  if (typeof extras.context === 'string') block.context = extras.context;
+  if (extras.citations !== undefined) block.citations = extras.citations;
+  return block;
 }
 
 /** `data:<type>;base64,<data>` becomes an inline source; http(s) URLs are fetched by Anthropic. */
@@ -235,6 +358,8 @@ function convertTool(tool: ToolDefinition): AnthropicTool {
     input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
   };
   if (tool.function.description) out.description = tool.function.description;
+  if (tool.cache_control) out.cache_control = tool.cache_control;
+  if (tool.anthropic_extra) Object.assign(out, tool.anthropic_extra);
   return out;
 }
 

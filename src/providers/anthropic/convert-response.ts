@@ -4,7 +4,7 @@
  */
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { type FailureKind, UpstreamError } from '../../errors.ts';
-import type { ChatCompletion, FinishReason, ToolCall, Usage } from '../../types/openai.ts';
+import type { ChatCompletion, FinishReason, ThinkingBlock, ToolCall, Usage } from '../../types/openai.ts';
 import type { ErrorDetails } from '../http.ts';
 
 export interface AnthropicUsage {
@@ -12,6 +12,7 @@ export interface AnthropicUsage {
   output_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  output_tokens_details?: { thinking_tokens?: number | null } | null;
 }
 
 export type AnthropicResponseBlock =
@@ -52,17 +53,26 @@ export function finishReasonFor(stopReason: string | null | undefined): FinishRe
   }
 }
 
-/** Anthropic reports cached prompt tokens apart from `input_tokens`; OpenAI counts them all. */
+/**
+ * Anthropic's usage in the normalised form (src/types/openai.ts). Anthropic's `input_tokens`
+ * leaves out both cache counts, so prompt_tokens = input + cache reads + cache writes, with the
+ * reads as `cached_tokens` and the writes as `cache_write_tokens`.
+ */
 export function usageFrom(usage: AnthropicUsage | undefined): Usage {
   const cacheRead = usage?.cache_read_input_tokens ?? 0;
-  const prompt = (usage?.input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0) + cacheRead;
+  const cacheWrite = usage?.cache_creation_input_tokens ?? 0;
+  const prompt = (usage?.input_tokens ?? 0) + cacheWrite + cacheRead;
   const completion = usage?.output_tokens ?? 0;
-  return {
+  const out: Usage = {
     prompt_tokens: prompt,
     completion_tokens: completion,
     total_tokens: prompt + completion,
-    prompt_tokens_details: { cached_tokens: cacheRead },
+    prompt_tokens_details: { cached_tokens: cacheRead, cache_write_tokens: cacheWrite },
   };
+  const thinking = usage?.output_tokens_details?.thinking_tokens;
+  if (typeof thinking === 'number' && thinking > 0)
+    out.completion_tokens_details = { reasoning_tokens: thinking };
+  return out;
 }
 
 export function isAnthropicMessage(body: unknown): body is AnthropicMessageResponse {
@@ -84,9 +94,20 @@ export function toChatCompletion(
 ): ChatCompletion {
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
+  const thinking: ThinkingBlock[] = [];
   for (const block of message.content) {
     if (block.type === 'text' && typeof block.text === 'string') {
       texts.push(block.text);
+    } else if (block.type === 'thinking') {
+      const { thinking: text, signature } = block as { thinking?: unknown; signature?: unknown };
+      thinking.push({
+        type: 'thinking',
+        thinking: typeof text === 'string' ? text : '',
+        signature: typeof signature === 'string' ? signature : '',
+      });
+    } else if (block.type === 'redacted_thinking') {
+      const data = (block as { data?: unknown }).data;
+      thinking.push({ type: 'redacted_thinking', data: typeof data === 'string' ? data : '' });
     } else if (block.type === 'tool_use') {
       const use = block as { id: string; name: string; input: unknown };
       toolCalls.push({
@@ -95,7 +116,7 @@ export function toChatCompletion(
         function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) },
       });
     }
-    // thinking, redacted_thinking and server-tool blocks have no Chat Completions equivalent.
+    // Server-tool blocks have no Chat Completions equivalent.
   }
   const content = texts.join('');
   return {
@@ -111,9 +132,13 @@ export function toChatCompletion(
           // OpenAI sends null content when the turn is only tool calls.
           content: content === '' && toolCalls.length > 0 ? null : content,
           ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+          // Extension: kept whole (signatures included) for a Messages client to pass back.
+          ...(thinking.length > 0 ? { thinking_blocks: thinking } : {}),
         },
         finish_reason: finishReasonFor(message.stop_reason),
         logprobs: null,
+        ...(message.stop_reason ? { native_finish_reason: message.stop_reason } : {}),
+        ...(message.stop_sequence ? { stop_sequence: message.stop_sequence } : {}),
       },
     ],
     usage: usageFrom(message.usage),

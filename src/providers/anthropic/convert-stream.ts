@@ -4,6 +4,9 @@
  * Anthropic streams content blocks by index (text, tool_use, thinking...), OpenAI streams one
  * delta per chunk with tool calls numbered from 0. We keep a map from Anthropic block index to
  * OpenAI tool index. The stream is only complete after `message_stop`; anything else is a cut.
+ * Thinking blocks travel in the `thinking_blocks` delta extension (text and signature), and the
+ * finish chunk carries Anthropic's own stop reason and stop sequence (`native_finish_reason`,
+ * `stop_sequence`), so the Messages front door can replay them exactly.
  */
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
@@ -30,8 +33,16 @@ interface StreamEvent {
   type?: string;
   index?: number;
   message?: { id?: string; usage?: AnthropicUsage };
-  content_block?: { type?: string; id?: string; name?: string; text?: string };
-  delta?: { type?: string; text?: string; partial_json?: string; stop_reason?: string | null };
+  content_block?: { type?: string; id?: string; name?: string; text?: string; data?: string };
+  delta?: {
+    type?: string;
+    text?: string;
+    partial_json?: string;
+    thinking?: string;
+    signature?: string;
+    stop_reason?: string | null;
+    stop_sequence?: string | null;
+  };
   usage?: AnthropicUsage;
 }
 
@@ -47,6 +58,8 @@ export async function* anthropicStreamToChunks(
   const usage: AnthropicUsage = {};
   /** Anthropic block index -> OpenAI tool call index, and whether any argument text was sent. */
   const tools = new Map<number, { index: number; sentArguments: boolean }>();
+  /** Anthropic block index -> thinking block number (the extension's `thinking_blocks` index). */
+  const thinking = new Map<number, number>();
 
   const chunk = (delta: ChunkDelta, finishReason: FinishReason = null): ChatCompletionChunk => ({
     id,
@@ -98,6 +111,12 @@ export async function* anthropicStreamToChunks(
           });
         } else if (block?.type === 'text' && block.text) {
           yield chunk({ content: block.text });
+        } else if (block?.type === 'thinking' && typeof event.index === 'number') {
+          thinking.set(event.index, thinking.size);
+        } else if (block?.type === 'redacted_thinking') {
+          const index = thinking.size;
+          if (typeof event.index === 'number') thinking.set(event.index, index);
+          yield chunk({ thinking_blocks: [{ index, type: 'redacted_thinking', data: block.data ?? '' }] });
         }
         break;
       }
@@ -112,8 +131,18 @@ export async function* anthropicStreamToChunks(
             tool.sentArguments = true;
             yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: delta.partial_json } }] });
           }
+        } else if (delta?.type === 'thinking_delta' || delta?.type === 'signature_delta') {
+          // Extension: thinking travels whole, signature included, for Messages clients.
+          const index = typeof event.index === 'number' ? thinking.get(event.index) : undefined;
+          if (index !== undefined) {
+            const piece =
+              delta.type === 'thinking_delta'
+                ? { index, type: 'thinking' as const, thinking: delta.thinking ?? '' }
+                : { index, type: 'thinking' as const, signature: delta.signature ?? '' };
+            yield chunk({ thinking_blocks: [piece] });
+          }
         }
-        // thinking_delta / signature_delta / citations_delta have no Chat Completions equivalent.
+        // citations_delta has no Chat Completions equivalent.
         break;
       }
       case 'content_block_stop': {
@@ -129,11 +158,17 @@ export async function* anthropicStreamToChunks(
         yield* ensureStarted();
         // message_delta usage is cumulative; later values replace earlier ones.
         for (const [key, value] of Object.entries(event.usage ?? {})) {
-          if (typeof value === 'number') (usage as Record<string, number>)[key] = value;
+          if (typeof value === 'number' || (key === 'output_tokens_details' && value)) {
+            (usage as Record<string, unknown>)[key] = value;
+          }
         }
         if (event.delta?.stop_reason && !finished) {
           finished = true;
-          yield chunk({}, finishReasonFor(event.delta.stop_reason));
+          const finish = chunk({}, finishReasonFor(event.delta.stop_reason));
+          const choice = finish.choices[0]!;
+          choice.native_finish_reason = event.delta.stop_reason;
+          if (event.delta.stop_sequence) choice.stop_sequence = event.delta.stop_sequence;
+          yield finish;
         }
         break;
       }
