@@ -221,6 +221,18 @@ end
 return out
 `;
 
+/** KEYS: the keys. Returns value and remaining TTL (PTTL: -1 none, -2 absent) for each key. */
+export const getManyWithExpiryScript = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  local value = redis.pcall('HGET', key, 'v')
+  if type(value) == 'table' and value.err then value = cjson.encode(redis.call('SMEMBERS', key)) end
+  out[2 * i - 1] = value
+  out[2 * i] = redis.call('PTTL', key)
+end
+return out
+`;
+
 /** KEYS[1]. ARGV: JSON value, TTL ms ('' for none), '1' to write only when absent. */
 export const setScript = `
 local key = KEYS[1]

@@ -25,6 +25,7 @@ import {
   admitScript,
   compareAndSetScript,
   getManyScript,
+  getManyWithExpiryScript,
   incrementScript,
   releaseLeaseScript,
   setScript,
@@ -41,6 +42,12 @@ import type {
   Store,
   Versioned,
 } from './store.ts';
+
+export interface ExpiringValue<T> {
+  value: T;
+  /** Remaining time to live; undefined when the value never expires. */
+  ttlMs: number | undefined;
+}
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port/db` (or `rediss://` for TLS). */
@@ -82,6 +89,7 @@ const scripts = {
   settle: new LuaScript(settleScript),
   windowTotal: new LuaScript(windowTotalScript),
   getMany: new LuaScript(getManyScript),
+  getManyWithExpiry: new LuaScript(getManyWithExpiryScript),
   set: new LuaScript(setScript),
   increment: new LuaScript(incrementScript),
   compareAndSet: new LuaScript(compareAndSetScript),
@@ -103,6 +111,14 @@ function parseNumber(text: unknown): number {
 
 function ttlArgument(ttlMs: number | undefined): string {
   return ttlMs === undefined ? '' : String(Math.max(0, Math.ceil(ttlMs)));
+}
+
+/**
+ * Whether a failed call certainly never reached Redis (sent while disconnected). Any other
+ * failure, a timeout above all, may still have been carried out.
+ */
+export function neverReachedRedis(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("Stream isn't writeable");
 }
 
 function isWrongType(error: unknown): boolean {
@@ -207,6 +223,21 @@ export class RedisStore implements Store {
     const names = keys.map((key) => this.prefix + key.name);
     const values = (await scripts.getMany.run(this.commands, names, [])) as Array<string | null>;
     return names.map((_, index) => decode<T>(values[index] ?? null));
+  }
+
+  /** Values with their remaining TTL (undefined: none), in one round trip: for a local mirror. */
+  async getManyWithExpiry<T>(keys: readonly Key<T>[]): Promise<Array<ExpiringValue<T> | undefined>> {
+    if (keys.length === 0) return [];
+    const names = keys.map((key) => this.prefix + key.name);
+    const reply = (await scripts.getManyWithExpiry.run(this.commands, names, [])) as Array<
+      string | number | null
+    >;
+    return names.map((_, index) => {
+      const text = reply[2 * index];
+      if (typeof text !== 'string') return undefined;
+      const ttlMs = Number(reply[2 * index + 1]);
+      return { value: JSON.parse(text) as T, ttlMs: ttlMs >= 0 ? ttlMs : undefined };
+    });
   }
 
   async set<T>(key: Key<T>, value: T, options: SetOptions = {}): Promise<boolean> {

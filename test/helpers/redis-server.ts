@@ -41,6 +41,7 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
+    let ready = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`redis-server did not start on port ${port}:\n${output}`));
@@ -54,15 +55,17 @@ function launch(port: number, dir: string): Promise<ChildProcess> {
       reject(new Error(`redis-server exited with ${code}:\n${output}`));
     });
     child.stdout?.on('data', (chunk: Buffer) => {
+      if (ready) return;
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) {
+        ready = true;
         clearTimeout(timer);
         child.removeAllListeners('exit');
         resolve(child);
       }
     });
     child.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
+      if (!ready) output += chunk.toString();
     });
   });
 }
