@@ -251,8 +251,12 @@ function documentPart(block: DocumentBlockParam): ContentPart {
   } else {
     const fileData =
       source.type === 'base64' ? `data:${source.media_type};base64,${source.data}` : source.url;
-    part = { type: 'file', file: { file_data: fileData, filename: block.title ?? 'document.pdf' } };
-    if (Object.keys(extras).length > 0) part.anthropic_document = extras;
+    // The marker also tells the Anthropic converter that a URL here is a document to fetch.
+    part = {
+      type: 'file',
+      file: { file_data: fileData, filename: block.title ?? 'document.pdf' },
+      anthropic_document: extras,
+    };
   }
   return withCache(part, block.cache_control);
 }
