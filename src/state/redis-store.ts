@@ -181,10 +181,14 @@ export class RedisStore implements Store {
 
   /** Resolves true once both connections are ready, false if that takes longer than `timeoutMs`. */
   async waitUntilReady(timeoutMs = 2000): Promise<boolean> {
+    const cleanups: Array<() => void> = [];
     const ready = (client: Redis) =>
       client.status === 'ready'
         ? Promise.resolve()
-        : new Promise<void>((resolve) => client.once('ready', resolve));
+        : new Promise<void>((resolve) => {
+            client.once('ready', resolve);
+            cleanups.push(() => client.off('ready', resolve));
+          });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
@@ -194,6 +198,7 @@ export class RedisStore implements Store {
       return await Promise.race([both, timeout]);
     } finally {
       clearTimeout(timer);
+      for (const cleanup of cleanups) cleanup();
     }
   }
 

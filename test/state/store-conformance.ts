@@ -165,7 +165,7 @@ const values: ConformanceCase[] = [
       );
       const winners = results.filter((version) => version !== undefined);
       assert.deepEqual(winners, [1], 'exactly one writer');
-      const winner = results.findIndex((version) => version === 1);
+      const winner = results.indexOf(1);
       assert.deepEqual(await store.getVersioned(state), { value: `writer-${winner}`, version: 1 });
       assert.equal(await store.compareAndSet(state, 1, 'short-lived', 2 * unit), 2);
       await advance(3 * unit);
