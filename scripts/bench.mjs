@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: what the gateway costs. Starts a fake instant upstream, the bare Node.js
-// passthrough proxy and Switchyard (each in its own process, 127.0.0.1 only), drives them with
+// passthrough proxy, the parse proxy (reads and re-writes every JSON body and stream chunk) and
+// Switchyard (each in its own process, 127.0.0.1 only), drives them with
 // autocannon from another process, and reports throughput, latency, time to first chunk, RSS,
 // a memory soak, a CPU profile of Switchyard and the routing micro-benchmark.
 // Human tables on stdout; everything in bench/results/latest.json. See bench/README.md.
@@ -64,6 +65,8 @@ const targets = {
   throughputRatio: 0.8,
   addedP50Ms: 1,
   soakGrowth: 0.1,
+  // Against the parse proxy (issue 14): the ceiling for a gateway that must read its traffic.
+  parse: { throughputRatio: 0.6, cpuRatio: 1.7, addedP50Ms: 0.3 },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -384,18 +387,20 @@ async function main() {
   if (entry.warning) log(`  warning: ${entry.warning}`);
   let upstream;
   let bare;
+  let parse;
   let switchyard;
   try {
     upstream = await startServer('upstream', [join(bench, 'upstream.mjs')]);
     const upstreamEnv = { UPSTREAM_URL: upstream.url };
     bare = await startServer('bare', [join(bench, 'bare-proxy.mjs')], upstreamEnv);
+    parse = await startServer('parse', [join(bench, 'parse-proxy.mjs')], upstreamEnv);
     switchyard = await startServer('switchyard', ['--expose-gc', ...entry.args], {
       ...upstreamEnv,
       BENCH_TMP: join(tmp, 'switchyard'),
     });
-    const servers = [upstream, bare, switchyard];
+    const servers = [upstream, bare, parse, switchyard];
     const direct = { ...upstream, name: 'direct' };
-    const targetList = [direct, bare, switchyard];
+    const targetList = [direct, bare, parse, switchyard];
     for (const server of targetList) {
       const check = await sanityCheck(server);
       log(
@@ -503,6 +508,7 @@ async function main() {
     }
   } finally {
     await stopServer(switchyard);
+    await stopServer(parse);
     await stopServer(bare);
     await stopServer(upstream);
     rmSync(tmp, { recursive: true, force: true });
@@ -677,30 +683,39 @@ function report(results) {
     `THROUGHPUT AND LATENCY UNDER LOAD — median of ${results.settings.rounds} rounds × ${results.settings.durationS} s (autocannon, own process)`,
   );
   log(
-    'mode   conns target       req/s  p50 ms  p99 ms  +p50 vs direct  +p50 vs bare  +p99 vs bare  vs bare  server CPU µs/req  cores  RSS max MB  other load',
+    'mode   conns target       req/s  p50 ms  p99 ms  +p50 vs direct  +p50 vs bare  +p99 vs bare  +p50 vs parse  vs bare  vs parse  server CPU µs/req  CPU vs bare  CPU vs parse  cores  RSS max MB  other load',
   );
+  const percent = (ratio) => (ratio === undefined ? '—' : `${(ratio * 100).toFixed(0)}%`);
+  const times = (ratio) => (ratio === undefined ? '—' : `${ratio.toFixed(2)}×`);
   for (const mode of Object.keys(modes)) {
     for (const connections of results.settings.connections) {
       const direct = cell(mode, connections, 'direct');
       const bare = cell(mode, connections, 'bare');
-      for (const target of ['direct', 'bare', 'switchyard']) {
+      const parse = cell(mode, connections, 'parse');
+      for (const target of ['direct', 'bare', 'parse', 'switchyard']) {
         const c = cell(mode, connections, target);
+        const isSwitchyard = target === 'switchyard';
         const row = {
           mode,
           connections,
           target,
           ...c,
           addedP50VsDirectMs: target === 'direct' ? undefined : c.p50 - direct.p50,
-          addedP50VsBareMs: target === 'switchyard' ? c.p50 - bare.p50 : undefined,
-          addedP99VsBareMs: target === 'switchyard' ? c.p99 - bare.p99 : undefined,
+          addedP50VsBareMs: isSwitchyard || target === 'parse' ? c.p50 - bare.p50 : undefined,
+          addedP99VsBareMs: isSwitchyard || target === 'parse' ? c.p99 - bare.p99 : undefined,
+          addedP50VsParseMs: isSwitchyard ? c.p50 - parse.p50 : undefined,
           throughputVsBare: target === 'direct' ? undefined : c.rps / bare.rps,
+          throughputVsParse: isSwitchyard ? c.rps / parse.rps : undefined,
+          cpuVsBare: isSwitchyard || target === 'parse' ? c.cpuUs / bare.cpuUs : undefined,
+          cpuVsParse: isSwitchyard ? c.cpuUs / parse.cpuUs : undefined,
         };
         summary.load.push(row);
         log(
           `${mode.padEnd(6)} ${pad(connections, 5)} ${target.padEnd(10)} ${pad(fmt(c.rps, 0), 7)} ${pad(fmt(c.p50), 7)} ${pad(fmt(c.p99), 7)}` +
             `  ${pad(signed(row.addedP50VsDirectMs), 14)}  ${pad(signed(row.addedP50VsBareMs), 12)}  ${pad(signed(row.addedP99VsBareMs), 12)}` +
-            `  ${pad(row.throughputVsBare === undefined ? '—' : `${(row.throughputVsBare * 100).toFixed(0)}%`, 7)}` +
-            `  ${pad(fmt(c.cpuUs, 0), 17)}  ${pad(fmt(c.cpuCores), 5)}  ${pad(fmt(c.rssMaxMB, 0), 10)}  ${pad(fmt(c.foreignCores), 10)}` +
+            `  ${pad(signed(row.addedP50VsParseMs), 13)}  ${pad(percent(row.throughputVsBare), 7)}  ${pad(percent(row.throughputVsParse), 8)}` +
+            `  ${pad(fmt(c.cpuUs, 0), 17)}  ${pad(times(row.cpuVsBare), 11)}  ${pad(times(row.cpuVsParse), 12)}` +
+            `  ${pad(fmt(c.cpuCores), 5)}  ${pad(fmt(c.rssMaxMB, 0), 10)}  ${pad(fmt(c.foreignCores), 10)}` +
             `${c.failures ? `  FAILURES ${c.failures}` : ''}`,
         );
       }
@@ -714,9 +729,9 @@ function report(results) {
       `\nUNLOADED LATENCY — 1 connection, ${results.settings.latencyN} sequential requests, median of ${results.settings.rounds} rounds (ms)`,
     );
     log(
-      'target      plain p50  plain p99  +p50 vs direct  +p50 vs bare   TTFB p50  TTFB p99  +TTFB vs direct  +TTFB vs bare  stream total p50',
+      'target      plain p50  plain p99  +p50 vs direct  +p50 vs bare  +p50 vs parse   TTFB p50  TTFB p99  +TTFB vs direct  +TTFB vs bare  +TTFB vs parse  stream total p50',
     );
-    for (const target of ['direct', 'bare', 'switchyard']) {
+    for (const target of ['direct', 'bare', 'parse', 'switchyard']) {
       const row = {
         plainP50: lat(target, 'plainTotal', 'p50'),
         plainP99: lat(target, 'plainTotal', 'p99'),
@@ -726,16 +741,19 @@ function report(results) {
       };
       row.plainAddedVsDirect =
         target === 'direct' ? undefined : row.plainP50 - lat('direct', 'plainTotal', 'p50');
-      row.plainAddedVsBare =
-        target === 'switchyard' ? row.plainP50 - lat('bare', 'plainTotal', 'p50') : undefined;
+      const overBare = target === 'switchyard' || target === 'parse';
+      row.plainAddedVsBare = overBare ? row.plainP50 - lat('bare', 'plainTotal', 'p50') : undefined;
+      row.plainAddedVsParse =
+        target === 'switchyard' ? row.plainP50 - lat('parse', 'plainTotal', 'p50') : undefined;
       row.ttfbAddedVsDirect =
         target === 'direct' ? undefined : row.ttfbP50 - lat('direct', 'streamTtfb', 'p50');
-      row.ttfbAddedVsBare =
-        target === 'switchyard' ? row.ttfbP50 - lat('bare', 'streamTtfb', 'p50') : undefined;
+      row.ttfbAddedVsBare = overBare ? row.ttfbP50 - lat('bare', 'streamTtfb', 'p50') : undefined;
+      row.ttfbAddedVsParse =
+        target === 'switchyard' ? row.ttfbP50 - lat('parse', 'streamTtfb', 'p50') : undefined;
       summary.latency[target] = row;
       log(
-        `${target.padEnd(10)} ${pad(fmt(row.plainP50, 3), 10)} ${pad(fmt(row.plainP99, 3), 10)}  ${pad(signed(row.plainAddedVsDirect, 3), 14)}  ${pad(signed(row.plainAddedVsBare, 3), 12)}` +
-          `  ${pad(fmt(row.ttfbP50, 3), 9)} ${pad(fmt(row.ttfbP99, 3), 9)}  ${pad(signed(row.ttfbAddedVsDirect, 3), 15)}  ${pad(signed(row.ttfbAddedVsBare, 3), 13)}  ${pad(fmt(row.streamTotalP50, 3), 16)}`,
+        `${target.padEnd(10)} ${pad(fmt(row.plainP50, 3), 10)} ${pad(fmt(row.plainP99, 3), 10)}  ${pad(signed(row.plainAddedVsDirect, 3), 14)}  ${pad(signed(row.plainAddedVsBare, 3), 12)}  ${pad(signed(row.plainAddedVsParse, 3), 13)}` +
+          `  ${pad(fmt(row.ttfbP50, 3), 9)} ${pad(fmt(row.ttfbP99, 3), 9)}  ${pad(signed(row.ttfbAddedVsDirect, 3), 15)}  ${pad(signed(row.ttfbAddedVsBare, 3), 13)}  ${pad(signed(row.ttfbAddedVsParse, 3), 14)}  ${pad(fmt(row.streamTotalP50, 3), 16)}`,
       );
     }
   }
@@ -796,8 +814,31 @@ function report(results) {
       `${ratio.toFixed(2)}× (${row.cpuUs.toFixed(0)} vs ${bare.cpuUs.toFixed(0)} µs)`,
     );
   }
+  for (const row of sw) {
+    const parse = targets.parse;
+    check(
+      `throughput ≥ ${parse.throughputRatio * 100}% of parse proxy (${row.mode}, ${row.connections} conns)`,
+      row.throughputVsParse >= parse.throughputRatio,
+      `${(row.throughputVsParse * 100).toFixed(0)}% (${row.rps.toFixed(0)} vs ${(row.rps / row.throughputVsParse).toFixed(0)} req/s)`,
+    );
+    check(
+      `server CPU per request ≤ ${parse.cpuRatio}× parse proxy's (${row.mode}, ${row.connections} conns)`,
+      row.cpuVsParse <= parse.cpuRatio,
+      `${row.cpuVsParse.toFixed(2)}× (${row.cpuUs.toFixed(0)} vs ${(row.cpuUs / row.cpuVsParse).toFixed(0)} µs)`,
+    );
+  }
   const latency = summary.latency.switchyard;
   if (latency) {
+    check(
+      `added p50 ≤ ${targets.parse.addedP50Ms} ms over parse proxy, unloaded, non-streaming`,
+      latency.plainAddedVsParse <= targets.parse.addedP50Ms,
+      `${signed(latency.plainAddedVsParse, 3)} ms`,
+    );
+    check(
+      `added p50 TTFB ≤ ${targets.parse.addedP50Ms} ms over parse proxy, unloaded, streaming`,
+      latency.ttfbAddedVsParse <= targets.parse.addedP50Ms,
+      `${signed(latency.ttfbAddedVsParse, 3)} ms`,
+    );
     check(
       `added p50 < ${targets.addedP50Ms} ms over bare proxy, unloaded, non-streaming`,
       latency.plainAddedVsBare < targets.addedP50Ms,
