@@ -10,6 +10,8 @@ import { formatReport } from '../simulator/report.ts';
 import { baselinePolicy, loadPolicy, runSimulation, switchyardPolicy } from '../simulator/run.ts';
 import { builtInScenarios, loadScenario } from '../simulator/scenario.ts';
 import { startServer } from '../start.ts';
+import { registerEvalRouter } from './eval-router.ts';
+import { registerTrainRouter } from './train-router.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -72,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
         exitCode = await simulate(options);
       },
     );
+
+  registerEvalRouter(program, (code) => (exitCode = code));
+  registerTrainRouter(program, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,117 @@
+/**
+ * `switchyard train-router`: trains the learned router on labelled prompts and writes a router file
+ * (`loadQualityModel` reads it).
+ *
+ *   switchyard train-router --data FILE|DIR --weak COLUMN --strong COLUMN --out router.json
+ *                           [--seed N] [--exclude FILE.jsonl] [--train-share F] [--min-weight W]
+ *
+ * `--train-share F` trains on the prompts whose `promptPart(prompt, seed)` is below F (a split by
+ * prompt hash, so whoever must not see the training prompts takes those at F or above); the file's
+ * `training` metadata records the rule. Weights smaller than `--min-weight` are left out of the file.
+ */
+import { writeFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { promptPart } from '../routing/learned/dataset.ts';
+import { DEFAULT_TRAIN_OPTIONS, trainQualityModel } from '../routing/learned/train.ts';
+import { type LabelledData, loadLabelledData, parseIntegerOption } from './eval-router.ts';
+
+/** Weights below this magnitude change a prediction by far less than a percent; dropping them keeps files small. */
+export const DEFAULT_MIN_WEIGHT = 0.002;
+
+interface TrainRouterOptions {
+  data: string;
+  weak: string;
+  strong: string;
+  out: string;
+  seed: number;
+  exclude?: string;
+  trainShare: number;
+  minWeight: number;
+}
+
+function parseShare(value: string): number {
+  const number = Number(value);
+  if (!(number > 0 && number <= 1)) throw new InvalidArgumentError('expected a number in (0, 1]');
+  return number;
+}
+
+function parseNonNegative(value: string): number {
+  const number = Number(value);
+  if (!(number >= 0)) throw new InvalidArgumentError('expected a number of at least 0');
+  return number;
+}
+
+/** Adds `train-router` to `program`; `setExitCode` receives the command's exit code. */
+export function registerTrainRouter(program: Command, setExitCode: (code: number) => void): void {
+  program
+    .command('train-router')
+    .description('train the learned router on labelled prompts and write a router file')
+    .requiredOption('--data <path>', 'a CSV (columns prompt and True/False per model) or a directory of CSVs')
+    .requiredOption('--weak <column>', "the weak (cheap) model's column")
+    .requiredOption('--strong <column>', "the strong (expensive) model's column")
+    .requiredOption('--out <file>', 'where to write the router file (JSON)')
+    .option('--seed <n>', 'seed of training (and of --train-share)', parseIntegerOption(0), 1)
+    .option(
+      '--exclude <file>',
+      'JSONL of prompts to leave out (strings, or objects with prompt / eval_prompt)',
+    )
+    .option('--train-share <f>', 'train only on the prompts whose hash part is below f', parseShare, 1)
+    .option('--min-weight <w>', 'leave out weights smaller than w', parseNonNegative, DEFAULT_MIN_WEIGHT)
+    .action((options: TrainRouterOptions) => {
+      setExitCode(trainRouter(options));
+    });
+}
+
+function trainRouter(options: TrainRouterOptions): number {
+  const labels = [options.weak, options.strong];
+  let data: LabelledData;
+  try {
+    data = loadLabelledData(options.data, labels, options.exclude);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    return 1;
+  }
+  const rows =
+    options.trainShare < 1
+      ? data.rows.filter((row) => promptPart(row.text, options.seed) < options.trainShare)
+      : data.rows;
+  if (rows.length === 0) {
+    console.error('no rows to train on');
+    return 1;
+  }
+  const started = performance.now();
+  const model = trainQualityModel(rows, labels, { seed: options.seed });
+  const trainingMs = performance.now() - started;
+  const { features: _features, ...trainOptions } = DEFAULT_TRAIN_OPTIONS;
+  const file = model.toRouterFile(
+    {
+      data: data.files.join(', '),
+      rows: rows.length,
+      seed: options.seed,
+      date: new Date().toISOString().slice(0, 10),
+      weak: options.weak,
+      strong: options.strong,
+      excluded: options.exclude ? { file: options.exclude, rows: data.excluded } : undefined,
+      split:
+        options.trainShare < 1
+          ? {
+              rule: 'promptPart(prompt, seed) < trainShare',
+              trainShare: options.trainShare,
+              seed: options.seed,
+            }
+          : undefined,
+      optimizer: { name: 'ftrl-proximal', ...trainOptions, seed: options.seed },
+      minWeight: options.minWeight,
+      trainingMs: Math.round(trainingMs),
+    },
+    { minWeight: options.minWeight },
+  );
+  const json = JSON.stringify(file);
+  writeFileSync(options.out, `${json}\n`);
+  const stored = Object.values(file.model.weights).reduce((sum, entry) => sum + entry.index.length, 0);
+  console.log(
+    `wrote ${options.out}: ${rows.length} prompts, ${stored} weights, ${(json.length / 1024).toFixed(0)} KiB, ` +
+      `trained in ${(trainingMs / 1000).toFixed(1)} s`,
+  );
+  return 0;
+}
