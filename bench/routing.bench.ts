@@ -10,9 +10,9 @@
  */
 import type { ModelSpec, Strength } from '../src/config/model-spec.ts';
 import type { RoutingRuleConfig } from '../src/config/schema.ts';
+import { seededRandom } from '../src/lib/random.ts';
 import { createAnalyzer, ruleText } from '../src/routing/analyze.ts';
 import { decideRoute } from '../src/routing/decide.ts';
-import { seededRandom } from '../src/routing/random.ts';
 import { compileRules, matchRule } from '../src/routing/rules.ts';
 import { countTokens, tokenCountCache } from '../src/routing/tokenizer.ts';
 import type { HealthSnapshot, ModelHealth, RoutingPolicy } from '../src/routing/types.ts';

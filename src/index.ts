@@ -25,7 +25,7 @@ export {
   type GatewayOptions,
   type ResponseMeta,
   type StreamHandle,
-} from './gateway.ts';
+} from './gateway/index.ts';
 export { type Clock, systemClock, VirtualClock } from './resilience/clock.ts';
 export { decideRoute } from './routing/decide.ts';
 export { createGatewayServer } from './server/http-server.ts';

@@ -1,13 +1,14 @@
 /** Wire a gateway, its HTTP server and its observability sinks, and listen. */
 import type { GatewayConfig } from './config/load.ts';
-import { createGateway, type Gateway } from './gateway.ts';
-import { createDashboard } from './observability/dashboard.ts';
+import { createGateway, type Gateway } from './gateway/index.ts';
 import { DashboardData, startOfLocalDay } from './observability/dashboard-data.ts';
 import { createLogSink } from './observability/log-sink.ts';
 import type { GatewayLogger } from './observability/logger.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
-import { RequestLog, requestLogDisabled } from './observability/request-log.ts';
+import { RequestLog } from './observability/request-log.ts';
 import type { StatsCollector } from './observability/stats.ts';
+import { adminRoutes } from './server/admin-routes.ts';
+import { createDashboard } from './server/dashboard-routes.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
 
 export interface StartedGateway extends RunningServer {
@@ -54,12 +55,7 @@ export async function startServer(
     const dashboard = createDashboard(dashboardData, () => stats!);
     const log = requestLog;
     const server = createGatewayServer(gateway, {
-      routes: {
-        'GET /metrics': metrics.handle,
-        'GET /admin/requests': log ? log.handle : requestLogDisabled,
-        ...dashboard.routes,
-      },
-      prefixRoutes: dashboard.prefixRoutes,
+      routes: { ...adminRoutes(gateway, metrics, log), ...dashboard.routes },
     });
     stats = server.stats;
     const running = await server.listen(config.server.port, config.server.host);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { providers } from '../providers/registry.ts';
 import type { ModelSpec, Strength } from './model-spec.ts';
 import { type Capability, configSchema, type ParsedConfig, type ParsedModel } from './schema.ts';
 
@@ -73,12 +74,13 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   const parsed = result.data;
   problems.push(...crossChecks(parsed));
+  const parsedOptions = parseProviderOptions(parsed, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     server: parsed.server,
     models: Object.entries(parsed.models)
       .filter(([, model]) => model.enabled)
-      .map(([name, model]) => toModelSpec(name, model)),
+      .map(([name, model]) => toModelSpec(name, model, parsedOptions.get(name))),
     routing: parsed.routing,
     resilience: parsed.resilience,
     observability: parsed.observability,
@@ -142,20 +144,20 @@ function crossChecks(config: ParsedConfig): string[] {
       if (fallback === name)
         problems.push(`models.${name}.fallbacks.${index}: a model cannot fall back to itself`);
     });
-    if (model.provider !== 'simulated' && model.simulate) {
+    const options = providers[model.provider]?.options;
+    if (model.simulate && options?.field !== 'simulate') {
       problems.push(`models.${name}.simulate: only simulated models take simulation settings`);
     }
-    const output = model.simulate?.output_tokens;
-    if (output && output.min > output.max)
-      problems.push(`models.${name}.simulate.output_tokens: min is above max`);
     if (
       model.cost_per_1k === undefined &&
       (model.input_cost_per_1k === undefined) !== (model.output_cost_per_1k === undefined)
     ) {
       problems.push(`models.${name}: set both input_cost_per_1k and output_cost_per_1k, or cost_per_1k`);
     }
-    if (names.has('auto') || name.startsWith('auto:'))
-      problems.push(`models.${name}: "auto" names are reserved`);
+    if (name === 'auto' || name.startsWith('auto:'))
+      problems.push(
+        `models.${name}: "auto" and "auto:..." are reserved names (they ask the router to choose)`,
+      );
   }
   config.routing.rules.forEach((rule, index) => {
     for (const [field, list] of [
@@ -180,22 +182,40 @@ function crossChecks(config: ParsedConfig): string[] {
   return problems;
 }
 
-const defaultCapabilities: Record<string, Capability[]> = {
-  openai: ['tools', 'json', 'streaming'],
-  anthropic: ['tools', 'json', 'streaming', 'prefill', 'vision'],
-  google: ['tools', 'json', 'streaming', 'vision'],
-  simulated: ['tools', 'json', 'streaming', 'prefill'],
-};
+/** Each model's provider-specific settings, validated by its provider's schema (paths as `models.x.simulate.y`). */
+function parseProviderOptions(config: ParsedConfig, problems: string[]): Map<string, unknown> {
+  const parsed = new Map<string, unknown>();
+  for (const [name, model] of Object.entries(config.models)) {
+    const options = providers[model.provider]?.options;
+    if (!options) continue;
+    const result = options.schema.safeParse(model[options.field] ?? {});
+    if (result.success) parsed.set(name, result.data);
+    else {
+      const prefix = ['models', name, options.field];
+      problems.push(
+        ...formatIssues(result.error.issues.map((issue) => ({ ...issue, path: [...prefix, ...issue.path] }))),
+      );
+    }
+  }
+  return parsed;
+}
 
-function toModelSpec(name: string, model: ParsedModel): ModelSpec {
+const defaultQuality = 5;
+
+function toModelSpec(name: string, model: ParsedModel, providerOptions: unknown): ModelSpec {
   const timeoutMs = model.timeout * 1000;
   const seconds = (value: number | undefined, fallback: number) =>
     value === undefined ? fallback : value * 1000;
-  const capabilities = new Set<Capability>(model.capabilities ?? defaultCapabilities[model.provider] ?? []);
+  const given = model.capabilities;
+  const capabilities = new Set<Capability>(given ?? providers[model.provider]?.defaultCapabilities ?? []);
+  // Every model chats unless its capabilities say only `embeddings`.
+  if (!given || given.some((capability) => capability !== 'embeddings')) capabilities.add('chat');
   if (!model.capabilities && (model.strengths.includes('vision') || model.strengths.includes('multimodal'))) {
     capabilities.add('vision');
   }
   const blended = model.cost_per_1k;
+  const inputCostPer1k = model.input_cost_per_1k ?? blended ?? 0;
+  const cachePricing = providers[model.provider]?.cachePricing;
   return {
     name,
     provider: model.provider,
@@ -203,11 +223,13 @@ function toModelSpec(name: string, model: ParsedModel): ModelSpec {
     apiKey: model.api_key || undefined,
     upstreamModel: model.model ?? name,
     strengths: model.strengths as Strength[],
-    inputCostPer1k: model.input_cost_per_1k ?? blended ?? 0,
+    inputCostPer1k,
     outputCostPer1k: model.output_cost_per_1k ?? blended ?? 0,
+    cacheReadCostPer1k: model.cache_read_cost_per_1k ?? inputCostPer1k * (cachePricing?.read ?? 1),
+    cacheWriteCostPer1k: model.cache_write_cost_per_1k ?? inputCostPer1k * (cachePricing?.write ?? 1),
     weight: model.weight,
-    // Without an explicit tier, quality follows the load weight on a 0-10 scale.
-    quality: model.quality ?? Math.min(10, model.weight / 12),
+    // Weight is a load weight only; without a tier every model counts as average quality.
+    quality: model.quality ?? defaultQuality,
     contextWindow: model.max_tokens,
     maxOutputTokens: model.max_output_tokens,
     capabilities,
@@ -236,6 +258,6 @@ function toModelSpec(name: string, model: ParsedModel): ModelSpec {
       enabled: model.health_check.enabled ?? model.provider !== 'simulated',
       intervalMs: model.health_check.interval * 1000,
     },
-    simulate: model.provider === 'simulated' ? (model.simulate ?? undefined) : undefined,
+    providerOptions,
   };
 }

@@ -1,4 +1,3 @@
-import type { SimulationOptions } from '../providers/simulated/options.ts';
 import type { Capability } from './schema.ts';
 
 export type Strength =
@@ -27,6 +26,9 @@ export interface ModelSpec {
   strengths: readonly Strength[];
   inputCostPer1k: number;
   outputCostPer1k: number;
+  /** Input tokens read from / written to the provider's prompt cache, USD per 1k. */
+  cacheReadCostPer1k: number;
+  cacheWriteCostPer1k: number;
   weight: number;
   /** Quality tier 0-10 (from config, else derived from weight). */
   quality: number;
@@ -52,5 +54,6 @@ export interface ModelSpec {
   maxQueue: number;
   headers: Readonly<Record<string, string>>;
   healthCheck: { enabled: boolean; intervalMs: number };
-  simulate: SimulationOptions | undefined;
+  /** Provider-specific settings (the simulated provider's `simulate:`), validated by that provider's schema. */
+  providerOptions: unknown;
 }

@@ -4,8 +4,7 @@
  * Durations in the file are seconds (as in the brief); the normalised config uses milliseconds.
  */
 import { z } from 'zod';
-import { providerNames } from '../providers/registry-names.ts';
-import { simulationSchema } from '../providers/simulated/options.ts';
+import { providerNames } from '../providers/registry.ts';
 
 export const strengthTags = [
   'complex_reasoning',
@@ -27,7 +26,15 @@ export type TaskType = (typeof taskTypes)[number];
 export const priorities = ['cost', 'speed', 'quality', 'balanced'] as const;
 export type Priority = (typeof priorities)[number];
 
-export const capabilityNames = ['vision', 'tools', 'json', 'prefill', 'streaming', 'embeddings'] as const;
+export const capabilityNames = [
+  'chat',
+  'vision',
+  'tools',
+  'json',
+  'prefill',
+  'streaming',
+  'embeddings',
+] as const;
 export type Capability = (typeof capabilityNames)[number];
 
 const seconds = z
@@ -66,6 +73,10 @@ const costShape = {
   cost_per_1k: z.number().nonnegative().optional(),
   input_cost_per_1k: z.number().nonnegative().optional(),
   output_cost_per_1k: z.number().nonnegative().optional(),
+  /** USD per 1k input tokens read from the provider's prompt cache (default: the provider's multiplier of the input price). */
+  cache_read_cost_per_1k: z.number().nonnegative().optional(),
+  /** USD per 1k input tokens written to the prompt cache (Anthropic; default 1.25x the input price). */
+  cache_write_cost_per_1k: z.number().nonnegative().optional(),
 };
 
 export const modelSchema = z.strictObject({
@@ -85,7 +96,7 @@ export const modelSchema = z.strictObject({
   max_tokens: positiveInt.default(128_000),
   /** Output tokens to request when the client sets none (Anthropic requires a value). */
   max_output_tokens: positiveInt.default(4096),
-  /** Quality tier 1-10 for the `quality` priority; defaults from weight. */
+  /** Quality tier 0-10 for the `quality` priority; default 5 (neutral: the load weight never counts as quality). */
   quality: z.number().min(0).max(10).optional(),
   capabilities: z.array(z.enum(capabilityNames)).optional(),
   fallbacks: z.array(z.string()).default([]),
@@ -102,8 +113,8 @@ export const modelSchema = z.strictObject({
   health_check: z
     .strictObject({ enabled: z.boolean().optional(), interval: seconds.default(30) })
     .default({ interval: 30 }),
-  /** Behaviour of a `simulated` model. */
-  simulate: simulationSchema.optional(),
+  /** Behaviour of a `simulated` model (validated by that provider's own options schema). */
+  simulate: z.record(z.string(), z.unknown()).optional(),
   enabled: z.boolean().default(true),
 });
 

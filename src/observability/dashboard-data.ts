@@ -187,10 +187,10 @@ export class DashboardData implements Partial<GatewayEvents> {
   requestFinished(summary: RequestSummary): void {
     const now = this.now();
     if (now >= this.nextDayStart) this.rollDay(now);
-    if (summary.costUsd > 0) {
-      this.today += summary.costUsd;
-      if (summary.model)
-        this.todayByModel.set(summary.model, (this.todayByModel.get(summary.model) ?? 0) + summary.costUsd);
+    this.today += summary.costUsd;
+    for (const usage of summary.usage) {
+      if (usage.costUsd > 0)
+        this.todayByModel.set(usage.model, (this.todayByModel.get(usage.model) ?? 0) + usage.costUsd);
     }
     const ring = this.rings.get(summary.model ?? summary.attempts[0]?.model ?? '');
     if (ring) {

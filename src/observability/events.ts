@@ -16,8 +16,28 @@ export interface AttemptRecord {
   hedge?: boolean;
 }
 
+/** Tokens and spend of one model within a request (a stream that failed over has two). */
+export interface ModelUsage {
+  model: string;
+  provider: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** Of the prompt tokens, read from the provider's prompt cache. */
+  cachedTokens: number;
+  /** Of the prompt tokens, written to the cache. */
+  cacheWriteTokens: number;
+  costUsd: number;
+  /** Counted with the gateway's tokenizer because the upstream sent no usage. */
+  estimated: boolean;
+}
+
+/** Which client API the request came in through. */
+export type FrontDoor = 'chat' | 'messages' | 'responses' | 'embeddings';
+
 export interface RequestSummary {
   requestId: string;
+  /** The front door: Chat Completions, Anthropic Messages, OpenAI Responses, embeddings. */
+  api: FrontDoor;
   /** Wall-clock ms. */
   startedAt: number;
   clientKeyId: string | undefined;
@@ -38,12 +58,31 @@ export interface RequestSummary {
   costUsd: number;
   /** Usage was counted with our tokenizer because the upstream sent none. */
   usageEstimated: boolean;
+  /** Per model that delivered part of the answer (what was billed, even when the request failed later). */
+  usage: ModelUsage[];
   status: number;
   errorCode: string | undefined;
   errorMessage: string | undefined;
   reason: string | undefined;
   /** Prompt and answer, only when `log_content` is on. */
   content?: { request: unknown; response: string };
+}
+
+/** A model's state as observers (stats, metrics, dashboard, readiness) see it. */
+export interface ModelStatus {
+  model: string;
+  provider: string;
+  breaker: 'closed' | 'open' | 'half_open';
+  healthy: boolean;
+  /** EWMA success rate 0..1, 0 while the breaker is open. */
+  healthScore: number;
+  inFlight: number;
+  latencyMs: number | undefined;
+}
+
+/** Where observers read every model's current state. */
+export interface ModelStatusSource {
+  modelStatus(): ModelStatus[];
 }
 
 export interface GatewayEvents {

@@ -7,10 +7,13 @@
  * and keys are never labels. Label children are created once per model and cached, so the hot
  * path is a map lookup and an increment.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Gateway } from '../gateway.ts';
-import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
+import type { AttemptRecord, GatewayEvents, ModelStatusSource, RequestSummary } from './events.ts';
+
+/** What metrics are read from: the gateway's events and its models' state. */
+export interface MetricsSource extends ModelStatusSource {
+  readonly events: { subscribe(sink: Partial<GatewayEvents>): () => void };
+}
 
 /** Seconds; LLM calls span from a cached 50 ms answer to a minute-long generation. */
 export const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60];
@@ -37,8 +40,8 @@ export interface GatewayMetrics {
   readonly registry: Registry;
   /** The event sink (already subscribed to the gateway's events). */
   readonly sink: Partial<GatewayEvents>;
-  /** `GET /metrics`. */
-  handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
+  /** The Prometheus text exposition and its content type. */
+  render(): Promise<{ text: string; contentType: string }>;
   /** Unsubscribe from the gateway's events. */
   close(): void;
 }
@@ -48,7 +51,7 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
-export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): GatewayMetrics {
+export function createMetrics(source: MetricsSource, options: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -104,7 +107,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     registers,
   });
 
-  const { health } = gateway;
+  const models = source.modelStatus().map((status) => ({ name: status.model, provider: status.provider }));
   const inFlight = new Map<string, number>();
   new Gauge({
     name: 'switchyard_breaker_state',
@@ -112,10 +115,8 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     labelNames: ['model'],
     registers,
     collect() {
-      for (const runtime of health.all()) {
-        const phase = health.get(runtime.spec.name)?.breaker ?? 'closed';
-        this.set({ model: runtime.spec.name }, breakerValue[phase] ?? 0);
-      }
+      for (const status of source.modelStatus())
+        this.set({ model: status.model }, breakerValue[status.breaker] ?? 0);
     },
   });
   new Gauge({
@@ -124,10 +125,8 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     labelNames: ['model'],
     registers,
     collect() {
-      for (const runtime of health.all()) {
-        const open = health.get(runtime.spec.name)?.breaker === 'open';
-        const score = open ? 0 : runtime.successRate;
-        this.set({ model: runtime.spec.name }, Number.isFinite(score) ? score : 0);
+      for (const status of source.modelStatus()) {
+        this.set({ model: status.model }, Number.isFinite(status.healthScore) ? status.healthScore : 0);
       }
     },
   });
@@ -137,8 +136,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     labelNames: ['model'],
     registers,
     collect() {
-      for (const runtime of health.all())
-        this.set({ model: runtime.spec.name }, inFlight.get(runtime.spec.name) ?? 0);
+      for (const model of models) this.set({ model: model.name }, inFlight.get(model.name) ?? 0);
     },
   });
 
@@ -162,7 +160,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     children.set(model, entry);
     return entry;
   };
-  const specs = new Map(gateway.config.models.map((spec) => [spec.name, spec]));
+  const specs = new Map(models.map((model) => [model.name, model]));
   function providerOf(model: string): string {
     return specs.get(model)?.provider ?? (autoNames.has(model) ? 'switchyard' : 'none');
   }
@@ -172,7 +170,7 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     return specs.has(name) || autoNames.has(name) ? name : 'unknown';
   }
   // Every configured model is present from the first scrape, with zeros.
-  for (const spec of gateway.config.models) {
+  for (const spec of models) {
     const entry = childrenOf(spec.name);
     for (const child of [entry.retries, entry.fallbacks, entry.tokensIn, entry.tokensOut, entry.cost])
       child.inc(0);
@@ -212,11 +210,16 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
       const entry = childrenOf(model);
       requestsChild(entry, model, summary.status).inc();
       entry.duration.observe(Math.max(0, summary.latencyMs) / 1000);
-      if (summary.model !== undefined) {
-        if (summary.ttftMs !== undefined) entry.ttft.observe(Math.max(0, summary.ttftMs) / 1000);
-        if (summary.promptTokens > 0) entry.tokensIn.inc(summary.promptTokens);
-        if (summary.completionTokens > 0) entry.tokensOut.inc(summary.completionTokens);
-        if (summary.costUsd > 0) entry.cost.inc(summary.costUsd);
+      if (summary.model !== undefined && summary.ttftMs !== undefined) {
+        entry.ttft.observe(Math.max(0, summary.ttftMs) / 1000);
+      }
+      // Tokens and spend per model that delivered part of the answer (billed even if it failed later).
+      for (const usage of summary.usage) {
+        const usageModel = modelLabel(usage.model);
+        const children = usageModel === model ? entry : childrenOf(usageModel);
+        if (usage.promptTokens > 0) children.tokensIn.inc(usage.promptTokens);
+        if (usage.completionTokens > 0) children.tokensOut.inc(usage.completionTokens);
+        if (usage.costUsd > 0) children.cost.inc(usage.costUsd);
       }
       if (summary.attempts.length > 1 || (summary.attempts.length === 1 && summary.model === undefined)) {
         countRetriesAndFallbacks(summary);
@@ -244,19 +247,13 @@ export function createMetrics(gateway: Gateway, options: MetricsOptions = {}): G
     for (const model of failed) if (model !== summary.model) childrenOf(model).fallbacks.inc();
   }
 
-  const unsubscribe = gateway.events.subscribe(sink);
+  const unsubscribe = source.events.subscribe(sink);
 
   return {
     registry,
     sink,
-    async handle(_request, response) {
-      const text = await registry.metrics();
-      response.writeHead(200, {
-        'content-type': registry.contentType,
-        'content-length': Buffer.byteLength(text),
-        'cache-control': 'no-store',
-      });
-      response.end(text);
+    async render() {
+      return { text: await registry.metrics(), contentType: registry.contentType };
     },
     close() {
       unsubscribe();

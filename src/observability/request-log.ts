@@ -8,11 +8,9 @@
  * hourly. `GET /admin/requests` pages through the log newest-first.
  */
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { GatewayError, invalidRequest } from '../errors.ts';
-import { sendJson } from '../server/http-io.ts';
+import { invalidRequest } from '../errors.ts';
 import type { GatewayEvents, RequestSummary } from './events.ts';
 
 const dayMs = 86_400_000;
@@ -332,12 +330,6 @@ export class RequestLog implements Partial<GatewayEvents> {
     return spend;
   }
 
-  /** `GET /admin/requests?limit=&cursor=&model=&status=&since=&until=`. */
-  readonly handle = (_request: IncomingMessage, response: ServerResponse, context: { url: URL }): void => {
-    this.flush(); // what was already answered is visible at once
-    sendJson(response, 200, this.query(parseRequestQuery(context.url.searchParams)));
-  };
-
   /** Flush what is queued, stop the timers and close the database. */
   close(): void {
     if (this.closed) return;
@@ -382,7 +374,6 @@ function statusRange(status: string): [number, number] {
     'status',
   );
 }
-
 const queryParams = new Set(['limit', 'cursor', 'model', 'status', 'since', 'until']);
 
 /** Validate `/admin/requests` query parameters; every problem is a 400 naming the parameter. */
@@ -443,13 +434,5 @@ function parseTime(value: string, name: string): number {
   throw invalidRequest(
     `${name} must be a time in milliseconds since the epoch or an ISO 8601 date (e.g. 2025-01-31T12:00:00Z)`,
     name,
-  );
-}
-
-/** `GET /admin/requests` when the log is off. */
-export function requestLogDisabled(): never {
-  throw new GatewayError(
-    'not_found',
-    'The request log is disabled: set observability.request_log.enabled to true.',
   );
 }

@@ -3,8 +3,7 @@
  * memory: HDR histograms (fixed size whatever the traffic), never a list of samples.
  */
 import * as hdr from 'hdr-histogram-js';
-import type { ModelHealthRegistry } from '../resilience/model-health.ts';
-import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
+import type { AttemptRecord, GatewayEvents, ModelStatusSource, RequestSummary } from './events.ts';
 
 interface ModelStats {
   requests: number;
@@ -57,8 +56,8 @@ export class StatsCollector implements Partial<GatewayEvents> {
   private totalCost = 0;
   private readonly startedAt = Date.now();
 
-  constructor(private readonly health: ModelHealthRegistry) {
-    for (const runtime of health.all()) this.models.set(runtime.spec.name, this.empty());
+  constructor(private readonly source: ModelStatusSource) {
+    for (const status of source.modelStatus()) this.models.set(status.model, this.empty());
   }
 
   attempt(_requestId: string, record: AttemptRecord): void {
@@ -81,34 +80,35 @@ export class StatsCollector implements Partial<GatewayEvents> {
     this.totalRequests++;
     if (summary.status >= 400) this.totalErrors++;
     this.totalCost += summary.costUsd;
+    // Tokens and spend go to every model that delivered part of the answer, even if it failed later.
+    for (const usage of summary.usage) {
+      const stats = this.models.get(usage.model);
+      if (!stats) continue;
+      stats.tokensIn += usage.promptTokens;
+      stats.tokensOut += usage.completionTokens;
+      stats.costUsd += usage.costUsd;
+    }
     if (!summary.model) return;
     const stats = this.models.get(summary.model);
     if (!stats) return;
     stats.retries += summary.retries;
     if (summary.fallbacks > 0) stats.fallbacks++;
-    stats.tokensIn += summary.promptTokens;
-    stats.tokensOut += summary.completionTokens;
-    stats.costUsd += summary.costUsd;
     stats.latency.recordValue(clampMs(summary.latencyMs));
     if (summary.ttftMs !== undefined) stats.ttft.recordValue(clampMs(summary.ttftMs));
   }
 
   report(): { uptime_s: number; requests: number; errors: number; cost_usd: number; models: ModelReport[] } {
     const models: ModelReport[] = [];
-    for (const [name, stats] of this.models) {
-      const runtime = this.health.runtime(name);
-      const view = this.health.get(name);
-      const breaker = view?.breaker ?? 'closed';
+    for (const status of this.source.modelStatus()) {
+      const stats = this.models.get(status.model);
+      if (!stats) continue;
+      const { breaker } = status;
       const count = stats.latency.totalCount;
       models.push({
-        model: name,
-        provider: runtime?.spec.provider ?? 'unknown',
+        model: status.model,
+        provider: status.provider,
         state:
-          breaker === 'open'
-            ? 'down'
-            : view?.healthy === false || breaker === 'half_open'
-              ? 'degraded'
-              : 'healthy',
+          breaker === 'open' ? 'down' : !status.healthy || breaker === 'half_open' ? 'degraded' : 'healthy',
         breaker,
         requests: stats.requests,
         successes: stats.successes,
@@ -130,8 +130,8 @@ export class StatsCollector implements Partial<GatewayEvents> {
         tokens_in: stats.tokensIn,
         tokens_out: stats.tokensOut,
         cost_usd: round(stats.costUsd),
-        in_flight: runtime?.inFlight ?? 0,
-        health_score: round(runtime ? (breaker === 'open' ? 0 : runtime.successRate) : 0),
+        in_flight: status.inFlight,
+        health_score: round(status.healthScore),
       });
     }
     return {

@@ -6,14 +6,8 @@
 
 import type { Dispatcher } from 'undici';
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
-import {
-  abortReasons,
-  type FailureKind,
-  kindForStatus,
-  retryAfterFromHeaders,
-  UpstreamError,
-} from '../errors.ts';
-import type { CallOptions, UpstreamMeta } from './types.ts';
+import { abortReasons, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
+import type { CallOptions } from './types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -198,25 +192,6 @@ export function transportError(
   return new UpstreamError('network', `network error talking to ${context.model}'s upstream${detail}`, base);
 }
 
-const rateLimitHeaderPrefixes = ['x-ratelimit-', 'anthropic-ratelimit-'];
-
-/** The headers the gateway acts on (rate limits, retry hints). Never auth headers. */
-export function upstreamMeta(status: number, headers: HeaderMap): UpstreamMeta {
-  const rateLimit: Record<string, string> = {};
-  for (const name in headers) {
-    const lower = name.toLowerCase();
-    if (
-      lower === 'retry-after' ||
-      lower === 'retry-after-ms' ||
-      rateLimitHeaderPrefixes.some((prefix) => lower.startsWith(prefix))
-    ) {
-      const value = headers[name];
-      if (value !== undefined) rateLimit[lower] = Array.isArray(value) ? (value[0] ?? '') : value;
-    }
-  }
-  return { status, rateLimit };
-}
-
 /** Read a body as text, mapping a mid-body failure to a classified error. */
 export async function readText(
   response: HttpResponse,
@@ -265,7 +240,7 @@ const contentPolicyPattern = /content.policy|content_filter|safety|responsible a
 /**
  * Build the UpstreamError for a non-2xx response. The status gives the base kind; the body can
  * refine a 400 into context-length or content-policy. The message names the model and status,
- * and carries the upstream's own message, with anything key-shaped redacted.
+ * and carries the upstream's own message (the registry's guard scrubs secrets from it).
  */
 export function errorFromResponse(
   status: number,
@@ -288,7 +263,7 @@ export function errorFromResponse(
   } else if (kind === 'invalid_request' && contentPolicyPattern.test(haystack)) {
     kind = 'content_policy';
   }
-  const upstreamMessage = details.message ? `: ${truncate(redactKeys(details.message), 500)}` : '';
+  const upstreamMessage = details.message ? `: ${truncate(details.message, 500)}` : '';
   return new UpstreamError(kind, `${context.model} returned HTTP ${status}${upstreamMessage}`, {
     status,
     retryAfterMs: retryAfterFromHeaders(headers, nowMs),
@@ -299,24 +274,6 @@ export function errorFromResponse(
   });
 }
 
-/**
- * Some OpenAI-compatible servers echo the key they were sent in a 401 message ("Incorrect API
- * key provided: sk-..."). Key-shaped tokens never reach our messages, logs or request log.
- */
-const keyPattern =
-  /\b(?:sk|rk|pk|gsk|xai)[-_][A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_-]{20,}|\b(?<=Bearer\s+)[^\s"',;]+/gi;
-
-/** Remove this deployment's own key from an error's message (an upstream may echo it back). */
-export function redactSecret(error: UpstreamError, secret: string | undefined): UpstreamError {
-  if (secret && error.message.includes(secret))
-    error.message = error.message.split(secret).join('[redacted]');
-  return error;
-}
-
-export function redactKeys(text: string): string {
-  return text.replace(keyPattern, '[redacted]');
-}
-
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
@@ -324,4 +281,44 @@ function truncate(text: string, max: number): string {
 /** Join a base URL and a path without doubling or losing slashes. */
 export function joinUrl(base: string, path: string): string {
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+}
+
+/** Parse Retry-After (seconds or HTTP date), retry-after-ms, and x-ratelimit-reset-* headers. */
+export function retryAfterFromHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  nowMs: number = Date.now(),
+): number | undefined {
+  const single = (name: string): string | undefined => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const ms = single('retry-after-ms');
+  if (ms !== undefined && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const after = single('retry-after');
+  if (after !== undefined) {
+    const seconds = Number(after);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const date = Date.parse(after);
+    if (!Number.isNaN(date)) return Math.max(0, date - nowMs);
+  }
+  // OpenAI: x-ratelimit-reset-requests: "1s", "6m0s", "20ms"
+  const reset = single('x-ratelimit-reset-requests') ?? single('x-ratelimit-reset-tokens');
+  if (reset !== undefined) return parseDurationMs(reset);
+  return undefined;
+}
+
+/** Parse Go-style durations as OpenAI sends them ("1s", "6m0s", "250ms", "1h2m3.5s"). */
+export function parseDurationMs(text: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  let total = 0;
+  let matched = false;
+  for (const match of text.matchAll(pattern)) {
+    matched = true;
+    const value = Number(match[1]);
+    const unit = match[2];
+    total +=
+      unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
+  }
+  return matched ? total : undefined;
 }

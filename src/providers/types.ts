@@ -2,7 +2,9 @@
  * The one interface every provider adapter implements. The gateway core talks only to this;
  * it never imports a provider module (the registry does).
  */
+import type { ZodType } from 'zod';
 import type { ModelSpec } from '../config/model-spec.ts';
+import type { Capability } from '../config/schema.ts';
 import type { Clock } from '../resilience/clock.ts';
 import type {
   ChatCompletion,
@@ -24,11 +26,11 @@ export interface CallOptions {
   requestId: string;
 }
 
-/** What the upstream said besides the body: status and the headers the gateway acts on. */
+/** What the upstream said besides the body: status and its own view of our rate-limit budget. */
 export interface UpstreamMeta {
   status: number;
-  /** Lower-cased rate-limit and retry headers only (never auth headers). */
-  rateLimit: Record<string, string>;
+  /** From the provider's rate-limit headers (each adapter knows its own header names). */
+  budget: { remainingRequests?: number; remainingTokens?: number };
 }
 
 export interface ChatResult {
@@ -68,9 +70,21 @@ export interface ProviderDeps {
   newId: (prefix: string) => string;
   /** Report something odd that did not fail the call (a malformed chunk skipped, say). */
   warn?: (message: string) => void;
+  /** Removes every configured secret from a text an upstream produced (applied by the registry's guard). */
+  scrub?: (text: string) => string;
 }
 
+/**
+ * A provider adapter: one folder under src/providers and one line in `registry.ts`.
+ * @example export const acmeProvider: ProviderModule = { name: 'acme', defaultCapabilities: ['tools', 'streaming'], create(spec, deps) { ... } };
+ */
 export interface ProviderModule {
   readonly name: string;
+  /** What its models accept unless the config says otherwise. */
+  readonly defaultCapabilities: readonly Capability[];
+  /** Published prompt-cache prices as multiples of the input price (defaults for `cache_*_cost_per_1k`). */
+  readonly cachePricing?: { read: number; write: number };
+  /** Provider-specific model settings under one config field (the simulated provider's `simulate:`). */
+  readonly options?: { field: 'simulate'; schema: ZodType };
   create(spec: ModelSpec, deps: ProviderDeps): ModelClient;
 }

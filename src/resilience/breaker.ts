@@ -1,115 +1,142 @@
 /**
- * A circuit breaker as a small state machine over an injected clock. Its state is a plain
- * object (`BreakerState`), so it can live in a shared store.
+ * A circuit breaker per target, on an injected clock, whose phase is shared by a fleet.
  *
  * CLOSED -> OPEN: `failureThreshold` consecutive failures, or a failure rate above
  *   `failureRate` over the rolling window with at least `minRequests` requests.
  * OPEN -> HALF_OPEN: after the recovery timeout, which doubles with each re-open (capped).
- * HALF_OPEN: up to `halfOpenMax` trial requests; a success closes, a failure re-opens.
+ * HALF_OPEN: up to `halfOpenMax` trials, and in a fleet only the instance holding the trial
+ *   lease sends them; a success closes, a failure re-opens, for every instance.
  * A success in CLOSED resets the consecutive count (the brief's breaker never did).
+ *
+ * What a fleet must agree on (phase, when OPEN ends, how often it re-opened) is a
+ * `SharedBreakerState` in the store; each instance writes its transitions with compare-and-set
+ * and publishes them, and applies the others' as they arrive. The failure counts that lead to
+ * a transition stay local. Reading the phase never changes anything: OPEN past its time reads
+ * as HALF_OPEN, and a timer reports that transition when it happens.
  */
 import type { ModelSpec } from '../config/model-spec.ts';
-import type { BreakerState as BreakerPhase } from '../routing/types.ts';
+import { type SharedBreakerState, stateChannels, stateKeys } from '../state/keys.ts';
+import type { Store } from '../state/store.ts';
+import type { Clock } from './clock.ts';
 
 export type BreakerConfig = ModelSpec['breaker'];
+export type BreakerPhase = SharedBreakerState['phase'];
+export type BreakerTransition = {
+  from: BreakerPhase;
+  to: BreakerPhase;
+  reason: string;
+  /** Another instance of the fleet made it. */
+  remote?: boolean;
+};
 
 const bucketCount = 10;
+/** How long a trial lease lasts if its holder never reports (it died). */
+const trialLeaseMs = 30_000;
 
-export interface BreakerState {
-  phase: BreakerPhase;
-  consecutiveFailures: number;
-  /** When OPEN ends (ms on the breaker's clock). */
-  openUntil: number;
-  /** How many times in a row it opened without a successful trial (grows the timeout). */
-  reopenCount: number;
-  trialsInFlight: number;
-  /** Rolling window: per-bucket [start, requests, failures]. */
-  buckets: Array<[number, number, number]>;
+export function closedState(by = ''): SharedBreakerState {
+  return { phase: 'closed', openUntil: 0, reopenCount: 0, reason: '', by };
 }
 
-export function initialBreakerState(): BreakerState {
-  return {
-    phase: 'closed',
-    consecutiveFailures: 0,
-    openUntil: 0,
-    reopenCount: 0,
-    trialsInFlight: 0,
-    buckets: [],
-  };
+/** The phase a shared state has at `now`: OPEN past its time is HALF_OPEN. */
+export function phaseAt(state: SharedBreakerState, now: number): BreakerPhase {
+  return state.phase === 'open' && now >= state.openUntil ? 'half_open' : state.phase;
 }
 
-export type BreakerTransition = { from: BreakerPhase; to: BreakerPhase; reason: string };
+export interface BreakerDeps {
+  clock: Clock;
+  store: Store;
+  /** This instance's id in the fleet (lease owner, `by` of its transitions). */
+  instance: string;
+  onTransition: (target: string, transition: BreakerTransition) => void;
+  /** A background store write failed (the local view still holds). */
+  onStoreError?: (error: unknown) => void;
+}
 
 export class CircuitBreaker {
-  private state: BreakerState;
+  private view: SharedBreakerState;
+  private version = 0;
+  private consecutiveFailures = 0;
+  /** Rolling window: per-bucket [start, requests, failures]. */
+  private readonly buckets: Array<[number, number, number]> = [];
+  private trialsInFlight = 0;
+  private holdsLease = false;
+  private cancelHalfOpenTimer: (() => void) | undefined;
 
   constructor(
+    readonly target: string,
     private readonly config: BreakerConfig,
-    private readonly now: () => number,
-    private readonly onTransition: (transition: BreakerTransition) => void = () => {},
-    state: BreakerState = initialBreakerState(),
+    private readonly deps: BreakerDeps,
   ) {
-    this.state = state;
+    this.view = closedState();
   }
 
-  /** The phase as of now (OPEN becomes HALF_OPEN once its timeout has passed). */
+  /** The phase as of now; never changes state. */
   get phase(): BreakerPhase {
-    if (this.state.phase === 'open' && this.now() >= this.state.openUntil) {
-      this.move('half_open', 'recovery timeout passed');
-    }
-    return this.state.phase;
+    return phaseAt(this.view, this.deps.clock.now());
   }
 
-  snapshot(): Readonly<BreakerState> {
-    return this.state;
-  }
-
-  /** Ask to send a request. In HALF_OPEN this reserves one of the trial slots. */
-  tryAcquire(): boolean {
-    const phase = this.phase;
-    if (phase === 'closed') return true;
-    if (phase === 'open') return false;
-    if (this.state.trialsInFlight >= this.config.halfOpenMax) return false;
-    this.state.trialsInFlight++;
-    return true;
+  get state(): Readonly<SharedBreakerState> {
+    return this.view;
   }
 
   /** Whether a request would be let through now, without reserving anything. */
   wouldAllow(): boolean {
     const phase = this.phase;
-    return (
-      phase === 'closed' || (phase === 'half_open' && this.state.trialsInFlight < this.config.halfOpenMax)
-    );
+    return phase === 'closed' || (phase === 'half_open' && this.trialsInFlight < this.config.halfOpenMax);
   }
 
-  /** Release a trial slot without judging the model (the call was cancelled or was the client's fault). */
+  /**
+   * Ask to send a request. CLOSED answers at once; HALF_OPEN reserves a trial slot and, for the
+   * fleet, the trial lease (only its holder sends trials).
+   */
+  acquire(): boolean | Promise<boolean> {
+    const phase = this.phase;
+    if (phase === 'closed') return true;
+    if (phase === 'open' || this.trialsInFlight >= this.config.halfOpenMax) return false;
+    this.trialsInFlight++;
+    if (this.holdsLease) return true;
+    return this.deps.store
+      .acquireLease(stateKeys.trialLease(this.target), this.deps.instance, trialLeaseMs)
+      .then(
+        (granted) => {
+          this.holdsLease = granted;
+          if (!granted) this.trialsInFlight--;
+          return granted;
+        },
+        (error: unknown) => {
+          this.deps.onStoreError?.(error);
+          return true; // the store is down: this instance decides alone
+        },
+      );
+  }
+
+  /** Give a trial slot back without judging the target (cancelled, or the request's own fault). */
   release(): void {
-    if (this.state.phase === 'half_open' && this.state.trialsInFlight > 0) this.state.trialsInFlight--;
+    if (this.trialsInFlight > 0) this.trialsInFlight--;
   }
 
   success(): void {
     this.record(false);
-    this.state.consecutiveFailures = 0;
-    if (this.state.phase === 'half_open') {
-      this.state.trialsInFlight = Math.max(0, this.state.trialsInFlight - 1);
-      this.state.reopenCount = 0;
-      this.state.buckets = [];
-      this.move('closed', 'trial request succeeded');
+    this.consecutiveFailures = 0;
+    if (this.phase === 'half_open') {
+      if (this.trialsInFlight > 0) this.trialsInFlight--;
+      this.buckets.length = 0;
+      this.transition({ ...closedState(this.deps.instance), reason: 'trial request succeeded' });
     }
   }
 
   failure(): void {
     this.record(true);
-    this.state.consecutiveFailures++;
-    const phase = this.state.phase;
+    this.consecutiveFailures++;
+    const phase = this.phase;
     if (phase === 'half_open') {
-      this.state.trialsInFlight = Math.max(0, this.state.trialsInFlight - 1);
+      if (this.trialsInFlight > 0) this.trialsInFlight--;
       this.open('trial request failed');
       return;
     }
     if (phase !== 'closed') return;
-    if (this.state.consecutiveFailures >= this.config.failureThreshold) {
-      this.open(`${this.state.consecutiveFailures} consecutive failures`);
+    if (this.consecutiveFailures >= this.config.failureThreshold) {
+      this.open(`${this.consecutiveFailures} consecutive failures`);
       return;
     }
     const { requests, failures } = this.windowTotals();
@@ -118,58 +145,142 @@ export class CircuitBreaker {
     }
   }
 
-  /** Close at once (a health probe saw the model recover). */
+  /** Close at once (a health probe saw the target recover). */
   forceClose(reason: string): void {
-    this.state.consecutiveFailures = 0;
-    this.state.reopenCount = 0;
-    this.state.trialsInFlight = 0;
-    this.state.buckets = [];
-    if (this.state.phase !== 'closed') this.move('closed', reason);
+    this.consecutiveFailures = 0;
+    this.buckets.length = 0;
+    this.trialsInFlight = 0;
+    if (this.view.phase !== 'closed') this.transition({ ...closedState(this.deps.instance), reason });
   }
 
-  /** Open at once (e.g. the upstream rejected our key). */
-  forceOpen(reason: string): void {
-    if (this.state.phase !== 'open') this.open(reason);
+  /** Open at once (e.g. the upstream rejected our key), for at least `forMs` if given. */
+  forceOpen(reason: string, forMs?: number): void {
+    if (this.phase !== 'open') this.open(reason, forMs);
   }
 
-  private open(reason: string): void {
-    const timeout = Math.min(
-      this.config.recoveryTimeoutMs * 2 ** this.state.reopenCount,
-      Math.max(this.config.maxRecoveryTimeoutMs, this.config.recoveryTimeoutMs),
+  /** Another instance's transition (or the store's state after a re-sync). */
+  apply(state: SharedBreakerState, version: number): void {
+    if (version <= this.version) return;
+    const from = this.phase;
+    this.version = version;
+    this.adopt(state);
+    const to = this.phase;
+    if (from !== to) this.deps.onTransition(this.target, { from, to, reason: state.reason, remote: true });
+  }
+
+  /** Read the fleet's state for this target from the store (at start, and after the store recovers). */
+  async sync(): Promise<void> {
+    const stored = await this.deps.store.getVersioned(stateKeys.breaker(this.target));
+    if (stored) this.apply(stored.value, stored.version);
+  }
+
+  close(): void {
+    this.cancelHalfOpenTimer?.();
+    this.cancelHalfOpenTimer = undefined;
+  }
+
+  private open(reason: string, atLeastMs = 0): void {
+    const { recoveryTimeoutMs, maxRecoveryTimeoutMs } = this.config;
+    const timeout = Math.max(
+      atLeastMs,
+      Math.min(
+        recoveryTimeoutMs * 2 ** this.view.reopenCount,
+        Math.max(maxRecoveryTimeoutMs, recoveryTimeoutMs),
+      ),
     );
-    this.state.reopenCount++;
-    this.state.openUntil = this.now() + timeout;
-    this.state.trialsInFlight = 0;
-    this.move('open', `${reason}; retry in ${Math.round(timeout / 1000)}s`);
+    this.trialsInFlight = 0;
+    this.transition({
+      phase: 'open',
+      openUntil: this.deps.clock.now() + timeout,
+      reopenCount: this.view.reopenCount + 1,
+      reason: `${reason}; retry in ${Math.round(timeout / 1000)}s`,
+      by: this.deps.instance,
+    });
   }
 
-  private move(to: BreakerPhase, reason: string): void {
-    const from = this.state.phase;
-    if (from === to) return;
-    this.state.phase = to;
-    this.onTransition({ from, to, reason });
+  /** Change the local view now; write it to the store and tell the fleet in the background. */
+  private transition(next: SharedBreakerState): void {
+    const from = this.phase;
+    this.adopt(next);
+    const to = this.phase;
+    if (from !== to) this.deps.onTransition(this.target, { from, to, reason: next.reason });
+    if (next.phase === 'closed' || next.phase === 'open') this.releaseLease();
+    void this.write(next).catch((error: unknown) => this.deps.onStoreError?.(error));
+  }
+
+  private async write(next: SharedBreakerState): Promise<void> {
+    const key = stateKeys.breaker(this.target);
+    for (let tries = 0; tries < 3; tries++) {
+      const version = await this.deps.store.compareAndSet(key, this.version, next);
+      if (version !== undefined) {
+        this.version = Math.max(this.version, version);
+        await this.deps.store.publish(
+          stateChannels.breaker,
+          JSON.stringify({ target: this.target, version, state: next }),
+        );
+        return;
+      }
+      // Someone else wrote first: take theirs, unless ours is the more severe news.
+      const stored = await this.deps.store.getVersioned(key);
+      if (!stored) continue;
+      this.version = stored.version;
+      if (stored.value.phase === next.phase || stored.value.phase === 'open') {
+        this.apply(stored.value, stored.version);
+        return;
+      }
+    }
+  }
+
+  private adopt(state: SharedBreakerState): void {
+    this.view = state;
+    this.cancelHalfOpenTimer?.();
+    this.cancelHalfOpenTimer = undefined;
+    if (state.phase === 'closed') this.consecutiveFailures = 0;
+    if (state.phase === 'open') {
+      // Report OPEN -> HALF_OPEN when it happens, not when the next request looks.
+      const wait = state.openUntil - this.deps.clock.now();
+      if (wait > 0) {
+        this.cancelHalfOpenTimer = this.deps.clock.schedule(wait, () => {
+          this.cancelHalfOpenTimer = undefined;
+          if (this.view === state) {
+            this.deps.onTransition(this.target, {
+              from: 'open',
+              to: 'half_open',
+              reason: 'recovery timeout passed',
+            });
+          }
+        });
+      }
+    }
+  }
+
+  private releaseLease(): void {
+    if (!this.holdsLease) return;
+    this.holdsLease = false;
+    void this.deps.store
+      .releaseLease(stateKeys.trialLease(this.target), this.deps.instance)
+      .catch((error: unknown) => this.deps.onStoreError?.(error));
   }
 
   private record(failed: boolean): void {
-    const now = this.now();
+    const now = this.deps.clock.now();
     const width = this.config.windowMs / bucketCount;
     const start = Math.floor(now / width) * width;
-    const buckets = this.state.buckets;
-    const last = buckets[buckets.length - 1];
+    const last = this.buckets[this.buckets.length - 1];
     if (last && last[0] === start) {
       last[1]++;
       if (failed) last[2]++;
     } else {
-      buckets.push([start, 1, failed ? 1 : 0]);
+      this.buckets.push([start, 1, failed ? 1 : 0]);
     }
-    while (buckets.length > 0 && buckets[0]![0] <= now - this.config.windowMs) buckets.shift();
+    while (this.buckets.length > 0 && this.buckets[0]![0] <= now - this.config.windowMs) this.buckets.shift();
   }
 
   private windowTotals(): { requests: number; failures: number } {
-    const cutoff = this.now() - this.config.windowMs;
+    const cutoff = this.deps.clock.now() - this.config.windowMs;
     let requests = 0;
     let failures = 0;
-    for (const [start, count, failed] of this.state.buckets) {
+    for (const [start, count, failed] of this.buckets) {
       if (start > cutoff) {
         requests += count;
         failures += failed;

@@ -2,6 +2,8 @@
  * A per-model concurrency limit with a bounded FIFO queue. When both are full the caller moves
  * on to the next model instead of waiting: overflow is a routing decision, not a stall.
  */
+import { type AttemptContext, holding, type Operation, type Policy, TargetSkipped } from './policy.ts';
+
 export class Bulkhead {
   private active = 0;
   private readonly waiting: Array<(granted: boolean) => void> = [];
@@ -49,5 +51,18 @@ export class Bulkhead {
     const next = this.waiting.shift();
     if (next) next(true);
     else if (this.active > 0) this.active--;
+  }
+}
+
+/** The bulkhead around one target: a slot held across its retries, and by a stream until it ends. */
+export class BulkheadPolicy implements Policy {
+  constructor(private readonly bulkhead: Bulkhead) {}
+
+  async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
+    const slot = this.bulkhead.acquire(context.signal);
+    if (!(slot === true || (slot !== false && (await slot)))) {
+      throw new TargetSkipped(context.target, 'at its concurrency limit');
+    }
+    return holding(operation, context, () => this.bulkhead.release());
   }
 }

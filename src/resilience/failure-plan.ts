@@ -54,13 +54,14 @@ export function planAfterFailure(
         );
       return { action: 'next' };
     case 'rate_limited': {
-      // The limit is this deployment's: another model answers now, without waiting at all.
-      if (!canRetry || hasAlternatives) return { action: 'next' };
       const hinted = error.retryAfterMs;
-      if (hinted !== undefined) {
-        // A long Retry-After means this model is busy: another model answers sooner.
-        return hinted <= policy.maxRetryAfterMs ? retryAfter(hinted, remainingMs) : { action: 'next' };
+      // The upstream said when to come back, soon enough to be worth waiting for: the client
+      // asked for this model (or the router chose it), so wait and ask it again.
+      if (hinted !== undefined && hinted <= policy.maxRetryAfterMs) {
+        return canRetry ? retryAfter(hinted, remainingMs) : { action: 'next' };
       }
+      // Long or no hint: this deployment is busy; another model answers sooner.
+      if (!canRetry || hasAlternatives || hinted !== undefined) return { action: 'next' };
       return retryAfter(
         fullJitterBackoff(attemptOnModel, policy.backoffBaseMs, policy.backoffMaxMs, random),
         remainingMs,

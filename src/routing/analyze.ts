@@ -378,6 +378,7 @@ export function createAnalyzer(config: AnalysisConfig): Analyze {
       hasTools: (request.tools?.length ?? 0) > 0 || scan.toolHistory,
       wantsJson: format === 'json_object' || format === 'json_schema',
       hasPrefill: last?.role === 'assistant',
+      stream: request.stream === true,
     };
   };
 }

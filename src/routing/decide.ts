@@ -45,6 +45,10 @@ interface Rejection {
   reasons: string[];
   /** True when a reason is about the request (too long, missing capability, policy), false when the model is down. */
   requestSide: boolean;
+  /** The only request-side reason is a context window too small for the prompt. */
+  tooSmall?: boolean;
+  /** At its rpm/tpm cap for this long. */
+  cappedForMs?: number;
 }
 
 interface Candidate {
@@ -63,7 +67,7 @@ interface Ranked {
  * @example decideRoute(features, models, health, { priority: 'cost', ... }, seededRandom(1)).model // 'gpt-4o-mini'
  */
 export const decideRoute: DecideRoute = (features, models, health, policy, random) => {
-  const priority = policy.rule?.priority ?? policy.priority;
+  const { priority } = policy;
   const explicit = policy.explicitModel === undefined ? undefined : findSpec(models, policy.explicitModel);
   if (policy.explicitModel !== undefined && !explicit) {
     return noRoute(features.task, [
@@ -82,9 +86,11 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
     if (rejection) rejections.push(rejection);
     else candidates.push({ spec, health: modelHealth });
   };
-  // Who may serve: the rule's models in its order, else the whole table (an explicit model is one of them).
+  // Who may serve: a named model and its own fallbacks, else the rule's models in its order, else every model.
   const ruleModels = policy.explicitModel === undefined ? policy.rule?.models : undefined;
-  if (ruleModels?.length) for (const name of ruleModels) consider(name, findSpec(models, name));
+  if (explicit)
+    for (const name of [explicit.name, ...explicit.fallbacks]) consider(name, findSpec(models, name));
+  else if (ruleModels?.length) for (const name of ruleModels) consider(name, findSpec(models, name));
   else for (const spec of models) consider(spec.name, spec);
   if (candidates.length === 0) return noRoute(features.task, rejections);
 
@@ -122,33 +128,74 @@ function filterModel(
     features.promptTokens +
     (features.maxOutputTokens ?? Math.min(spec.maxOutputTokens, DEFAULT_OUTPUT_RESERVE));
   const down = health?.breaker === 'open';
+  const capped = health?.cappedForMs;
   const byRule = policy.rule?.exclude?.includes(spec.name) === true;
   const tooSmall = spec.contextWindow < needed;
+  const noChat = !spec.capabilities.has('chat');
   const noVision = features.hasImages && !spec.capabilities.has('vision');
   const noTools = features.hasTools && !spec.capabilities.has('tools');
   const noJson = features.wantsJson && !spec.capabilities.has('json');
-  if (!(down || byRule || tooSmall || noVision || noTools || noJson)) return undefined;
+  const noStream = features.stream && !spec.capabilities.has('streaming');
+  if (
+    !(
+      down ||
+      capped !== undefined ||
+      byRule ||
+      tooSmall ||
+      noChat ||
+      noVision ||
+      noTools ||
+      noJson ||
+      noStream
+    )
+  ) {
+    return undefined;
+  }
   const reasons: string[] = [];
   if (down) reasons.push('breaker open');
+  if (capped !== undefined) reasons.push(`at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
+  const transient = reasons.length;
   if (byRule) reasons.push(`excluded by ${policy.rule?.rule}`);
+  if (noChat) reasons.push('serves no chat (embeddings only)');
   if (tooSmall) reasons.push(`context ${spec.contextWindow} < ${needed} tokens needed`);
   if (noVision) reasons.push('no vision');
   if (noTools) reasons.push('no tools');
   if (noJson) reasons.push('no json mode');
-  return { model: spec.name, reasons, requestSide: reasons.length > (down ? 1 : 0) };
+  if (noStream) reasons.push('no streaming');
+  return {
+    model: spec.name,
+    reasons,
+    requestSide: reasons.length > transient,
+    tooSmall: tooSmall && reasons.length === transient + 1,
+    cappedForMs: capped,
+  };
 }
 
 function noRoute(task: TaskType, rejections: Rejection[]): NoRoute {
   const excluded = rejections.map(toExclusion);
   const list = excluded.map((entry) => `${entry.model} (${entry.reason})`).join(', ');
-  return {
+  // A 4xx only when no model could take it even if all were up; otherwise 503 (retry later).
+  const requestProblem = rejections.length > 0 && rejections.every((rejection) => rejection.requestSide);
+  const result: NoRoute = {
     model: undefined,
     task,
     excluded,
     reason: `no model can take this request: ${list || 'no models configured'}`,
-    // A 4xx only when no model could take it even if all were up; otherwise 503 (retry later).
-    requestProblem: rejections.length > 0 && rejections.every((rejection) => rejection.requestSide),
+    requestProblem,
+    contextOverflow:
+      requestProblem &&
+      rejections.some((rejection) => rejection.tooSmall) &&
+      rejections.every(
+        (rejection) => rejection.tooSmall || rejection.reasons.includes('serves no chat (embeddings only)'),
+      ),
   };
+  // Not the request's fault, and some model is only at its cap: come back when the first admits again.
+  const caps = rejections.filter(
+    (rejection) => !rejection.requestSide && rejection.cappedForMs !== undefined,
+  );
+  if (!requestProblem && caps.length > 0)
+    result.retryAfterMs = Math.min(...caps.map((cap) => cap.cappedForMs!));
+  return result;
 }
 
 const toExclusion = (rejection: Rejection): Exclusion => ({
@@ -292,7 +339,7 @@ function weightedPrimary(
 /**
  * The chain, in order, without duplicates:
  * - a rule naming models: those that passed the filters, in the rule's order (the rule is the preference);
- * - an explicit model: it (if it passed), its configured fallbacks, then `fallbackCount` next-best;
+ * - an explicit model: it (if it passed), then its configured fallbacks that passed, and no other;
  * - otherwise: the weighted pick, its configured fallbacks, then `fallbackCount` next-best by score.
  */
 function buildChain(
@@ -311,8 +358,10 @@ function buildChain(
   }
   let balancedAmong = 1;
   if (explicit) {
+    // A named model is answered by itself or its own fallbacks, in order, and by no other.
     add(explicit.name);
     for (const name of explicit.fallbacks) add(name);
+    return { chain, balancedAmong };
   } else {
     const { primary, pool } = weightedPrimary(ranked, policy.nearTop, random);
     balancedAmong = pool;
@@ -324,7 +373,6 @@ function buildChain(
     const name = entry.spec.name;
     if (chain.includes(name)) continue;
     if (chain.length > 0 && nextBest >= policy.fallbackCount) break;
-    // An explicit model that failed the filters (and its fallbacks) leaves the chain empty: the best takes its place.
     if (chain.length > 0) nextBest++;
     chain.push(name);
   }

@@ -21,6 +21,8 @@ export interface RequestFeatures {
   wantsJson: boolean;
   /** The request ends with an assistant message (prefill). */
   hasPrefill: boolean;
+  /** The client asked for a stream. */
+  stream: boolean;
 }
 
 /** The result of the first custom rule that matched, if any. */
@@ -42,8 +44,10 @@ export interface ModelHealth {
   healthy: boolean;
   /** Observed latency to the first token (EWMA), ms; undefined before any data. */
   latencyMs?: number;
-  /** True when its rpm/tpm budget or concurrency limit would be exceeded now. */
+  /** True when it is busy: concurrency limit reached, cooling down after a 429, or the upstream says it is nearly out of budget. */
   saturated?: boolean;
+  /** Set while its rpm/tpm cap admits nothing: ms until it may again. A hard filter. */
+  cappedForMs?: number;
 }
 
 export interface HealthSnapshot {
@@ -51,6 +55,7 @@ export interface HealthSnapshot {
 }
 
 export interface RoutingPolicy {
+  /** Already resolved from the request, its header, a rule and the default (`gateway/plan.ts`). */
   priority: Priority;
   /** Weights of the three components in `balanced`. */
   balancedWeights: { cost: number; speed: number; quality: number };
@@ -60,7 +65,7 @@ export interface RoutingPolicy {
   nearTop: number;
   /** Health factor for a degraded model (the brief's 0.3). */
   unhealthyFactor: number;
-  /** A model the client named (not `auto`): used as asked, then its fallbacks. */
+  /** A model the client named (not `auto`): it, then its own `fallbacks`, and no other model. */
   explicitModel?: string;
   rule?: RuleMatch;
 }
@@ -106,6 +111,10 @@ export interface NoRoute {
   reason: string;
   /** True when every exclusion is about the request itself (too long, needs vision): a 4xx. */
   requestProblem: boolean;
+  /** Every candidate's context window is too small for the prompt (a 400 `context_length_exceeded`). */
+  contextOverflow: boolean;
+  /** Every model that could take it is at its rpm/tpm cap: ms until one admits again (a 429). */
+  retryAfterMs?: number;
 }
 
 export type DecideRoute = (

@@ -8,9 +8,9 @@ import { z } from 'zod';
 import { normalizeConfig, readValidatedFile } from '../config/load.ts';
 import type { RawConfig } from '../config/schema.ts';
 import { GatewayError } from '../errors.ts';
-import { createGateway } from '../gateway.ts';
-import { VirtualClock } from '../resilience/clock.ts';
+import { createGateway } from '../gateway/index.ts';
 import { seededRandom } from '../lib/random.ts';
+import { VirtualClock } from '../resilience/clock.ts';
 import { type Scenario, scenarioModels } from './scenario.ts';
 import { Workload } from './workload.ts';
 
@@ -227,7 +227,8 @@ export async function runSimulation(
     wallMs: Date.now() - wallStart,
   };
   const watched = scenario.watch ? pool[scenario.watch] : undefined;
-  const window = watched?.simulate?.outages?.[0];
+  const window = (watched?.simulate as { outages?: Array<{ start: number; duration: number }> } | undefined)
+    ?.outages?.[0];
   if (scenario.watch && window) {
     const startMs = window.start * 1000;
     const endMs = (window.start + window.duration) * 1000;

@@ -148,7 +148,7 @@ describe('embedded default', () => {
     assert.equal(byName.get('gpt-4o')?.provider, 'openai');
     assert.equal(byName.get('claude-3-5-sonnet')?.provider, 'anthropic');
     assert.equal(byName.get('gemini-pro')?.provider, 'simulated');
-    assert.equal(byName.get('gpt-4o')?.simulate, undefined);
+    assert.equal(byName.get('gpt-4o')?.providerOptions, undefined);
     assert.ok(realModels.some((line) => line.startsWith('gpt-4o via OpenAI')));
   });
 

@@ -12,11 +12,13 @@ export function makeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
     strengths: [],
     inputCostPer1k: 0.001,
     outputCostPer1k: 0.002,
+    cacheReadCostPer1k: 0.0005,
+    cacheWriteCostPer1k: 0.001,
     weight: 100,
     quality: 5,
     contextWindow: 128_000,
     maxOutputTokens: 4096,
-    capabilities: new Set(['tools', 'json', 'streaming', 'vision']),
+    capabilities: new Set(['chat', 'tools', 'json', 'streaming', 'vision']),
     fallbacks: [],
     timeouts: { connectMs: 2000, firstTokenMs: 5000, idleMs: 5000, totalMs: 10_000 },
     breaker: {
@@ -34,7 +36,7 @@ export function makeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
     maxQueue: 0,
     headers: {},
     healthCheck: { enabled: false, intervalMs: 30_000 },
-    simulate: undefined,
+    providerOptions: undefined,
     ...overrides,
   };
 }

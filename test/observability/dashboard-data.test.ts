@@ -14,8 +14,10 @@ import type { RequestSummary } from '../../src/observability/events.ts';
 import type { ModelReport } from '../../src/observability/stats.ts';
 
 function summary(overrides: Partial<RequestSummary> = {}): RequestSummary {
-  return {
+  return withUsage({
     requestId: 'req_x',
+    api: 'chat',
+    usage: [],
     startedAt: 0,
     clientKeyId: undefined,
     stream: false,
@@ -37,7 +39,7 @@ function summary(overrides: Partial<RequestSummary> = {}): RequestSummary {
     errorMessage: undefined,
     reason: 'because',
     ...overrides,
-  };
+  });
 }
 
 function stats(models: string[]): StatsSource {
@@ -147,3 +149,23 @@ test('spend today: seeded from the log, per model, reset at local midnight', () 
   data.requestFinished(summary({ model: 'b', costUsd: 0.125 }));
   assert.equal(data.snapshot(stats(['a', 'b'])).totals.spend_today_usd, 0.125);
 });
+
+/** The per-model usage a real summary carries: one entry for the answering model. */
+function withUsage(summary: RequestSummary): RequestSummary {
+  if (summary.usage.length > 0 || !summary.model) return summary;
+  return {
+    ...summary,
+    usage: [
+      {
+        model: summary.model,
+        provider: 'simulated',
+        promptTokens: summary.promptTokens,
+        completionTokens: summary.completionTokens,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: summary.costUsd,
+        estimated: summary.usageEstimated,
+      },
+    ],
+  };
+}

@@ -28,7 +28,9 @@ function count(path: string, where = '1 = 1'): number {
 }
 
 function summary(overrides: Partial<RequestSummary> = {}): RequestSummary {
-  return {
+  return withUsage({
+    api: 'chat',
+    usage: [],
     requestId: `req_${Math.random().toString(36).slice(2)}`,
     startedAt: Date.now(),
     clientKeyId: undefined,
@@ -51,7 +53,7 @@ function summary(overrides: Partial<RequestSummary> = {}): RequestSummary {
     errorMessage: undefined,
     reason: 'test',
     ...overrides,
-  };
+  });
 }
 
 /** Every byte SQLite has on disk for this database (main file, WAL, shared memory). */
@@ -354,3 +356,23 @@ describe('request log content and lifecycle', () => {
     memory.close();
   });
 });
+
+/** The per-model usage a real summary carries: one entry for the answering model. */
+function withUsage(summary: RequestSummary): RequestSummary {
+  if (summary.usage.length > 0 || !summary.model) return summary;
+  return {
+    ...summary,
+    usage: [
+      {
+        model: summary.model,
+        provider: 'simulated',
+        promptTokens: summary.promptTokens,
+        completionTokens: summary.completionTokens,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: summary.costUsd,
+        estimated: summary.usageEstimated,
+      },
+    ],
+  };
+}

@@ -8,11 +8,12 @@ import type { ModelSpec } from '../../src/config/model-spec.ts';
 import { UpstreamError } from '../../src/errors.ts';
 import { toAnthropicRequest } from '../../src/providers/anthropic/convert-request.ts';
 import { finishReasonFor } from '../../src/providers/anthropic/convert-response.ts';
-import { anthropicProvider, messagesUrl } from '../../src/providers/anthropic/index.ts';
+import { messagesUrl } from '../../src/providers/anthropic/index.ts';
 import { createHttpClient, type HttpClient } from '../../src/providers/http.ts';
 import type { ModelClient } from '../../src/providers/types.ts';
 import { systemClock } from '../../src/resilience/clock.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../../src/types/openai.ts';
+import { guardedClient } from '../helpers/client.ts';
 import { type FakeUpstream, sendJson, startFakeUpstream, writeSse } from '../helpers/fake-upstream.ts';
 import { callOptions, makeSpec } from '../helpers/spec.ts';
 
@@ -24,7 +25,7 @@ let fake: FakeUpstream;
 let http: HttpClient;
 
 function client(overrides: Partial<ModelSpec> = {}): ModelClient {
-  return anthropicProvider.create(
+  return guardedClient(
     makeSpec({
       name: 'claude-fast',
       provider: 'anthropic',
@@ -359,7 +360,7 @@ describe('anthropic non-streaming responses', () => {
     assert.equal(completion.usage!.completion_tokens, 5);
     assert.equal(completion.usage!.total_tokens, 20);
     assert.equal(meta.status, 200);
-    assert.equal(meta.rateLimit['anthropic-ratelimit-requests-remaining'], '99');
+    assert.equal(meta.budget.remainingRequests, 99);
   });
 
   test('tool_use blocks become tool_calls with JSON arguments', async () => {
@@ -558,7 +559,7 @@ describe('anthropic streaming', () => {
     );
     const result = await client().stream(request({ stream: true }), callOptions());
     assert.equal(result.meta.status, 200);
-    assert.equal(result.meta.rateLimit['anthropic-ratelimit-requests-remaining'], '5');
+    assert.equal(result.meta.budget.remainingRequests, 5);
     const { received, error } = await drain(result.chunks);
     assert.equal(error, undefined);
 

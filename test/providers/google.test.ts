@@ -4,11 +4,12 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ModelSpec } from '../../src/config/model-spec.ts';
 import { UpstreamError } from '../../src/errors.ts';
 import { toGeminiRequest } from '../../src/providers/google/convert-request.ts';
-import { geminiUrl, googleProvider } from '../../src/providers/google/index.ts';
+import { geminiUrl } from '../../src/providers/google/index.ts';
 import { createHttpClient, type HttpClient } from '../../src/providers/http.ts';
 import type { ModelClient } from '../../src/providers/types.ts';
 import { systemClock } from '../../src/resilience/clock.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../../src/types/openai.ts';
+import { guardedClient } from '../helpers/client.ts';
 import { type FakeUpstream, sendJson, startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { callOptions, makeSpec } from '../helpers/spec.ts';
 
@@ -20,7 +21,7 @@ let client: ModelClient;
 let n = 0;
 
 function makeClient(overrides: Partial<ModelSpec> = {}): ModelClient {
-  return googleProvider.create(
+  return guardedClient(
     makeSpec({
       name: 'gem',
       provider: 'google',

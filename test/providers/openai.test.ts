@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { UpstreamError } from '../../src/errors.ts';
 import { createHttpClient } from '../../src/providers/http.ts';
-import { openaiProvider } from '../../src/providers/openai/index.ts';
 import type { ModelClient } from '../../src/providers/types.ts';
 import { systemClock } from '../../src/resilience/clock.ts';
 import type { ChatCompletionChunk } from '../../src/types/openai.ts';
+import { guardedClient } from '../helpers/client.ts';
 import { type FakeUpstream, sendJson, startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { callOptions, makeSpec } from '../helpers/spec.ts';
 
@@ -26,7 +26,7 @@ const line = (delta: object, finish: string | null = null) =>
 describe('openai adapter', () => {
   before(async () => {
     upstream = await startFakeUpstream((_request, response) => sendJson(response, 200, {}));
-    client = openaiProvider.create(
+    client = guardedClient(
       makeSpec({
         baseUrl: `${upstream.url}/v1`,
         upstreamModel: 'gpt-4o-2024',
@@ -78,7 +78,7 @@ describe('openai adapter', () => {
     assert.equal(sent.headers['openai-organization'], 'org-1');
     assert.equal(chunks.length, 2);
     assert.equal(chunks[0]?.model, 'gpt-4o', 'model field names the gateway model');
-    assert.deepEqual(result.meta.rateLimit, { 'x-ratelimit-remaining-requests': '99' });
+    assert.deepEqual(result.meta.budget, { remainingRequests: 99, remainingTokens: undefined });
   });
 
   it('skips a malformed chunk and goes on', async () => {

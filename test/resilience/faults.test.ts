@@ -481,13 +481,53 @@ describe('fault injection', () => {
     }
   });
 
-  it('stream breaks after text with no prefill-capable model: an error event, never [DONE]', async () => {
+  it('stream breaks after text with no prefill-capable model: the next model restarts it and only what follows the sent text is forwarded', async () => {
+    behaviours.a = async (_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(chunk('The answer '));
+      await sleep(10);
+      response.destroy();
+    };
+    let restartRequest: { messages: Array<{ role: string }> } | undefined;
+    behaviours.b = (request, response) => {
+      restartRequest = request.json as typeof restartRequest;
+      void streamWords(response, 'b', ['The ', 'answer is', ' 42.']);
+    };
+    const gateway = await gatewayFor({ a: { fallbacks: ['b'] }, b: {} });
+    try {
+      const stream = await gateway.client.chat.completions.create({
+        model: 'a',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      let text = '';
+      let finish: string | null = null;
+      let usage: { completion_tokens: number } | undefined;
+      for await (const part of stream) {
+        text += part.choices[0]?.delta.content ?? '';
+        finish = part.choices[0]?.finish_reason ?? finish;
+        if (part.usage) usage = part.usage;
+      }
+      assert.equal(text, 'The answer is 42.', 'one answer: no splice, no duplicate');
+      assert.equal(finish, 'stop');
+      assert.equal(attemptsTo('b'), 1);
+      assert.equal(restartRequest?.messages.at(-1)?.role, 'user', 'a restart, not a prefill');
+      // What reached the client is billed: a's streamed text (estimated) plus b's reported usage.
+      assert.ok(usage && usage.completion_tokens > 3, `usage covers both segments: ${JSON.stringify(usage)}`);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a restart that diverges from the sent text ends with an error event, never [DONE]', async () => {
     behaviours.a = async (_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       response.write(chunk('Partial '));
       await sleep(10);
       response.destroy();
     };
+    behaviours.b = (_request, response) => void streamWords(response, 'b', ['Something ', 'else']);
     const gateway = await gatewayFor({ a: { fallbacks: ['b'] }, b: {} });
     try {
       const raw = await fetch(`${gateway.url}/v1/chat/completions`, {
@@ -497,6 +537,7 @@ describe('fault injection', () => {
       });
       const body = await raw.text();
       assert.match(body, /Partial /);
+      assert.doesNotMatch(body, /Something/, 'nothing of the diverging restart is forwarded');
       assert.doesNotMatch(body, /\[DONE\]/);
       const events = body
         .trim()
@@ -505,8 +546,8 @@ describe('fault injection', () => {
       const last = events.at(-1);
       assert.ok(last.error, 'last event is an error');
       assert.match(last.error.message, /interrupted/);
+      assert.match(last.error.message, /diverged/);
       assert.match(last.error.message, /a: /, 'names the original failure');
-      assert.equal(attemptsTo('b'), 0);
       // And the openai client raises instead of returning a cut answer as complete.
       await assert.rejects(async () => {
         const stream = await gateway.client.chat.completions.create({
@@ -667,10 +708,10 @@ describe('fault injection', () => {
         messages: [{ role: 'user', content: 'hi' }],
       });
       const seen: number[] = [];
-      for await (const _part of stream) seen.push(gateway.gateway.health.runtime('a')!.inFlight);
+      for await (const _part of stream) seen.push(gateway.gateway.health.model('a')!.inFlight);
       assert.equal(seen[0], 1, 'in flight while streaming');
-      for (let i = 0; i < 20 && gateway.gateway.health.runtime('a')!.inFlight > 0; i++) await sleep(10);
-      assert.equal(gateway.gateway.health.runtime('a')!.inFlight, 0, 'released when the stream ended');
+      for (let i = 0; i < 20 && gateway.gateway.health.model('a')!.inFlight > 0; i++) await sleep(10);
+      assert.equal(gateway.gateway.health.model('a')!.inFlight, 0, 'released when the stream ended');
     } finally {
       await gateway.close();
     }

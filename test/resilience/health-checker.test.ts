@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { normalizeConfig } from '../../src/config/load.ts';
-import { createGateway } from '../../src/gateway.ts';
+import { createGateway } from '../../src/gateway/index.ts';
 import { VirtualClock } from '../../src/resilience/clock.ts';
 
 function gatewayOnVirtualTime() {

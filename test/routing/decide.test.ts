@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ModelSpec } from '../../src/config/model-spec.ts';
 import type { TaskType } from '../../src/config/schema.ts';
+import { seededRandom } from '../../src/lib/random.ts';
 import { createAnalyzer } from '../../src/routing/analyze.ts';
 import { decideRoute } from '../../src/routing/decide.ts';
-import { seededRandom } from '../../src/routing/random.ts';
 import type {
   HealthSnapshot,
   NoRoute,
@@ -27,6 +27,7 @@ function features(overrides: Partial<RequestFeatures> = {}): RequestFeatures {
     hasTools: false,
     wantsJson: false,
     hasPrefill: false,
+    stream: false,
     ...overrides,
   };
 }
@@ -291,7 +292,7 @@ describe('decideRoute: hard filters', () => {
 
   it('filters models without tools or JSON mode when the request needs them', () => {
     const models = briefModels().map((spec) =>
-      spec.name === 'gpt-4o' ? { ...spec, capabilities: new Set(['vision'] as const) } : spec,
+      spec.name === 'gpt-4o' ? { ...spec, capabilities: new Set(['chat', 'vision'] as const) } : spec,
     );
     const tools = routed(route({ features: { hasTools: true } }, models));
     assert.deepEqual(tools.excluded, [{ model: 'gpt-4o', reason: 'no tools' }]);
@@ -337,15 +338,19 @@ describe('decideRoute: explicit models and rules', () => {
   const withFallbacks = () =>
     briefModels().map((spec) => (spec.name === 'gemini-pro' ? { ...spec, fallbacks: ['gpt-4o'] } : spec));
 
-  it('an explicit model is used as asked, then its fallbacks, then next-best by score', () => {
+  it('an explicit model is used as asked, then its own fallbacks, and no other model', () => {
     const decision = routed(
       route({ features: { task: 'simple_qa' }, policy: { explicitModel: 'gemini-pro' } }, withFallbacks()),
     );
-    assert.deepEqual(chainOf(decision), ['gemini-pro', 'gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet']);
+    assert.deepEqual(chainOf(decision), ['gemini-pro', 'gpt-4o']);
     assert.match(decision.reason, /as requested/);
+    const alone = routed(
+      route({ features: { task: 'simple_qa' }, policy: { explicitModel: 'gpt-4o-mini' } }),
+    );
+    assert.deepEqual(chainOf(alone), ['gpt-4o-mini'], 'no fallbacks configured: no other model');
   });
 
-  it('an explicit model that is down hands over to its fallbacks', () => {
+  it('an explicit model that is down hands over to its own fallbacks only', () => {
     const decision = routed(
       route(
         { features: { task: 'simple_qa' }, policy: { explicitModel: 'gemini-pro' } },
@@ -353,8 +358,16 @@ describe('decideRoute: explicit models and rules', () => {
         healthOf({ 'gemini-pro': { breaker: 'open' } }),
       ),
     );
-    assert.deepEqual(chainOf(decision), ['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet']);
+    assert.deepEqual(chainOf(decision), ['gpt-4o']);
     assert.match(decision.reason, /gemini-pro unavailable/);
+    const none = noRoute(
+      route(
+        { features: { task: 'simple_qa' }, policy: { explicitModel: 'gpt-4o-mini' } },
+        briefModels(),
+        healthOf({ 'gpt-4o-mini': { breaker: 'open' } }),
+      ),
+    );
+    assert.equal(none.requestProblem, false, 'down without fallbacks: a 503, never another model');
   });
 
   it('an unknown explicit model is a request problem', () => {
@@ -395,11 +408,11 @@ describe('decideRoute: explicit models and rules', () => {
     assert.equal(noRoute(route({ policy: { rule } }, briefModels(), allDown)).requestProblem, false);
   });
 
-  it("rule exclude removes models with a reason; a rule priority overrides the policy's", () => {
+  it("rule exclude removes models with a reason; the priority is the policy's (resolved before routing)", () => {
     const rule = { rule: 'no-mini', exclude: ['gpt-4o-mini'], priority: 'quality' as const };
     const decision = routed(route({ features: { task: 'simple_qa' }, policy: { rule, priority: 'cost' } }));
     assert.notEqual(decision.model, 'gpt-4o-mini');
-    assert.equal(decision.priority, 'quality');
+    assert.equal(decision.priority, 'cost', 'precedence is decided once, in gateway/plan.ts');
     assert.deepEqual(decision.excluded, [{ model: 'gpt-4o-mini', reason: 'excluded by no-mini' }]);
   });
 });

@@ -83,7 +83,7 @@ function rowSpec(row: TableRow): ModelSpec {
     weight: row.weight,
     quality: row.quality,
     contextWindow: row.contextWindow ?? 128_000,
-    capabilities: new Set(row.capabilities),
+    capabilities: new Set<Capability>(['chat', ...row.capabilities]),
     timeouts: { connectMs: ms, firstTokenMs: ms, idleMs: ms, totalMs: ms },
   });
 }

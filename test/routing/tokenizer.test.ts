@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../src/routing/random.ts';
+import { seededRandom } from '../../src/lib/random.ts';
 import { countTokens } from '../../src/routing/tokenizer.ts';
 
 const EXACT = { exactChars: 24_000 };

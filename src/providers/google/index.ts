@@ -4,22 +4,16 @@
  * the URL, so it cannot leak through logged URLs or error messages.
  */
 import type { ModelSpec } from '../../config/model-spec.ts';
-import { UpstreamError } from '../../errors.ts';
-import type { ChatCompletionChunk, ChatRequest } from '../../types/openai.ts';
-import {
-  type ErrorContext,
-  type HttpResponse,
-  joinUrl,
-  parseJsonBody,
-  readText,
-  redactSecret,
-  transportError,
-  upstreamMeta,
-} from '../http.ts';
-import { parseSse, type SseEvent } from '../sse.ts';
-import type { CallOptions, ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
+import { joinUrl } from '../http.ts';
+import type { ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
+import { createUpstream } from '../upstream.ts';
 import { needsThoughtSignature, toGeminiRequest } from './convert-request.ts';
-import { type ConvertContext, googleError, toChatCompletion } from './convert-response.ts';
+import {
+  type ConvertContext,
+  extractGoogleError,
+  googleError,
+  toChatCompletion,
+} from './convert-response.ts';
 import { toChunkStream } from './convert-stream.ts';
 
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
@@ -38,14 +32,27 @@ export function geminiUrl(baseUrl: string | undefined, upstreamModel: string, me
 
 export const googleProvider: ProviderModule = {
   name: 'google',
+  defaultCapabilities: ['tools', 'json', 'streaming', 'vision'],
+  // Gemini's implicit cache reads at 0.25x the input price.
+  cachePricing: { read: 0.25, write: 1 },
   create(spec: ModelSpec, deps: ProviderDeps): ModelClient {
-    const context: ErrorContext = { provider: 'google', model: spec.name };
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      ...spec.headers,
-      ...(spec.apiKey ? { 'x-goog-api-key': spec.apiKey } : {}),
-    };
+    const errorContext = { provider: 'google', model: spec.name };
+    const upstream = createUpstream(deps, {
+      provider: 'google',
+      model: spec.name,
+      headers: {
+        'content-type': 'application/json',
+        ...spec.headers,
+        ...(spec.apiKey ? { 'x-goog-api-key': spec.apiKey } : {}),
+      },
+      extractError: extractGoogleError,
+      // Gemini answers a bad key with 400 INVALID_ARGUMENT: googleError reads it as an auth failure.
+      classify: (status, headers, bodyText, nowMs) =>
+        googleError(status, headers, bodyText, errorContext, nowMs),
+    });
     const requestOptions = { thoughtSignatureSentinel: needsThoughtSignature(spec.upstreamModel) };
+    const generateUrl = geminiUrl(spec.baseUrl, spec.upstreamModel, 'generateContent');
+    const streamUrl = geminiUrl(spec.baseUrl, spec.upstreamModel, 'streamGenerateContent?alt=sse');
 
     const convertContext = (): ConvertContext => ({
       model: spec.name,
@@ -56,78 +63,24 @@ export const googleProvider: ProviderModule = {
       warn: deps.warn,
     });
 
-    // Belt and braces: should an upstream ever echo the key back, it never leaves this adapter.
-    const scrub = (error: unknown): unknown =>
-      error instanceof UpstreamError ? redactSecret(error, spec.apiKey) : error;
-
-    const post = async (
-      method: string,
-      request: ChatRequest,
-      options: CallOptions,
-    ): Promise<HttpResponse> => {
-      const body = JSON.stringify(toGeminiRequest(request, requestOptions));
-      const response = await deps.http.send(
-        { url: geminiUrl(spec.baseUrl, spec.upstreamModel, method), method: 'POST', headers, body },
-        options,
-        context,
-      );
-      if (response.status >= 200 && response.status < 300) return response;
-      const text = await readText(response, options, context);
-      throw googleError(response.status, response.headers, text, context, deps.nowSeconds() * 1000);
-    };
-
     return {
       spec,
       async chat(request, options) {
-        try {
-          const response = await post('generateContent', request, options);
-          const text = await readText(response, options, context);
-          const completion = toChatCompletion(
-            parseJsonBody<unknown>(text, response, context),
-            convertContext(),
-          );
-          return { completion, meta: upstreamMeta(response.status, response.headers) };
-        } catch (error) {
-          throw scrub(error);
-        }
+        const { body, meta } = await upstream.json<unknown>(
+          generateUrl,
+          toGeminiRequest(request, requestOptions),
+          options,
+        );
+        return { completion: toChatCompletion(body, convertContext()), meta };
       },
       async stream(request, options) {
-        let response: HttpResponse;
-        try {
-          response = await post('streamGenerateContent?alt=sse', request, options);
-        } catch (error) {
-          throw scrub(error);
-        }
-        const events = classifiedEvents(response, options, context);
-        return {
-          meta: upstreamMeta(response.status, response.headers),
-          chunks: scrubbed(toChunkStream(events, convertContext()), scrub),
-        };
+        const { events, meta } = await upstream.events(
+          streamUrl,
+          toGeminiRequest(request, requestOptions),
+          options,
+        );
+        return { meta, chunks: toChunkStream(events, convertContext()) };
       },
     };
   },
 };
-
-/** SSE events off the body, with mid-body transport failures (idle timeout, reset) classified. */
-async function* classifiedEvents(
-  response: HttpResponse,
-  options: CallOptions,
-  context: ErrorContext,
-): AsyncGenerator<SseEvent> {
-  try {
-    yield* parseSse(response.body);
-  } catch (error) {
-    throw transportError(error, options.signal, context);
-  }
-}
-
-async function* scrubbed(
-  chunks: AsyncGenerator<ChatCompletionChunk>,
-  scrub: (error: unknown) => unknown,
-): AsyncGenerator<ChatCompletionChunk> {
-  try {
-    yield* chunks;
-  } catch (error) {
-    throw scrub(error);
-  }
-}

@@ -3,80 +3,65 @@
  * Ollama. Fields the gateway does not know pass through untouched.
  */
 import { UpstreamError } from '../../errors.ts';
-import type {
-  ChatCompletion,
-  ChatRequest,
-  EmbeddingsRequest,
-  EmbeddingsResponse,
-} from '../../types/openai.ts';
-import {
-  type ErrorContext,
-  errorFromResponse,
-  type HttpResponse,
-  joinUrl,
-  parseJsonBody,
-  readText,
-  type TextResponse,
-  upstreamMeta,
-} from '../http.ts';
-import type { CallOptions, ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
+import type { ChatCompletion, ChatRequest, EmbeddingsResponse } from '../../types/openai.ts';
+import { type ErrorContext, joinUrl } from '../http.ts';
+import type { ModelClient, ProviderModule } from '../types.ts';
+import { createUpstream } from '../upstream.ts';
 import { extractOpenAIError } from './error-body.ts';
 import { openAIChunks } from './stream.ts';
 
 export const openaiProvider: ProviderModule = {
   name: 'openai',
+  defaultCapabilities: ['tools', 'json', 'streaming'],
+  // OpenAI bills cached input at half the input price (GPT-4o family); writing costs nothing extra.
+  cachePricing: { read: 0.5, write: 1 },
   create(spec, deps): ModelClient {
     const baseUrl = spec.baseUrl ?? 'https://api.openai.com/v1';
     const chatUrl = joinUrl(baseUrl, '/chat/completions');
     const embeddingsUrl = joinUrl(baseUrl, '/embeddings');
-    const context: ErrorContext = { provider: 'openai', model: spec.name };
     const headers: Record<string, string> = { 'content-type': 'application/json', ...spec.headers };
     if (spec.apiKey) headers.authorization = `Bearer ${spec.apiKey}`;
-
-    /** A non-streaming call: the whole body as text, errors classified. */
-    const postForText = async (url: string, body: unknown, options: CallOptions): Promise<TextResponse> => {
-      const response = await deps.http.sendText(
-        { url, headers, body: JSON.stringify(body) },
-        options,
-        context,
-      );
-      if (response.status >= 200 && response.status < 300) return response;
-      throw errorFromResponse(response.status, response.headers, response.text, context, extractOpenAIError);
-    };
-
-    const post = async (url: string, body: unknown, options: CallOptions): Promise<HttpResponse> => {
-      const response = await deps.http.send({ url, headers, body: JSON.stringify(body) }, options, context);
-      if (response.status >= 200 && response.status < 300) return response;
-      const text = await readText(response, options, context).catch(() => '');
-      throw errorFromResponse(response.status, response.headers, text, context, extractOpenAIError);
-    };
+    const upstream = createUpstream(deps, {
+      provider: 'openai',
+      model: spec.name,
+      headers,
+      extractError: extractOpenAIError,
+    });
+    const { context } = upstream;
 
     return {
       spec,
       async chat(request, options) {
-        const response = await postForText(chatUrl, toUpstream(request, spec.upstreamModel, false), options);
-        const completion = parseJsonBody<ChatCompletion>(response.text, response, context);
-        if (!completion || !Array.isArray(completion.choices)) {
-          throw malformed(context, 'a chat completion without choices', response.status);
-        }
-        completion.model = spec.name;
-        return { completion, meta: upstreamMeta(response.status, response.headers) };
-      },
-      async stream(request, options) {
-        const response = await post(chatUrl, toUpstream(request, spec.upstreamModel, true), options);
-        return {
-          meta: upstreamMeta(response.status, response.headers),
-          chunks: openAIChunks(response, options, context, spec.name, deps.warn),
-        };
-      },
-      async embeddings(request: EmbeddingsRequest, options: CallOptions) {
-        const response = await postForText(embeddingsUrl, { ...request, model: spec.upstreamModel }, options);
-        const body = parseJsonBody<EmbeddingsResponse>(response.text, response, context);
-        if (!body || !Array.isArray(body.data)) {
-          throw malformed(context, 'an embeddings response without data', response.status);
+        const { body, meta } = await upstream.json<ChatCompletion>(
+          chatUrl,
+          toUpstream(request, spec.upstreamModel, false),
+          options,
+        );
+        if (!body || !Array.isArray(body.choices)) {
+          throw malformed(context, 'a chat completion without choices', meta.status);
         }
         body.model = spec.name;
-        return { response: body, meta: upstreamMeta(response.status, response.headers) };
+        return { completion: body, meta };
+      },
+      async stream(request, options) {
+        const { events, meta } = await upstream.events(
+          chatUrl,
+          toUpstream(request, spec.upstreamModel, true),
+          options,
+        );
+        return { meta, chunks: openAIChunks(events, context, spec.name, deps.warn) };
+      },
+      async embeddings(request, options) {
+        const { body, meta } = await upstream.json<EmbeddingsResponse>(
+          embeddingsUrl,
+          { ...request, model: spec.upstreamModel },
+          options,
+        );
+        if (!body || !Array.isArray(body.data)) {
+          throw malformed(context, 'an embeddings response without data', meta.status);
+        }
+        body.model = spec.name;
+        return { response: body, meta };
       },
     };
   },
@@ -101,5 +86,3 @@ function malformed(context: ErrorContext, what: string, status: number): Upstrea
     model: context.model,
   });
 }
-
-export type { ProviderDeps };

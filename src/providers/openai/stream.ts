@@ -1,8 +1,7 @@
 import { UpstreamError } from '../../errors.ts';
 import type { ChatCompletionChunk } from '../../types/openai.ts';
-import { type ErrorContext, type HttpResponse, transportError } from '../http.ts';
-import { parseSse } from '../sse.ts';
-import type { CallOptions } from '../types.ts';
+import type { ErrorContext } from '../http.ts';
+import type { SseEvent } from '../sse.ts';
 import { extractOpenAIError } from './error-body.ts';
 
 /**
@@ -11,8 +10,7 @@ import { extractOpenAIError } from './error-body.ts';
  * finish_reason was cut short, and throws: it must never look like a normal completion.
  */
 export async function* openAIChunks(
-  response: HttpResponse,
-  options: CallOptions,
+  events: AsyncIterable<SseEvent>,
   context: ErrorContext,
   modelName: string,
   warn?: (message: string) => void,
@@ -20,7 +18,7 @@ export async function* openAIChunks(
   let finished = false;
   let done = false;
   try {
-    for await (const event of parseSse(response.body)) {
+    for await (const event of events) {
       // After [DONE], read on to the end of the body (it ends at once): leaving the loop early
       // would destroy the socket's stream with an AbortError, a stack trace per request.
       if (done) continue;
@@ -54,10 +52,7 @@ export async function* openAIChunks(
     }
   } catch (error) {
     if (done) return; // everything arrived; a reset after [DONE] changes nothing
-    throw transportError(error, options.signal, context);
-  } finally {
-    // If our consumer stopped early (client gone, failover), release the socket.
-    if (!response.body.destroyed) response.body.destroy();
+    throw error;
   }
   if (done) return;
   if (!finished) {

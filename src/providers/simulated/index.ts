@@ -34,7 +34,7 @@ export function isSimulatedClient(client: ModelClient): client is SimulatedClien
   return 'control' in client;
 }
 
-const okMeta: UpstreamMeta = { status: 200, rateLimit: {} };
+const okMeta: UpstreamMeta = { status: 200, budget: {} };
 
 /** An answer's content: text, or tool calls; `tokens` is its completion token count. */
 interface Answer {
@@ -53,8 +53,10 @@ interface StreamStep {
 
 export const simulatedProvider: ProviderModule = {
   name: 'simulated',
+  defaultCapabilities: ['tools', 'json', 'streaming', 'prefill'],
+  options: { field: 'simulate', schema: simulationSchema },
   create(spec, deps): SimulatedClient {
-    const options: SimulationOptions = spec.simulate ?? simulationSchema.parse({});
+    const options = (spec.providerOptions ?? simulationSchema.parse({})) as SimulationOptions;
     const random = seededRandom(options.seed ?? hashName(spec.name));
     const startedAt = deps.clock.now();
     let forced: 'error' | 'refuse' | 'hang' | undefined;

@@ -17,6 +17,7 @@ export const simulationSchema = z.strictObject({
    */
   output_tokens: z
     .strictObject({ min: z.number().int().positive(), max: z.number().int().positive() })
+    .refine((range) => range.min <= range.max, { message: 'min is above max' })
     .default({ min: 20, max: 120 }),
   /** Share of requests answered with a 500/503. */
   error_rate: z.number().min(0).max(1).default(0),

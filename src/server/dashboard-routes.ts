@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.ts';
-import { sendJson } from '../server/http-io.ts';
-import type { DashboardData, StatsSource } from './dashboard-data.ts';
+import type { DashboardData, StatsSource } from '../observability/dashboard-data.ts';
+import { sendJson } from './http-io.ts';
 
 const assetDir = new URL('../../dashboard/', import.meta.url);
 
@@ -35,7 +35,6 @@ type RouteHandler = (
 
 export interface DashboardServer {
   routes: Record<string, RouteHandler>;
-  prefixRoutes: Record<string, RouteHandler>;
   /** Viewers connected to the event stream. */
   readonly viewers: number;
   /** End every event stream and stop the timer. */
@@ -110,9 +109,7 @@ export function createDashboard(
       'GET /dashboard/events': events,
       'GET /dashboard/api/snapshot': (_request, response) =>
         sendJson(response, 200, data.snapshot(stats()), { 'cache-control': 'no-store' }),
-    },
-    prefixRoutes: {
-      'GET /dashboard/': (_request, response, context) => {
+      'GET /dashboard/*': (_request, response, context) => {
         const name = context.url.pathname.slice('/dashboard/'.length);
         if (name === '' || name === 'index.html') {
           response.writeHead(308, { location: '../dashboard' });

@@ -1,0 +1,114 @@
+/**
+ * Accounting: one record per finished request (`RequestSummary`), built from what the request
+ * asked, what was planned and what the trace saw. Usage is what reached the client, per model
+ * that delivered part of it, priced at that model's rates, with prompt-cache reads and writes
+ * priced apart; where an upstream sent no usage it is counted with the tokenizer and marked
+ * estimated.
+ */
+import type { ModelSpec } from '../config/model-spec.ts';
+import type { GatewayError } from '../errors.ts';
+import type { FrontDoor, ModelUsage, RequestSummary } from '../observability/events.ts';
+import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
+import type { Usage } from '../types/openai.ts';
+import type { RequestTrace, Segment } from './trace.ts';
+
+export interface RequestFacts {
+  requestId: string;
+  api: FrontDoor;
+  /** Wall-clock ms. */
+  startedAt: number;
+  latencyMs: number;
+  clientKeyId: string | undefined;
+  requestedModel: string;
+  stream: boolean;
+  features: RequestFeatures | undefined;
+  decision: RouteDecision | undefined;
+  trace: RequestTrace | undefined;
+  error: GatewayError | undefined;
+}
+
+/** USD for `usage` at the model's rates: uncached input, cache reads, cache writes, output. */
+export function priceOf(
+  spec: ModelSpec,
+  usage: Pick<ModelUsage, 'promptTokens' | 'completionTokens' | 'cachedTokens' | 'cacheWriteTokens'>,
+): number {
+  const uncached = Math.max(0, usage.promptTokens - usage.cachedTokens - usage.cacheWriteTokens);
+  return (
+    (uncached * spec.inputCostPer1k +
+      usage.cachedTokens * spec.cacheReadCostPer1k +
+      usage.cacheWriteTokens * spec.cacheWriteCostPer1k +
+      usage.completionTokens * spec.outputCostPer1k) /
+    1000
+  );
+}
+
+export class Accountant {
+  constructor(
+    private readonly specs: ReadonlyMap<string, ModelSpec>,
+    private readonly countTokens: (text: string) => number,
+  ) {}
+
+  /** What one segment cost: the upstream's usage, else the tokenizer's count of what it delivered. */
+  segmentUsage(segment: Segment): ModelUsage | undefined {
+    const spec = this.specs.get(segment.model);
+    if (!spec) return undefined;
+    const usage: Usage | undefined = segment.usage;
+    const estimated = usage === undefined;
+    const entry: ModelUsage = {
+      model: segment.model,
+      provider: spec.provider,
+      promptTokens: usage?.prompt_tokens ?? segment.promptTokens,
+      completionTokens:
+        usage?.completion_tokens ?? (segment.text.length > 0 ? this.countTokens(segment.text) : 0),
+      cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      cacheWriteTokens: usage?.prompt_tokens_details?.cache_write_tokens ?? 0,
+      costUsd: 0,
+      estimated,
+    };
+    entry.costUsd = priceOf(spec, entry);
+    return entry;
+  }
+
+  summarize(facts: RequestFacts): RequestSummary {
+    const { trace, error } = facts;
+    const usage: ModelUsage[] = [];
+    for (const segment of trace?.segments ?? []) {
+      const entry = this.segmentUsage(segment);
+      if (entry) usage.push(entry);
+    }
+    let promptTokens = 0;
+    let completionTokens = 0;
+    let costUsd = 0;
+    for (const entry of usage) {
+      promptTokens += entry.promptTokens;
+      completionTokens += entry.completionTokens;
+      costUsd += entry.costUsd;
+    }
+    const summary: RequestSummary = {
+      requestId: facts.requestId,
+      api: facts.api,
+      startedAt: facts.startedAt,
+      clientKeyId: facts.clientKeyId,
+      stream: facts.stream,
+      requestedModel: facts.requestedModel,
+      task: facts.features?.task,
+      priority: facts.decision?.priority,
+      model: error ? undefined : trace?.model,
+      attempts: trace?.attempts ?? [],
+      fallbacks: trace?.fallbacks ?? 0,
+      retries: trace?.retries ?? 0,
+      latencyMs: facts.latencyMs,
+      ttftMs: trace?.ttftMs,
+      promptTokens,
+      completionTokens,
+      costUsd,
+      usageEstimated: usage.some((entry) => entry.estimated),
+      usage,
+      status: error ? error.status : 200,
+      errorCode: error?.code,
+      errorMessage: error?.message,
+      reason: facts.decision?.reason,
+    };
+    return summary;
+  }
+}

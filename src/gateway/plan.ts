@@ -1,0 +1,133 @@
+/**
+ * Planning a request: which model was asked for, with which priority, which rule matched, what
+ * the analyser sees, and the routing core's decision. Priority precedence lives here and only
+ * here: `auto:<priority>` in the request, then the `x-switchyard-priority` header, then the
+ * matching rule's `priority`, then `routing.default_priority`. The caller's explicit ask wins
+ * over an operator's rule, and the rule over the default.
+ */
+import type { GatewayConfig } from '../config/load.ts';
+import type { ModelSpec } from '../config/model-spec.ts';
+import type { Priority } from '../config/schema.ts';
+import { GatewayError, invalidRequest } from '../errors.ts';
+import type { RandomSource } from '../lib/random.ts';
+import { type Analyze, createAnalyzer, ruleText } from '../routing/analyze.ts';
+import { decideRoute } from '../routing/decide.ts';
+import { type CompiledRules, compileRules, matchRule, type RequestHeaders } from '../routing/rules.ts';
+import type {
+  HealthSnapshot,
+  NoRoute,
+  RequestFeatures,
+  RouteDecision,
+  RoutingPolicy,
+} from '../routing/types.ts';
+import type { ChatRequest } from '../types/openai.ts';
+import { rateLimited } from './outcome.ts';
+
+export const autoAliases = ['auto', 'auto:cost', 'auto:speed', 'auto:quality', 'auto:balanced'] as const;
+const priorityValues = new Set<string>(['cost', 'speed', 'quality', 'balanced']);
+
+export interface Planned {
+  features: RequestFeatures;
+  decision: RouteDecision | NoRoute;
+}
+
+/** Where the priority came from, for one request. */
+export function resolvePriority(
+  requestedModel: string,
+  header: string | undefined,
+  rulePriority: Priority | undefined,
+  defaultPriority: Priority,
+): Priority {
+  if (requestedModel.startsWith('auto:')) return requestedModel.slice(5) as Priority;
+  if (header !== undefined) return header as Priority;
+  return rulePriority ?? defaultPriority;
+}
+
+export class Planner {
+  readonly names: readonly string[];
+  private readonly specs: Map<string, ModelSpec>;
+  private readonly analyze: Analyze;
+  private readonly rules: CompiledRules;
+  private readonly basePolicy: Omit<RoutingPolicy, 'priority'>;
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly health: HealthSnapshot,
+    private readonly random: RandomSource,
+  ) {
+    this.specs = new Map(config.models.map((spec) => [spec.name, spec]));
+    this.names = [...autoAliases, ...this.specs.keys()];
+    this.analyze = createAnalyzer(config.routing.analysis);
+    this.rules = compileRules(config.routing.rules);
+    this.basePolicy = {
+      balancedWeights: config.routing.balanced_weights,
+      fallbackCount: config.routing.fallback_count,
+      nearTop: config.routing.near_top,
+      unhealthyFactor: config.routing.unhealthy_factor,
+    };
+  }
+
+  plan(request: ChatRequest, headers: RequestHeaders = {}): Planned {
+    const requested = request.model;
+    let explicitModel: string | undefined;
+    if (requested === 'auto' || requested.startsWith('auto:')) {
+      if (requested !== 'auto' && !priorityValues.has(requested.slice(5)))
+        throw unknownModel(requested, this.names);
+    } else if (this.specs.has(requested)) {
+      explicitModel = requested;
+    } else {
+      throw unknownModel(requested, this.names);
+    }
+    const header = headerValue(headers, 'x-switchyard-priority');
+    if (header !== undefined && !priorityValues.has(header)) {
+      throw invalidRequest(
+        'x-switchyard-priority must be one of cost, speed, quality, balanced',
+        'x-switchyard-priority',
+      );
+    }
+    // Without rules, the rule text is never built (it is a copy of the prompt).
+    const rule =
+      explicitModel || this.rules.rules.length === 0
+        ? undefined
+        : matchRule(this.rules, { text: ruleText(request), metadata: request.metadata, headers });
+    const priority = resolvePriority(requested, header, rule?.priority, this.config.routing.default_priority);
+    const features = this.analyze(request, rule);
+    const policy: RoutingPolicy = { ...this.basePolicy, priority, explicitModel, rule };
+    return {
+      features,
+      decision: decideRoute(features, this.config.models, this.health, policy, this.random),
+    };
+  }
+}
+
+/** The error for a request no model can take now. */
+export function noRouteError(noRoute: NoRoute): GatewayError {
+  if (noRoute.contextOverflow) {
+    return new GatewayError(
+      'context_length_exceeded',
+      `the prompt is larger than every eligible model's context window: ${noRoute.reason}`,
+      {
+        param: 'messages',
+      },
+    );
+  }
+  if (noRoute.requestProblem)
+    return new GatewayError('no_eligible_model', noRoute.reason, { param: 'messages' });
+  if (noRoute.retryAfterMs !== undefined) return rateLimited(noRoute.reason, [noRoute.retryAfterMs]);
+  return new GatewayError('no_model_available', noRoute.reason);
+}
+
+export function unknownModel(requested: string, names: readonly string[]): GatewayError {
+  return new GatewayError(
+    'model_not_found',
+    `The model "${requested}" does not exist. Valid models: ${names.join(', ')}`,
+    {
+      param: 'model',
+    },
+  );
+}
+
+export function headerValue(headers: RequestHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}

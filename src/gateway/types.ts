@@ -1,0 +1,104 @@
+/** The library's public types: what `createGateway` takes and what its requests return. */
+import type { GatewayConfig } from '../config/load.ts';
+import type { Priority, RawConfig } from '../config/schema.ts';
+import type { GatewayError } from '../errors.ts';
+import type { EventBus, FrontDoor, ModelStatus } from '../observability/events.ts';
+import type { GatewayLogger } from '../observability/logger.ts';
+import type { SimulatedControl } from '../providers/simulated/index.ts';
+import type { Clock } from '../resilience/clock.ts';
+import type { HealthBoard } from '../resilience/health-board.ts';
+import type { NoRoute, RouteDecision } from '../routing/types.ts';
+import type { Store } from '../state/store.ts';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../types/openai.ts';
+
+export type { ModelStatus };
+
+export interface GatewayOptions {
+  /** A config object (the YAML's shape) or an already-normalised config. */
+  config: RawConfig | GatewayConfig;
+  clock?: Clock;
+  /** Seed for load balancing and backoff jitter (default: config routing.seed, else random). */
+  seed?: number;
+  logger?: GatewayLogger;
+  env?: NodeJS.ProcessEnv;
+  /** Shared state (default: in process memory; `startServer` passes Redis when `state.redis` is set). */
+  store?: Store;
+  /** This instance's id within a fleet (default: random). */
+  instanceId?: string;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Request headers (for rules, `x-switchyard-priority` and `x-switchyard-hedge`). */
+  headers?: Record<string, string | string[] | undefined>;
+  requestId?: string;
+  /** An id for the client key (never the key itself), for the request log. */
+  clientKeyId?: string;
+  /** The front door the request came through (default: chat). */
+  api?: FrontDoor;
+}
+
+/** What the gateway decided and did for one request. */
+export interface ResponseMeta {
+  requestId: string;
+  /** The model that answered. */
+  model: string;
+  task: string;
+  priority: Priority;
+  /** Models that failed before the one that answered. */
+  fallbacks: number;
+  decision: RouteDecision;
+}
+
+export interface ChatResult {
+  completion: ChatCompletion;
+  meta: ResponseMeta;
+}
+
+export interface StreamHandle {
+  /** Filled in when the first chunk is ready (a stream that fails over updates `model`). */
+  meta: ResponseMeta;
+  chunks: AsyncIterable<ChatCompletionChunk>;
+}
+
+export interface EmbeddingsResult {
+  response: EmbeddingsResponse;
+  model: string;
+  requestId: string;
+  fallbacks: number;
+}
+
+export type BatchResult = { ok: true; result: ChatResult } | { ok: false; error: GatewayError };
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly events: EventBus;
+  readonly logger: GatewayLogger;
+  readonly health: HealthBoard;
+  readonly store: Store;
+  chat(request: ChatRequest, options?: RequestOptions): Promise<ChatResult>;
+  chatStream(request: ChatRequest, options?: RequestOptions): Promise<StreamHandle>;
+  /** The routing decision for a request, without calling any model. */
+  route(request: ChatRequest, options?: RequestOptions): RouteDecision | NoRoute;
+  embeddings(request: EmbeddingsRequest, options?: RequestOptions): Promise<EmbeddingsResult>;
+  /** Many requests with bounded concurrency; one failure never fails the batch. */
+  batch(
+    requests: ChatRequest[],
+    options?: { concurrency?: number; signal?: AbortSignal },
+  ): Promise<BatchResult[]>;
+  /** Model names clients may use, including the `auto` aliases. */
+  modelNames(): string[];
+  /** Every model's state, for observers. */
+  modelStatus(): ModelStatus[];
+  /** Start active health probes (the server does this; library users may). */
+  startHealthChecks(): void;
+  /** Runtime control of a simulated model, if `name` is one. */
+  simulation(name: string): SimulatedControl | undefined;
+  close(): Promise<void>;
+}

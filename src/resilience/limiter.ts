@@ -1,0 +1,96 @@
+/**
+ * Admission against shared limits (a model's rpm/tpm caps, a client key's limits and budget),
+ * through the store's all-or-nothing `admit`, with a local "over until T" cache: once a bucket
+ * refused, this instance refuses it locally until then, so refused traffic never reaches the
+ * store (and routing can skip the target without asking).
+ */
+import type { Adjustment, Admission, AdmissionResult, Bucket, Store } from '../state/store.ts';
+import type { Clock } from './clock.ts';
+import { type AttemptContext, holding, type Operation, type Policy, TargetSkipped } from './policy.ts';
+
+export interface Refusal {
+  bucket: Bucket;
+  retryAfterMs: number;
+}
+
+export class Limiter {
+  /** Bucket key -> local clock ms until which it refuses. */
+  private readonly overUntil = new Map<string, number>();
+  private sequence = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly instance: string,
+  ) {}
+
+  /** A unique admission id. */
+  newId(): string {
+    return `${this.instance}:${(++this.sequence).toString(36)}`;
+  }
+
+  /** The bucket key's refusal, if it is known to refuse now (no store call). */
+  refusedLocally(bucketKey: string): number | undefined {
+    const until = this.overUntil.get(bucketKey);
+    if (until === undefined) return undefined;
+    const left = until - this.clock.now();
+    if (left > 0) return left;
+    this.overUntil.delete(bucketKey);
+    return undefined;
+  }
+
+  /** Admit all buckets or none. Refused: which bucket, and for how long. */
+  async admit(id: string, buckets: readonly Bucket[]): Promise<AdmissionResult | Refusal> {
+    for (const bucket of buckets) {
+      const left = this.refusedLocally(bucket.key);
+      if (left !== undefined) return { bucket, retryAfterMs: left };
+    }
+    const admission: Admission = { id, buckets };
+    const result = await this.store.admit(admission);
+    if (result.admitted) return result;
+    const bucket = buckets[result.refusedIndex ?? 0]!;
+    const retryAfterMs = result.retryAfterMs ?? 1000;
+    // An amount that can never fit is not cached: a smaller request may still pass.
+    if (Number.isFinite(retryAfterMs)) this.overUntil.set(bucket.key, this.clock.now() + retryAfterMs);
+    return { bucket, retryAfterMs };
+  }
+
+  settle(id: string, adjustments: readonly Adjustment[]): Promise<void> {
+    return adjustments.length === 0 ? Promise.resolve() : this.store.settle(id, adjustments);
+  }
+}
+
+export function isRefusal(result: AdmissionResult | Refusal): result is Refusal {
+  return 'bucket' in result;
+}
+
+/** What the admission policy asks of its caller, per attempt. */
+export interface AdmissionPlan {
+  buckets: Bucket[];
+  /** Why a refused bucket refused, for the skip reason ("at its rpm cap"). */
+  describe(bucket: Bucket): string;
+  /** Corrections once the attempt's lifetime ended (real tokens known, or the attempt failed). */
+  settle(failure: unknown): Adjustment[];
+}
+
+/** Admission before every attempt on a target; refused -> the chain skips the target. */
+export class AdmissionPolicy implements Policy {
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly plan: (context: AttemptContext) => AdmissionPlan | undefined,
+    private readonly onStoreError: (error: unknown) => void,
+  ) {}
+
+  async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
+    const plan = this.plan(context);
+    if (!plan) return operation(context);
+    const id = this.limiter.newId();
+    const result = await this.limiter.admit(id, plan.buckets);
+    if (isRefusal(result)) {
+      throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
+    }
+    return holding(operation, context, (failure) => {
+      this.limiter.settle(id, plan.settle(failure)).catch(this.onStoreError);
+    });
+  }
+}
