@@ -143,7 +143,12 @@ export function functionCallsOf(
   return calls;
 }
 
-/** Gemini counts thinking separately; OpenAI bills it as completion (reasoning) tokens. */
+/**
+ * Gemini usage in the normalised form (src/types/openai.ts). Gemini counts thinking separately;
+ * OpenAI bills it as completion (reasoning) tokens. `cachedContentTokenCount` is already inside
+ * `promptTokenCount`, as OpenAI's `cached_tokens` is inside `prompt_tokens`, so it is reported as
+ * is and never added. Gemini reports no cache writes (a cache is created by its own API call).
+ */
 export function toUsage(metadata: GeminiUsage | undefined): Usage | undefined {
   if (!isRecord(metadata)) return undefined;
   const count = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
