@@ -37,7 +37,7 @@ export interface ResponsesStreamOptions {
 interface OpenMessage {
   item: OutputMessage;
   outputIndex: number;
-  part: { kind: 'text' | 'refusal'; contentIndex: number; text: string } | undefined;
+  part: { kind: 'text' | 'refusal'; contentIndex: number; text: string; prefix: string } | undefined;
 }
 
 interface CallState {
@@ -203,7 +203,10 @@ export class ResponsesStreamEncoder {
     }
     if (message.part?.kind !== kind) {
       this.closePart(out, message);
-      message.part = { kind, contentIndex: message.item.content.length, text: '' };
+      const contentIndex = message.item.content.length;
+      // The delta events' fixed fields, as JSON once per part rather than once per delta.
+      const prefix = `"item_id":${JSON.stringify(message.item.id)},"output_index":${message.outputIndex},"content_index":${contentIndex},"delta":`;
+      message.part = { kind, contentIndex, text: '', prefix };
       message.item.content.push(partOf(kind, ''));
       out.push(
         this.event('response.content_part.added', {
@@ -217,11 +220,10 @@ export class ResponsesStreamEncoder {
     if (!text) return;
     const part = message.part!;
     part.text += text;
-    const where = `"item_id":${JSON.stringify(message.item.id)},"output_index":${message.outputIndex},"content_index":${part.contentIndex}`;
     out.push(
       kind === 'text'
-        ? this.raw('response.output_text.delta', `${where},"delta":${JSON.stringify(text)},"logprobs":[]`)
-        : this.raw('response.refusal.delta', `${where},"delta":${JSON.stringify(text)}`),
+        ? this.raw('response.output_text.delta', `${part.prefix}${JSON.stringify(text)},"logprobs":[]`)
+        : this.raw('response.refusal.delta', `${part.prefix}${JSON.stringify(text)}`),
     );
   }
 
