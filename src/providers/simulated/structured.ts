@@ -29,6 +29,13 @@ const stopWords = new Set(
   ).split(' '),
 );
 
+/**
+ * Tools first: a named `tool_choice` or `required` always calls (as a real model obeys, even
+ * after a tool answered); `auto` calls when the last user message asks and no tool has just
+ * answered; `none` never. Then `response_format`; else text.
+ * @example decideReply({ model: 'm', messages: [{ role: 'user', content: 'weather in Oslo?' }], tools: [weather] })
+ *   // -> { kind: 'tool_calls', tools: [weather] }
+ */
 export function decideReply(request: ChatRequest): ReplyKind {
   const tools = (request.tools ?? []).filter((tool) => tool?.type === 'function' && tool.function?.name);
   const choice = request.tool_choice;
