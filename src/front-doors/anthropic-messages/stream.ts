@@ -59,6 +59,18 @@ export class MessagesStreamEncoder {
 
   constructor(private readonly options: MessagesStreamOptions = {}) {}
 
+  /**
+   * The opening frames (message_start, ping) now rather than with the first chunk, for a caller
+   * that wants bytes on the wire before the first token (pass `model` and `id` in the options
+   * then: no chunk has told them yet). Empty once started.
+   */
+  begin(): string[] {
+    if (this.started || this.done) return none;
+    const out: string[] = [];
+    this.start(out);
+    return out;
+  }
+
   /** Frames for one chunk (possibly none). Chunks after finish() or fail() are ignored. */
   push(chunk: ChatCompletionChunk): string[] {
     if (this.done) return none;

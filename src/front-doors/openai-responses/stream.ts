@@ -71,6 +71,17 @@ export class ResponsesStreamEncoder {
     this.id = options.id ?? this.newId('resp');
   }
 
+  /**
+   * The opening frames (response.created, response.in_progress) now rather than with the first
+   * chunk, for a caller that wants bytes on the wire before the first token. Empty once started.
+   */
+  begin(): string[] {
+    if (this.started || this.done) return none;
+    const out: string[] = [];
+    this.start(out);
+    return out;
+  }
+
   /** Frames for one chunk (possibly none). Chunks after finish() or fail() are ignored. */
   push(chunk: ChatCompletionChunk): string[] {
     if (this.done) return none;

@@ -218,6 +218,22 @@ describe('Messages stream encoder', () => {
     assert.deepEqual(encoder.finish(), []);
   });
 
+  test('begin() sends message_start and ping before any chunk, once', () => {
+    const encoder = new MessagesStreamEncoder({ id: 'msg_early', model: 'claude' });
+    const opening = encoder.begin();
+    assert.deepEqual(outline(opening), ['message_start', 'ping']);
+    assert.equal(encoder.hasStarted, true);
+    assert.deepEqual(encoder.begin(), []);
+    const rest = [...encoder.push(chunks.text('Hi')), ...encoder.finish()];
+    assert.deepEqual(outline(rest), [
+      'content_block_start:0:text',
+      'content_block_delta:0:text_delta',
+      'content_block_stop:0',
+      'message_delta:end_turn',
+      'message_stop',
+    ]);
+  });
+
   test('a failure after the first byte is an error event in Anthropic shape, and the stream ends', () => {
     const encoder = new MessagesStreamEncoder();
     encoder.push(chunks.text('partial'));

@@ -195,6 +195,23 @@ describe('Responses stream encoder', () => {
     ]);
   });
 
+  test('begin() sends response.created and response.in_progress before any chunk, once', () => {
+    const encoder = new ResponsesStreamEncoder(baseRequest, { newId: counter(), createdAt: 1 });
+    const opening = parseFrames(encoder.begin());
+    assert.deepEqual(
+      opening.map((e) => [e.event, e.data.sequence_number]),
+      [
+        ['response.created', 0],
+        ['response.in_progress', 1],
+      ],
+    );
+    assert.equal((opening[0]!.data.response as { model: string }).model, 'auto');
+    assert.deepEqual(encoder.begin(), []);
+    const rest = parseFrames([...encoder.push(chunks.text('Hi')), ...encoder.finish()]);
+    assert.equal(rest[0]!.event, 'response.output_item.added');
+    assert.equal(rest[0]!.data.sequence_number, 2);
+  });
+
   test('a refusal streams as a refusal part', () => {
     const frames = encode([
       chunks.base({ refusal: "I can't" }),
