@@ -2,6 +2,7 @@
 import type { GatewayConfig } from './config/load.ts';
 import { createGateway, type Gateway } from './gateway/index.ts';
 import { DashboardData, startOfLocalDay } from './observability/dashboard-data.ts';
+import { FleetSpend } from './observability/fleet-spend.ts';
 import { createLogSink } from './observability/log-sink.ts';
 import type { GatewayLogger } from './observability/logger.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
@@ -30,12 +31,23 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<StartedGateway> {
   const gateway = createGateway({ config, seed: options.seed, logger: options.logger });
+  await gateway.ready();
   const { request_log: logConfig } = config.observability;
   const unsubscribe: Array<() => void> = [];
   let requestLog: RequestLog | undefined;
   let metrics: GatewayMetrics | undefined;
   try {
-    metrics = createMetrics(gateway);
+    const shared = gateway.stateStatus().shared;
+    const fleet = shared
+      ? new FleetSpend(
+          gateway.store,
+          config.models.map((spec) => spec.name),
+          () => {},
+        )
+      : undefined;
+    if (fleet) unsubscribe.push(gateway.events.subscribe(fleet));
+    const fleetSpend = fleet ? () => fleet.totals() : undefined;
+    metrics = createMetrics(gateway, { fleetSpend });
     if (logConfig.enabled) {
       requestLog = new RequestLog({
         path: logConfig.path,
@@ -52,10 +64,13 @@ export async function startServer(
     });
     unsubscribe.push(gateway.events.subscribe(dashboardData));
     let stats: StatsCollector | undefined;
-    const dashboard = createDashboard(dashboardData, () => stats!);
+    const dashboard = createDashboard(dashboardData, () => ({
+      report: () => stats!.report(fleet?.latest()),
+    }));
     const log = requestLog;
     const server = createGatewayServer(gateway, {
       routes: { ...adminRoutes(gateway, metrics, log), ...dashboard.routes },
+      fleetSpend,
     });
     stats = server.stats;
     const running = await server.listen(config.server.port, config.server.host);

@@ -25,6 +25,7 @@ export interface GatewayConfig {
   routing: ParsedConfig['routing'];
   resilience: ParsedConfig['resilience'];
   observability: ParsedConfig['observability'];
+  state: ParsedConfig['state'];
 }
 
 /** Read and validate a config file. Throws ConfigError with every problem found. */
@@ -84,6 +85,7 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     routing: parsed.routing,
     resilience: parsed.resilience,
     observability: parsed.observability,
+    state: parsed.state,
   };
 }
 

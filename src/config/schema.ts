@@ -227,6 +227,19 @@ export const serverSchema = z.strictObject({
   drain_timeout: seconds.default(30),
 });
 
+export const stateSchema = z.strictObject({
+  /** Shared state for a fleet of instances; absent: state is in this process's memory. */
+  redis: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, { message: 'expected a redis:// or rediss:// URL' }),
+      /** Prepended to every key and channel, so several fleets can share one Redis. */
+      prefix: z.string().default('switchyard:'),
+      /** A Redis call not answered in this many seconds counts as Redis down (the request goes on, locally). */
+      command_timeout: seconds.default(0.25),
+    })
+    .optional(),
+});
+
 export const configSchema = z.strictObject({
   server: serverSchema.default(() => serverSchema.parse({})),
   models: z
@@ -235,6 +248,7 @@ export const configSchema = z.strictObject({
   routing: routingSchema.default(() => routingSchema.parse({})),
   resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
   observability: observabilitySchema.default(() => observabilitySchema.parse({})),
+  state: stateSchema.default({}),
 });
 
 export type RawConfig = z.input<typeof configSchema>;

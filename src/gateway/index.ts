@@ -32,7 +32,9 @@ import type { Operation, WorkMeter } from '../resilience/policy.ts';
 import { RequestScope } from '../resilience/request-scope.ts';
 import { countTokens } from '../routing/tokenizer.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
-import { MemoryStore } from '../state/store.ts';
+import { FailoverStore } from '../state/failover-store.ts';
+import { RedisStore } from '../state/redis-store.ts';
+import { MemoryStore, type Store } from '../state/store.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
 import { Accountant, type RequestFacts } from './accounting.ts';
 import { chainFailure } from './outcome.ts';
@@ -71,8 +73,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   const logger = options.logger ?? createLogger(config.observability.log_level);
   const events = new EventBus((error) => logger.error({ err: error }, 'an event sink failed'));
-  const store = options.store ?? new MemoryStore(() => clock.now());
   const instance = options.instanceId ?? randomUUID().slice(0, 8);
+  const { store, failover } = storeFor(config, options.store, clock, instance, logger);
   const scrub = createScrubber(secretsOf(config));
   const http = createHttpClient();
   const specs = new Map<string, ModelSpec>(config.models.map((spec) => [spec.name, spec]));
@@ -117,7 +119,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       events.breakerTransition(model, transition);
     },
   });
-  void board.start().catch(onStoreError);
+  // Redis first (or degraded), then the fleet's current breaker states.
+  const started = (async () => {
+    await failover?.start();
+    await board.start();
+  })().catch(onStoreError);
+  // Back on shared state after an outage: adopt what the fleet decided meanwhile.
+  failover?.onStateChange((change) => {
+    if (!change.degraded) void board.resync();
+  });
   const settings = resilienceSettings(config);
   const pool = new ModelPool(clients, {
     clock,
@@ -498,6 +508,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       return results;
     },
 
+    ready: () => started,
+
+    stateStatus: () => ({
+      shared: failover !== undefined || store.kind === 'redis',
+      degraded: failover?.degraded ?? false,
+      degradedSinceMs: failover?.degradedSinceMs,
+    }),
+
     modelNames: () => [...planner.names],
 
     modelStatus(): ModelStatus[] {
@@ -564,6 +582,30 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   return gateway;
+}
+
+/** The store the gateway shares state through: the caller's, Redis (behind local fail-over) with `state.redis`, else memory. */
+function storeFor(
+  config: GatewayConfig,
+  given: Store | undefined,
+  clock: { now(): number },
+  instance: string,
+  logger: { warn(object: object, message?: string): void },
+): { store: Store; failover?: FailoverStore } {
+  if (given) return { store: given };
+  const redis = config.state.redis;
+  if (!redis) return { store: new MemoryStore(() => clock.now()) };
+  const failover = new FailoverStore(
+    new RedisStore({
+      url: redis.url,
+      prefix: redis.prefix,
+      commandTimeoutMs: redis.command_timeout * 1000,
+      connectionName: `switchyard:${instance}`,
+    }),
+    new MemoryStore(),
+    { logger },
+  );
+  return { store: failover, failover };
 }
 
 function baseFacts(

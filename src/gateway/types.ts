@@ -74,6 +74,13 @@ export interface EmbeddingsResult {
   fallbacks: number;
 }
 
+export interface StateStatus {
+  shared: boolean;
+  degraded: boolean;
+  /** Epoch ms when the current degraded spell began. */
+  degradedSinceMs: number | undefined;
+}
+
 export type BatchResult = { ok: true; result: ChatResult } | { ok: false; error: GatewayError };
 
 export interface Gateway {
@@ -92,6 +99,10 @@ export interface Gateway {
     requests: ChatRequest[],
     options?: { concurrency?: number; signal?: AbortSignal },
   ): Promise<BatchResult[]>;
+  /** Resolves once shared state is reachable (or the gateway decided to start degraded). */
+  ready(): Promise<void>;
+  /** Whether state is shared (Redis), and whether the gateway is serving on local state now. */
+  stateStatus(): StateStatus;
   /** Model names clients may use, including the `auto` aliases. */
   modelNames(): string[];
   /** Every model's state, for observers. */

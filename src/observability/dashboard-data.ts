@@ -6,7 +6,7 @@
  */
 import type { BreakerTransition } from '../resilience/breaker.ts';
 import type { AttemptRecord, GatewayEvents, RequestSummary } from './events.ts';
-import type { ModelReport } from './stats.ts';
+import type { ModelReport, StatsReport } from './stats.ts';
 
 /** Seconds of per-second history kept. */
 export const historySeconds = 600;
@@ -125,6 +125,8 @@ export interface DashboardSnapshot {
     errors: number;
     rps: number;
     cost_usd: number;
+    /** Every instance's spend, when state is shared (null: this instance is alone). */
+    fleet_cost_usd: number | null;
     spend_today_usd: number;
     /** Local date the spend is for, YYYY-MM-DD. */
     day: string;
@@ -143,7 +145,7 @@ export interface DashboardSnapshot {
 }
 
 export interface StatsSource {
-  report(): { uptime_s: number; requests: number; errors: number; cost_usd: number; models: ModelReport[] };
+  report(): StatsReport;
 }
 
 export interface DashboardDataOptions {
@@ -272,6 +274,7 @@ export class DashboardData implements Partial<GatewayEvents> {
         errors: report.errors,
         rps: round(totalRecent / rateWindow, 2),
         cost_usd: report.cost_usd,
+        fleet_cost_usd: report.fleet_cost_usd ?? null,
         spend_today_usd: round(this.today, 6),
         day: this.dayLabel,
       },

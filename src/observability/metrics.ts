@@ -13,6 +13,13 @@ import type { AttemptRecord, GatewayEvents, ModelStatusSource, RequestSummary } 
 /** What metrics are read from: the gateway's events and its models' state. */
 export interface MetricsSource extends ModelStatusSource {
   readonly events: { subscribe(sink: Partial<GatewayEvents>): () => void };
+  /** Whether the gateway serves on local state because the shared store is down. */
+  stateStatus?(): { shared: boolean; degraded: boolean; degradedSinceMs: number | undefined };
+}
+
+export interface MetricsOptionsSources {
+  /** Every instance's spend per model (state shared through the store). */
+  fleetSpend?: () => Promise<ReadonlyMap<string, number>>;
 }
 
 /** Seconds; LLM calls span from a cached 50 ms answer to a minute-long generation. */
@@ -46,7 +53,7 @@ export interface GatewayMetrics {
   close(): void;
 }
 
-export interface MetricsOptions {
+export interface MetricsOptions extends MetricsOptionsSources {
   /** Node.js process metrics (CPU, memory, event loop lag, GC). Default true. */
   defaultMetrics?: boolean;
 }
@@ -139,6 +146,39 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
       for (const model of models) this.set({ model: model.name }, inFlight.get(model.name) ?? 0);
     },
   });
+
+  const { stateStatus } = source;
+  if (stateStatus) {
+    new Gauge({
+      name: 'switchyard_state_degraded',
+      help: '1 while shared state (Redis) is unreachable and this instance serves on local state; limits are per instance then.',
+      registers,
+      collect() {
+        this.set(stateStatus.call(source).degraded ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_state_degraded_seconds',
+      help: 'How long this instance has been serving on local state (0 when shared state is reachable).',
+      registers,
+      collect() {
+        const since = stateStatus.call(source).degradedSinceMs;
+        this.set(since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000));
+      },
+    });
+  }
+  const { fleetSpend } = options;
+  if (fleetSpend) {
+    new Gauge({
+      name: 'switchyard_fleet_cost_usd',
+      help: 'Spend in US dollars of every instance sharing this state store, by model.',
+      labelNames: ['model'],
+      registers,
+      async collect() {
+        for (const [model, cost] of await fleetSpend()) this.set({ model }, cost);
+      },
+    });
+  }
 
   const children = new Map<string, ModelChildren>();
   const childrenOf = (model: string): ModelChildren => {

@@ -29,6 +29,17 @@ function newHistogram(): hdr.Histogram {
   });
 }
 
+export interface StatsReport {
+  uptime_s: number;
+  requests: number;
+  errors: number;
+  /** This instance's spend. */
+  cost_usd: number;
+  /** Every instance's spend (when state is shared). */
+  fleet_cost_usd?: number;
+  models: ModelReport[];
+}
+
 export interface ModelReport {
   model: string;
   provider: string;
@@ -45,6 +56,7 @@ export interface ModelReport {
   tokens_in: number;
   tokens_out: number;
   cost_usd: number;
+  fleet_cost_usd?: number;
   in_flight: number;
   health_score: number;
 }
@@ -97,7 +109,8 @@ export class StatsCollector implements Partial<GatewayEvents> {
     if (summary.ttftMs !== undefined) stats.ttft.recordValue(clampMs(summary.ttftMs));
   }
 
-  report(): { uptime_s: number; requests: number; errors: number; cost_usd: number; models: ModelReport[] } {
+  /** Every model's numbers; with `fleet`, also the spend of every instance sharing the store. */
+  report(fleet?: ReadonlyMap<string, number>): StatsReport {
     const models: ModelReport[] = [];
     for (const status of this.source.modelStatus()) {
       const stats = this.models.get(status.model);
@@ -130,17 +143,24 @@ export class StatsCollector implements Partial<GatewayEvents> {
         tokens_in: stats.tokensIn,
         tokens_out: stats.tokensOut,
         cost_usd: round(stats.costUsd),
+        ...(fleet ? { fleet_cost_usd: round(fleet.get(status.model) ?? 0) } : {}),
         in_flight: status.inFlight,
         health_score: round(status.healthScore),
       });
     }
-    return {
+    const report: StatsReport = {
       uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       requests: this.totalRequests,
       errors: this.totalErrors,
       cost_usd: round(this.totalCost),
       models,
     };
+    if (fleet) {
+      let total = 0;
+      for (const cost of fleet.values()) total += cost;
+      report.fleet_cost_usd = round(total);
+    }
+    return report;
   }
 
   private empty(): ModelStats {

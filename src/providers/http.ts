@@ -231,6 +231,8 @@ export interface ErrorDetails {
   code?: string;
   type?: string;
   param?: string | null;
+  /** A retry hint in the body (Gemini's RetryInfo), used when no header gives one. */
+  retryAfterMs?: number;
 }
 
 const contextLengthPattern =
@@ -266,7 +268,7 @@ export function errorFromResponse(
   const upstreamMessage = details.message ? `: ${truncate(details.message, 500)}` : '';
   return new UpstreamError(kind, `${context.model} returned HTTP ${status}${upstreamMessage}`, {
     status,
-    retryAfterMs: retryAfterFromHeaders(headers, nowMs),
+    retryAfterMs: retryAfterFromHeaders(headers, nowMs) ?? details.retryAfterMs,
     upstreamCode: details.code,
     param: details.param ?? null,
     provider: context.provider,

@@ -5,7 +5,7 @@
  * `transportError`, and the upstream's rate-limit headers are read into one shape. Secrets are
  * scrubbed from errors at the registry's guard (`guard.ts`), the choke point for every adapter.
  */
-import type { UpstreamError } from '../errors.ts';
+import { UpstreamError } from '../errors.ts';
 import {
   type ErrorContext,
   type ErrorDetails,
@@ -35,14 +35,19 @@ export interface UpstreamSetup {
 
 export interface Upstream {
   readonly context: ErrorContext;
-  /** POST and read the whole JSON answer. */
-  json<T>(url: string, body: unknown, options: CallOptions): Promise<{ body: T; meta: UpstreamMeta }>;
+  /** POST and read the whole JSON answer; `headers` add to (and override) the setup's for this call. */
+  json<T>(
+    url: string,
+    body: unknown,
+    options: CallOptions,
+    headers?: Record<string, string>,
+  ): Promise<{ body: T; meta: UpstreamMeta }>;
   /** POST and return the answer's events once the upstream accepted (2xx). */
   events(
     url: string,
     body: unknown,
     options: CallOptions,
-    accept?: string,
+    headers?: Record<string, string>,
   ): Promise<{ events: AsyncGenerator<SseEvent>; meta: UpstreamMeta }>;
 }
 
@@ -73,9 +78,13 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
 
   return {
     context,
-    async json<T>(url: string, body: unknown, options: CallOptions) {
+    async json<T>(url: string, body: unknown, options: CallOptions, headers?: Record<string, string>) {
       const response = await deps.http.sendText(
-        { url, headers: setup.headers, body: JSON.stringify(body) },
+        {
+          url,
+          headers: headers ? { ...setup.headers, ...headers } : setup.headers,
+          body: JSON.stringify(body),
+        },
         options,
         context,
       );
@@ -87,11 +96,11 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
         meta: metaOf(response.status, response.headers),
       };
     },
-    async events(url: string, body: unknown, options: CallOptions, accept?: string) {
+    async events(url: string, body: unknown, options: CallOptions, headers?: Record<string, string>) {
       const response = await deps.http.send(
         {
           url,
-          headers: accept ? { ...setup.headers, accept } : streamHeaders,
+          headers: headers ? { ...streamHeaders, ...headers } : streamHeaders,
           body: JSON.stringify(body),
         },
         options,
@@ -100,6 +109,15 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
       if (response.status < 200 || response.status >= 300) {
         const text = await readText(response, options, context).catch(() => '');
         throw failure(response.status, response.headers, text);
+      }
+      // A proxy's HTML page with 200 is not a stream that was cut: it is not the wire format at all.
+      if (String(response.headers['content-type'] ?? '').includes('text/html')) {
+        const text = await readText(response, options, context).catch(() => '');
+        throw new UpstreamError(
+          'bad_response',
+          `${setup.model}'s upstream answered a stream request with an HTML page (${text.length} bytes)`,
+          { status: response.status, provider: setup.provider, model: setup.model },
+        );
       }
       return {
         events: classifiedEvents(response, options, context),

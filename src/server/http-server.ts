@@ -18,6 +18,8 @@ export type { Handler, RequestContext, RouteTable } from './routes.ts';
 export interface ServerOptions {
   /** Routes added by other modules (admin, metrics, dashboard); a key ending in `/*` matches a prefix. */
   routes?: RouteTable;
+  /** Every instance's spend per model, for `/admin/stats` (state shared through the store). */
+  fleetSpend?: () => Promise<ReadonlyMap<string, number>>;
 }
 
 export interface RunningServer {
@@ -54,7 +56,8 @@ export function createGatewayServer(
     ...apiRoutes(gateway),
     'GET /health/liveness': (_request, response) => sendJson(response, 200, { status: 'ok' }),
     'GET /health/readiness': readiness,
-    'GET /admin/stats': (_request, response) => sendJson(response, 200, stats.report()),
+    'GET /admin/stats': async (_request, response) =>
+      sendJson(response, 200, stats.report(options.fleetSpend ? await options.fleetSpend() : undefined)),
     ...options.routes,
   };
   const prefixes: Array<[string, string, Handler]> = [];

@@ -83,6 +83,8 @@ describe('GET /metrics', () => {
       'switchyard_request_duration_seconds',
       'switchyard_requests_total',
       'switchyard_retries_total',
+      'switchyard_state_degraded',
+      'switchyard_state_degraded_seconds',
       'switchyard_time_to_first_token_seconds',
       'switchyard_tokens_total',
     ]);

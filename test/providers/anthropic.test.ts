@@ -326,6 +326,22 @@ describe('anthropic request conversion', () => {
     assert.equal(fake.requests[1]!.headers['anthropic-version'], '2024-01-01');
     assert.equal(fake.requests[1]!.headers['anthropic-beta'], 'prompt-caching-2024-07-31');
   });
+
+  test("a Messages client's anthropic-beta flags reach the upstream, after the configured ones", async () => {
+    const withBetas = request({ anthropic: { betas: ['interleaved-thinking-2025-05-14'] } });
+    await client().chat(withBetas, callOptions());
+    await client({ headers: { 'anthropic-beta': 'prompt-caching-2024-07-31' } }).chat(
+      withBetas,
+      callOptions(),
+    );
+    await client().chat(request(), callOptions());
+    assert.equal(fake.requests[0]!.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14');
+    assert.equal(
+      fake.requests[1]!.headers['anthropic-beta'],
+      'prompt-caching-2024-07-31,interleaved-thinking-2025-05-14',
+    );
+    assert.equal(fake.requests[2]!.headers['anthropic-beta'], undefined);
+  });
 });
 
 describe('anthropic non-streaming responses', () => {

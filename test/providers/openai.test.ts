@@ -81,6 +81,37 @@ describe('openai adapter', () => {
     assert.deepEqual(result.meta.budget, { remainingRequests: 99, remainingTokens: undefined });
   });
 
+  it("never sends the gateway's extension fields (a Messages request's cache_control, thinking, top_k) upstream", async () => {
+    upstream.setHandler((_request, response) =>
+      sendJson(response, 200, {
+        id: 'c',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+      }),
+    );
+    await client.chat(
+      {
+        model: 'gpt-4o',
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'ephemeral' } }] },
+          {
+            role: 'assistant',
+            content: 'y',
+            thinking_blocks: [{ type: 'thinking', thinking: 't', signature: 's' }],
+          },
+          { role: 'user', content: 'z' },
+        ],
+        anthropic: { top_k: 5 },
+      },
+      callOptions(),
+    );
+    const body = JSON.stringify(upstream.requests.at(-1)!.json);
+    assert.doesNotMatch(body, /cache_control|thinking_blocks|"anthropic"|top_k/);
+    assert.match(body, /"text":"x"/);
+  });
+
   it('skips a malformed chunk and goes on', async () => {
     upstream.setHandler((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });

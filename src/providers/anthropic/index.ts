@@ -8,7 +8,7 @@ import type { ChatRequest } from '../../types/openai.ts';
 import { joinUrl } from '../http.ts';
 import type { CallOptions, ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
 import { createUpstream } from '../upstream.ts';
-import { toAnthropicRequest } from './convert-request.ts';
+import { anthropicBetaHeader, toAnthropicRequest } from './convert-request.ts';
 import {
   errorFromEvent,
   extractError,
@@ -52,6 +52,15 @@ export const anthropicProvider: ProviderModule = {
       },
     });
     const { context } = upstream;
+    const configuredBeta = Object.entries(spec.headers).find(
+      ([name]) => name.toLowerCase() === 'anthropic-beta',
+    )?.[1];
+    /** The client's `anthropic-beta` flags (Messages front door), joined with the configured ones. */
+    const betaHeaders = (request: ChatRequest): Record<string, string> | undefined => {
+      const asked = anthropicBetaHeader(request);
+      if (!asked) return undefined;
+      return { 'anthropic-beta': configuredBeta ? `${configuredBeta},${asked}` : asked };
+    };
 
     return {
       spec,
@@ -61,6 +70,7 @@ export const anthropicProvider: ProviderModule = {
           url,
           toAnthropicRequest(request, spec, false),
           options,
+          betaHeaders(request),
         );
         // Some proxies answer 200 with an error body.
         if (isAnthropicError(body)) throw errorFromEvent(body, { ...context, status: meta.status });
@@ -78,7 +88,12 @@ export const anthropicProvider: ProviderModule = {
       },
 
       async stream(request: ChatRequest, options: CallOptions) {
-        const { events, meta } = await upstream.events(url, toAnthropicRequest(request, spec, true), options);
+        const { events, meta } = await upstream.events(
+          url,
+          toAnthropicRequest(request, spec, true),
+          options,
+          betaHeaders(request),
+        );
         const chunks = anthropicStreamToChunks(events, {
           spec,
           created: deps.nowSeconds(),

@@ -215,7 +215,25 @@ export function extractGoogleError(body: unknown): ErrorDetails {
     message: typeof error.message === 'string' ? error.message : undefined,
     code: status,
     type: status,
+    retryAfterMs: retryDelayOf(error.details),
   };
+}
+
+/** Gemini's 429 says when to retry in the body: `details[]` holds a google.rpc.RetryInfo with `retryDelay: "7s"`. */
+function retryDelayOf(details: unknown): number | undefined {
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    if (
+      !isRecord(detail) ||
+      typeof detail['@type'] !== 'string' ||
+      !detail['@type'].endsWith('google.rpc.RetryInfo')
+    ) {
+      continue;
+    }
+    const match = typeof detail.retryDelay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(detail.retryDelay) : null;
+    if (match) return Number(match[1]) * 1000;
+  }
+  return undefined;
 }
 
 /** Gemini answers a bad key with 400 INVALID_ARGUMENT (reason API_KEY_INVALID), not 401. */

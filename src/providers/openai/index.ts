@@ -3,7 +3,12 @@
  * Ollama. Fields the gateway does not know pass through untouched.
  */
 import { UpstreamError } from '../../errors.ts';
-import type { ChatCompletion, ChatRequest, EmbeddingsResponse } from '../../types/openai.ts';
+import {
+  type ChatCompletion,
+  type ChatRequest,
+  type EmbeddingsResponse,
+  withoutExtensions,
+} from '../../types/openai.ts';
 import { type ErrorContext, joinUrl } from '../http.ts';
 import type { ModelClient, ProviderModule } from '../types.ts';
 import { createUpstream } from '../upstream.ts';
@@ -67,9 +72,9 @@ export const openaiProvider: ProviderModule = {
   },
 };
 
-/** The upstream body: the client's request with the deployment's model id. */
+/** The upstream body: the client's request with the deployment's model id, without the gateway's extension fields. */
 function toUpstream(request: ChatRequest, upstreamModel: string, stream: boolean): ChatRequest {
-  const body: ChatRequest = { ...request, model: upstreamModel, stream };
+  const body: ChatRequest = { ...withoutExtensions(request), model: upstreamModel, stream };
   if (stream) {
     // Ask for usage on the last chunk so cost is measured, not guessed.
     body.stream_options = { ...(request.stream_options ?? {}), include_usage: true };
