@@ -59,14 +59,20 @@ local function prune_window(b, now)
   end
 end
 
--- Returns remaining, resetMs and, when the amount does not fit, retryAfterMs.
+-- Until the newest entry leaves the window.
+local function window_reset(b, now)
+  local newest = redis.call('ZRANGE', b.log, -1, -1, 'WITHSCORES')
+  if newest[2] then return math.max(0, tonumber(newest[2]) + b.span - now) end
+  return 0
+end
+
+-- Returns remaining, resetMs and, when the amount does not fit, retryAfterMs. resetMs is left
+-- out (nil) when the amount fits: after an admission it is the window itself.
 local function check_window(b, now)
   prune_window(b, now)
   local remaining = b.limit - (tonumber(redis.call('GET', b.total) or '0') or 0)
-  local reset = 0
-  local newest = redis.call('ZRANGE', b.log, -1, -1, 'WITHSCORES')
-  if newest[2] then reset = math.max(0, tonumber(newest[2]) + b.span - now) end
-  if fits(b.amount, remaining, b.limit) then return remaining, reset, nil end
+  if fits(b.amount, remaining, b.limit) then return remaining, nil, nil end
+  local reset = window_reset(b, now)
   if not fits(b.amount, b.limit, b.limit) then return remaining, reset, INF end
   -- The oldest entries leave first: wait until enough of them have (read a page at a time).
   local freed, start = remaining, 0
@@ -173,6 +179,8 @@ for i, b in ipairs(list) do
     remaining = remaining - (b.kind == 'concurrency' and 1 or b.amount)
     -- This admission is now the window's newest entry.
     if b.kind == 'window' then reset = b.span end
+  elseif reset == nil then
+    reset = window_reset(b, now)
   end
   reply[#reply + 1] = num(remaining)
   reply[#reply + 1] = num(reset)
