@@ -9,8 +9,9 @@ import type { ModelSpec } from '../config/model-spec.ts';
 import type { GatewayError } from '../errors.ts';
 import type { FrontDoor, ModelUsage, RequestSummary } from '../observability/events.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
-import type { Usage } from '../types/openai.ts';
+import type { ChatRequest, Usage } from '../types/openai.ts';
 import type { RequestTrace, Segment } from './trace.ts';
+import type { RequestOptions } from './types.ts';
 
 export interface RequestFacts {
   requestId: string;
@@ -111,4 +112,33 @@ export class Accountant {
     };
     return summary;
   }
+}
+
+/** What is known of a request before it runs. */
+export function baseFacts(
+  requestId: string,
+  startedAt: number,
+  request: ChatRequest,
+  requestOptions: RequestOptions,
+  trace: RequestTrace,
+): Omit<RequestFacts, 'latencyMs'> {
+  return {
+    requestId,
+    api: requestOptions.api ?? 'chat',
+    startedAt,
+    clientKeyId: requestOptions.clientKeyId,
+    requestedModel: request.model,
+    stream: request.stream === true,
+    features: undefined,
+    decision: undefined,
+    trace,
+    error: undefined,
+  };
+}
+
+/** The usage the client gets when the upstream sent none: the gateway's own count. */
+export function accountantUsage(usage: ReturnType<Accountant['segmentUsage']>) {
+  const prompt = usage?.promptTokens ?? 0;
+  const completion = usage?.completionTokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }

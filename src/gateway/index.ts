@@ -32,13 +32,10 @@ import type { Operation, WorkMeter } from '../resilience/policy.ts';
 import { RequestScope } from '../resilience/request-scope.ts';
 import { countTokens } from '../routing/tokenizer.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
-import { FailoverStore } from '../state/failover-store.ts';
-import { RedisStore } from '../state/redis-store.ts';
-import { MemoryStore, type Store } from '../state/store.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
-import { Accountant, type RequestFacts } from './accounting.ts';
+import { Accountant, accountantUsage, baseFacts, type RequestFacts } from './accounting.ts';
 import { chainFailure } from './outcome.ts';
-import { headerValue, noRouteError, Planner } from './plan.ts';
+import { embeddingsChain, headerValue, noRouteError, Planner } from './plan.ts';
 import { countsAgainst, ModelPool, type ResilienceSettings } from './pool.ts';
 import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
 import { RequestTrace } from './trace.ts';
@@ -50,6 +47,7 @@ import type {
   RequestOptions,
   ResponseMeta,
 } from './types.ts';
+import { neverAborted, newRequestId, resilienceSettings, secretsOf, storeFor } from './wiring.ts';
 
 export type * from './types.ts';
 
@@ -443,7 +441,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         stream: false,
       };
       try {
-        const chain = embeddingsChain(request.model);
+        const chain = embeddingsChain(request.model, config.models, planner.names);
         const deep = tooDeep(request.input, maxNesting);
         if (deep !== undefined)
           throw invalidRequest(`input is nested too deeply (over ${maxNesting} levels).`, 'input');
@@ -553,128 +551,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   };
 
-  /** Embeddings candidates: a named model and its own fallbacks that serve embeddings, or (auto) every one that does. */
-  function embeddingsChain(model: string): string[] {
-    if (model === 'auto' || model.startsWith('auto:')) {
-      const candidates = config.models
-        .filter((spec) => spec.capabilities.has('embeddings'))
-        .map((spec) => spec.name);
-      if (candidates.length === 0) throw invalidRequest('No configured model serves embeddings.', 'model');
-      return candidates;
-    }
-    const spec = specs.get(model);
-    if (!spec)
-      throw new GatewayError(
-        'model_not_found',
-        `The model "${model}" does not exist. Valid models: ${planner.names.join(', ')}`,
-        { param: 'model' },
-      );
-    const chain = [spec.name, ...spec.fallbacks].filter((name) =>
-      specs.get(name)?.capabilities.has('embeddings'),
-    );
-    if (!spec.capabilities.has('embeddings') || chain.length === 0) {
-      throw invalidRequest(
-        `The model "${model}" does not serve embeddings (it lacks the embeddings capability).`,
-        'model',
-      );
-    }
-    return chain;
-  }
-
   return gateway;
-}
-
-/** The store the gateway shares state through: the caller's, Redis (behind local fail-over) with `state.redis`, else memory. */
-function storeFor(
-  config: GatewayConfig,
-  given: Store | undefined,
-  clock: { now(): number },
-  instance: string,
-  logger: { warn(object: object, message?: string): void },
-): { store: Store; failover?: FailoverStore } {
-  if (given) return { store: given };
-  const redis = config.state.redis;
-  if (!redis) return { store: new MemoryStore(() => clock.now()) };
-  const failover = new FailoverStore(
-    new RedisStore({
-      url: redis.url,
-      prefix: redis.prefix,
-      commandTimeoutMs: redis.command_timeout * 1000,
-      connectionName: `switchyard:${instance}`,
-    }),
-    new MemoryStore(),
-    { logger },
-  );
-  return { store: failover, failover };
-}
-
-function baseFacts(
-  requestId: string,
-  startedAt: number,
-  request: ChatRequest,
-  requestOptions: RequestOptions,
-  trace: RequestTrace,
-): Omit<RequestFacts, 'latencyMs'> {
-  return {
-    requestId,
-    api: requestOptions.api ?? 'chat',
-    startedAt,
-    clientKeyId: requestOptions.clientKeyId,
-    requestedModel: request.model,
-    stream: request.stream === true,
-    features: undefined,
-    decision: undefined,
-    trace,
-    error: undefined,
-  };
-}
-
-function accountantUsage(usage: ReturnType<Accountant['segmentUsage']>) {
-  const prompt = usage?.promptTokens ?? 0;
-  const completion = usage?.completionTokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-function resilienceSettings(config: GatewayConfig): ResilienceSettings {
-  const { resilience } = config;
-  return {
-    maxAttemptsPerModel: resilience.max_attempts_per_model,
-    maxAttemptsTotal: resilience.max_attempts_total,
-    backoffBaseMs: resilience.backoff_base * 1000,
-    backoffMaxMs: resilience.backoff_max * 1000,
-    maxRetryAfterMs: resilience.max_retry_after * 1000,
-    requestDeadlineMs: resilience.request_deadline * 1000,
-    retrySilent: resilience.retry_silent,
-    fallbackOnContentPolicy: resilience.fallback_on_content_policy,
-    unhealthyForMs: 60_000,
-    hedging: {
-      delayMs: resilience.hedging.delay === undefined ? undefined : resilience.hedging.delay * 1000,
-      budget: resilience.hedging.budget,
-      quantile: resilience.hedging.quantile,
-    },
-  };
-}
-
-/** Every secret the config holds: provider keys, upstream header values, client and admin keys. */
-function secretsOf(config: GatewayConfig): string[] {
-  const secrets: string[] = [...config.server.api_keys];
-  if (config.server.admin_key) secrets.push(config.server.admin_key);
-  for (const spec of config.models) {
-    if (spec.apiKey) secrets.push(spec.apiKey);
-    secrets.push(...Object.values(spec.headers));
-  }
-  return secrets;
-}
-
-const neverAborted = new AbortController().signal;
-// Many concurrent requests listen on it (and remove their listener when done).
-setMaxListeners(0, neverAborted);
-
-// Request ids: a random per-process prefix and a counter (unique, and cheaper than a UUID each).
-const requestIdPrefix = `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-let requestCounter = 0;
-export function newRequestId(): string {
-  return `${requestIdPrefix}${(++requestCounter).toString(36).padStart(8, '0')}`;
 }
 
 function isNormalized(config: RawConfig | GatewayConfig): config is GatewayConfig {

@@ -131,3 +131,28 @@ export function headerValue(headers: RequestHeaders | undefined, name: string): 
   const value = headers?.[name];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/** Embeddings candidates: a named model and its own fallbacks that serve embeddings, or (auto) every model that does. */
+export function embeddingsChain(
+  model: string,
+  models: readonly ModelSpec[],
+  names: readonly string[],
+): string[] {
+  if (model === 'auto' || model.startsWith('auto:')) {
+    const candidates = models.filter((spec) => spec.capabilities.has('embeddings')).map((spec) => spec.name);
+    if (candidates.length === 0) throw invalidRequest('No configured model serves embeddings.', 'model');
+    return candidates;
+  }
+  const spec = models.find((candidate) => candidate.name === model);
+  if (!spec) throw unknownModel(model, names);
+  const serves = (name: string) =>
+    models.find((candidate) => candidate.name === name)?.capabilities.has('embeddings');
+  const chain = [spec.name, ...spec.fallbacks].filter(serves);
+  if (!spec.capabilities.has('embeddings') || chain.length === 0) {
+    throw invalidRequest(
+      `The model "${model}" does not serve embeddings (it lacks the embeddings capability).`,
+      'model',
+    );
+  }
+  return chain;
+}

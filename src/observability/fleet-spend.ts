@@ -48,7 +48,9 @@ export class FleetSpend implements Partial<GatewayEvents> {
   private async refresh(): Promise<void> {
     const values = await this.store.getMany(this.models.map((model) => stateKeys.modelSpend(model)));
     const next = new Map<string, number>();
-    this.models.forEach((model, index) => next.set(model, values[index] ?? 0));
+    this.models.forEach((model, index) => {
+      next.set(model, values[index] ?? 0);
+    });
     this.cached = next;
     this.refreshedAt = Date.now();
   }
