@@ -3,12 +3,13 @@
  * contract's "Router evaluation"). Also the labelled-data loading shared with `train-router`.
  *
  *   switchyard eval-router --data FILE|DIR --weak COLUMN --strong COLUMN [--folds 5] [--seed N]
- *                          [--exclude FILE.jsonl]
+ *                          [--exclude FILE.jsonl] [--no-tune]
  *
  * `--data` is a CSV (column `prompt`, and `True`/`False` columns) or a directory whose `*.csv` files
  * are all read; `--exclude` names a JSONL of prompts to leave out (e.g. contaminated ones: each line
  * a JSON string or an object with `prompt` or `eval_prompt`). Output: the cost-quality curve, then
- * one last line `strong calls for 95% of strong quality: NN.N% (random: NN.N%)`.
+ * one last line `strong calls for 95% of strong quality: NN.N% (random: NN.N%)`. Each fold's learning
+ * rate is chosen on that fold's training rows alone unless `--no-tune`.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -65,6 +66,7 @@ interface EvalRouterOptions {
   folds: number;
   seed: number;
   exclude?: string;
+  tune: boolean;
 }
 
 /** Adds `eval-router` to `program`; `setExitCode` receives the command's exit code. */
@@ -84,6 +86,7 @@ export function registerEvalRouter(program: Command, setExitCode: (code: number)
       '--exclude <file>',
       'JSONL of prompts to leave out (strings, or objects with prompt / eval_prompt)',
     )
+    .option('--no-tune', "keep the default learning rate instead of choosing it on each fold's training rows")
     .action((options: EvalRouterOptions) => {
       setExitCode(evalRouter(options));
     });
@@ -108,7 +111,7 @@ function evalRouter(options: EvalRouterOptions): number {
       rows.map((row) => row.text),
       options.weak,
       options.strong,
-      { folds: options.folds, seed: options.seed },
+      { folds: options.folds, seed: options.seed, tune: options.tune },
     );
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error));
@@ -132,6 +135,7 @@ export function formatEvaluation(
     `weak   ${options.weak}: ${percent(evaluation.weakQuality)} correct`,
     `strong ${options.strong}: ${percent(evaluation.strongQuality)} correct`,
     `target (95% of strong): ${percent(evaluation.targetQuality)}; oracle reaches it with ${percent(evaluation.oracleShareForTarget)} strong calls`,
+    `learning rate per fold: ${evaluation.foldAlphas.join(', ')}`,
     '',
     'strong calls   quality   of strong   gain threshold',
   ];

@@ -3,16 +3,22 @@
  * (`loadQualityModel` reads it).
  *
  *   switchyard train-router --data FILE|DIR --weak COLUMN --strong COLUMN --out router.json
- *                           [--seed N] [--exclude FILE.jsonl] [--train-share F] [--min-weight W]
+ *                           [--seed N] [--exclude FILE.jsonl] [--train-share F] [--min-weight W] [--no-tune]
  *
  * `--train-share F` trains on the prompts whose `promptPart(prompt, seed)` is below F (a split by
  * prompt hash, so whoever must not see the training prompts takes those at F or above); the file's
  * `training` metadata records the rule. Weights smaller than `--min-weight` are left out of the file.
+ * The learning rate is chosen on a validation share of the training rows unless `--no-tune`.
  */
 import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { promptPart } from '../routing/learned/dataset.ts';
-import { DEFAULT_TRAIN_OPTIONS, trainQualityModel } from '../routing/learned/train.ts';
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  prepareRows,
+  trainPrepared,
+  tuneTrainOptions,
+} from '../routing/learned/train.ts';
 import { type LabelledData, loadLabelledData, parseIntegerOption } from './eval-router.ts';
 
 /** Weights below this magnitude change a prediction by far less than a percent; dropping them keeps files small. */
@@ -27,6 +33,7 @@ interface TrainRouterOptions {
   exclude?: string;
   trainShare: number;
   minWeight: number;
+  tune: boolean;
 }
 
 function parseShare(value: string): number {
@@ -57,6 +64,7 @@ export function registerTrainRouter(program: Command, setExitCode: (code: number
     )
     .option('--train-share <f>', 'train only on the prompts whose hash part is below f', parseShare, 1)
     .option('--min-weight <w>', 'leave out weights smaller than w', parseNonNegative, DEFAULT_MIN_WEIGHT)
+    .option('--no-tune', 'keep the default learning rate instead of choosing it on a validation share')
     .action((options: TrainRouterOptions) => {
       setExitCode(trainRouter(options));
     });
@@ -80,9 +88,13 @@ function trainRouter(options: TrainRouterOptions): number {
     return 1;
   }
   const started = performance.now();
-  const model = trainQualityModel(rows, labels, { seed: options.seed });
+  const prepared = prepareRows(rows, labels);
+  const all = Int32Array.from(rows, (_, r) => r);
+  const tuning = options.tune ? tuneTrainOptions(prepared, all, { seed: options.seed }) : undefined;
+  const chosen = { ...DEFAULT_TRAIN_OPTIONS, ...tuning?.options, seed: options.seed };
+  const model = trainPrepared(prepared, chosen, all);
   const trainingMs = performance.now() - started;
-  const { features: _features, ...trainOptions } = DEFAULT_TRAIN_OPTIONS;
+  const { features: _features, ...trainOptions } = chosen;
   const file = model.toRouterFile(
     {
       data: data.files.join(', '),
@@ -100,7 +112,8 @@ function trainRouter(options: TrainRouterOptions): number {
               seed: options.seed,
             }
           : undefined,
-      optimizer: { name: 'ftrl-proximal', ...trainOptions, seed: options.seed },
+      optimizer: { name: 'ftrl-proximal', ...trainOptions },
+      tuning: tuning && { validationShare: 0.2, logLoss: tuning.losses },
       minWeight: options.minWeight,
       trainingMs: Math.round(trainingMs),
     },

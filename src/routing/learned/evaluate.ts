@@ -19,6 +19,7 @@ import {
   shuffle,
   type TrainOptions,
   trainPrepared,
+  tuneTrainOptions,
 } from './train.ts';
 
 /** How a prompt's predictions become a routing score (higher: more worth the strong model). */
@@ -41,6 +42,8 @@ export interface EvaluationOptions {
   score: RoutingScore;
   /** Fraction of the strong model's quality to reach (0.95). */
   qualityFraction: number;
+  /** Choose the learning rate per fold on that fold's training rows alone (`tuneTrainOptions`). */
+  tune: boolean;
 }
 
 export const DEFAULT_EVALUATION_OPTIONS: Readonly<EvaluationOptions> = Object.freeze({
@@ -49,6 +52,7 @@ export const DEFAULT_EVALUATION_OPTIONS: Readonly<EvaluationOptions> = Object.fr
   train: {},
   score: 'gain',
   qualityFraction: 0.95,
+  tune: true,
 });
 
 export interface RouterEvaluation {
@@ -67,6 +71,8 @@ export interface RouterEvaluation {
   oracleShareForTarget: number;
   /** The whole curve: point k sends the k best-scoring prompts to the strong model. */
   curve: CurvePoint[];
+  /** The learning rate each fold trained with (chosen on its training rows when tuning). */
+  foldAlphas: number[];
   /** Out-of-fold routing score per evaluated prompt, in row order. */
   scores: Float64Array;
   trainingMs: number;
@@ -169,7 +175,7 @@ export function crossValidate(
   strongLabel: string,
   options: Partial<EvaluationOptions> = {},
 ): RouterEvaluation {
-  const { folds, seed, train, score, qualityFraction } = { ...DEFAULT_EVALUATION_OPTIONS, ...options };
+  const { folds, seed, train, score, qualityFraction, tune } = { ...DEFAULT_EVALUATION_OPTIONS, ...options };
   const labelCount = prepared.labels.length;
   const weakAt = prepared.labels.indexOf(weakLabel);
   const strongAt = prepared.labels.indexOf(strongLabel);
@@ -183,15 +189,15 @@ export function crossValidate(
     if (known(weakAt) && known(strongAt)) evaluated.push(r);
   }
   const scoreOfRow = new Float64Array(rowCount);
+  const foldAlphas: number[] = [];
   const started = performance.now();
   for (let fold = 0; fold < folds; fold++) {
     const trainRows: number[] = [];
     for (let r = 0; r < rowCount; r++) if (foldOf[r] !== fold) trainRows.push(r);
-    const model = trainPrepared(
-      prepared,
-      { ...DEFAULT_TRAIN_OPTIONS, ...train, seed: seed * 1000 + fold },
-      trainRows,
-    );
+    let foldOptions: Partial<TrainOptions> = { ...DEFAULT_TRAIN_OPTIONS, ...train, seed: seed * 1000 + fold };
+    if (tune) foldOptions = tuneTrainOptions(prepared, trainRows, foldOptions).options;
+    foldAlphas.push(foldOptions.alpha ?? DEFAULT_TRAIN_OPTIONS.alpha);
+    const model = trainPrepared(prepared, foldOptions, trainRows);
     for (const r of evaluated) {
       if (foldOf[r] !== fold) continue;
       const probabilities = model.predictFeatures(prepared.features[r]!);
@@ -202,7 +208,7 @@ export function crossValidate(
   const weak = Float64Array.from(evaluated, (r) => prepared.targets[r * labelCount + weakAt]!);
   const strong = Float64Array.from(evaluated, (r) => prepared.targets[r * labelCount + strongAt]!);
   const scores = Float64Array.from(evaluated, (r) => scoreOfRow[r]!);
-  return summarize(scores, weak, strong, { folds, seed, qualityFraction, trainingMs });
+  return { ...summarize(scores, weak, strong, { folds, seed, qualityFraction, trainingMs }), foldAlphas };
 }
 
 function summarize(
@@ -210,7 +216,7 @@ function summarize(
   weak: Float64Array,
   strong: Float64Array,
   context: { folds: number; seed: number; qualityFraction: number; trainingMs: number },
-): RouterEvaluation {
+): Omit<RouterEvaluation, 'foldAlphas'> {
   const n = scores.length;
   const mean = (values: Float64Array) => (n === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / n);
   const weakQuality = mean(weak);
