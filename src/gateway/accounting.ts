@@ -20,6 +20,7 @@ export interface RequestFacts {
   startedAt: number;
   latencyMs: number;
   clientKeyId: string | undefined;
+  clientRequestId?: string;
   requestedModel: string;
   stream: boolean;
   features: RequestFeatures | undefined;
@@ -90,6 +91,7 @@ export class Accountant {
       api: facts.api,
       startedAt: facts.startedAt,
       clientKeyId: facts.clientKeyId,
+      clientRequestId: facts.clientRequestId,
       stream: facts.stream,
       requestedModel: facts.requestedModel,
       task: facts.features?.task,
@@ -127,6 +129,7 @@ export function baseFacts(
     api: requestOptions.api ?? 'chat',
     startedAt,
     clientKeyId: requestOptions.clientKeyId,
+    clientRequestId: requestOptions.clientRequestId,
     requestedModel: request.model,
     stream: request.stream === true,
     features: undefined,

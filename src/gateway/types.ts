@@ -37,7 +37,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Request headers (for rules, `x-switchyard-priority` and `x-switchyard-hedge`). */
   headers?: Record<string, string | string[] | undefined>;
+  /** Our id for the request (default: minted). Clients' ids go in `clientRequestId`. */
   requestId?: string;
+  /** The client's own `x-request-id`, kept beside ours in the request log. */
+  clientRequestId?: string;
   /** An id for the client key (never the key itself), for the request log. */
   clientKeyId?: string;
   /** The front door the request came through (default: chat). */

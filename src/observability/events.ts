@@ -41,6 +41,8 @@ export interface RequestSummary {
   /** Wall-clock ms. */
   startedAt: number;
   clientKeyId: string | undefined;
+  /** The client's own `x-request-id`, kept apart (our id is always minted by us). */
+  clientRequestId?: string;
   stream: boolean;
   requestedModel: string;
   task: string | undefined;

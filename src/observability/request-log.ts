@@ -7,7 +7,7 @@
  * are dropped and counted rather than growing without limit. Old rows are pruned at start and
  * hourly. `GET /admin/requests` pages through the log newest-first.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { invalidRequest } from '../errors.ts';
@@ -40,6 +40,11 @@ export interface RequestQuery {
   cursor?: string;
   /** The model that answered or the model the client asked for. */
   model?: string;
+  /** The client key's id (`client_key_id`). */
+  key?: string;
+  /** The front door: chat, messages, responses, embeddings. */
+  api?: string;
+  task?: string;
   /** An HTTP status (`503`), a class (`5xx`), `ok` (< 400) or `error` (>= 400). */
   status?: string;
   /** Inclusive lower bound on `ts` (ms). */
@@ -58,6 +63,8 @@ export interface AttemptRow {
 
 export interface RequestRow {
   request_id: string;
+  client_request_id: string | null;
+  api: string;
   ts: number;
   time: string;
   client_key_id: string | null;
@@ -81,6 +88,9 @@ export interface RequestRow {
   stream: boolean;
   reason: string | null;
   content: unknown;
+  /** A client's score of the answer (`POST /v1/feedback`), 0..1. */
+  feedback_score: number | null;
+  feedback_at: number | null;
 }
 
 /** A row as SQLite returns it: JSON and booleans still encoded, plus the rowid. */
@@ -123,6 +133,19 @@ CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE INDEX IF NOT EXISTS requests_model_ts ON requests (model, ts);
 `;
 
+/** Columns added since the first schema: added to an older file when it is opened. */
+const addedColumns: Array<[string, string]> = [
+  ['api', "TEXT NOT NULL DEFAULT 'chat'"],
+  ['client_request_id', 'TEXT'],
+  ['feedback_score', 'REAL'],
+  ['feedback_at', 'INTEGER'],
+];
+
+const indexes = `
+CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id);
+CREATE INDEX IF NOT EXISTS requests_key_ts ON requests (client_key_id, ts);
+`;
+
 const columns = [
   'request_id',
   'ts',
@@ -147,6 +170,8 @@ const columns = [
   'stream',
   'reason',
   'content',
+  'api',
+  'client_request_id',
 ] as const;
 
 export class RequestLog implements Partial<GatewayEvents> {
@@ -175,12 +200,30 @@ export class RequestLog implements Partial<GatewayEvents> {
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
     const inMemory = options.path === ':memory:' || options.path === '';
-    if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+    if (!inMemory) {
+      // Prompts, keys' ids and spend live here: readable by this user only.
+      const folder = dirname(options.path);
+      const created = !existsSync(folder);
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      if (created) chmodSync(folder, 0o700);
+    }
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(schema);
+    const present = new Set(
+      (this.db.pragma('table_info(requests)') as Array<{ name: string }>).map((column) => column.name),
+    );
+    for (const [name, type] of addedColumns) {
+      if (!present.has(name)) this.db.exec(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
+    }
+    this.db.exec(indexes);
+    if (!inMemory) {
+      for (const file of [options.path, `${options.path}-wal`, `${options.path}-shm`]) {
+        if (existsSync(file)) chmodSync(file, 0o600);
+      }
+    }
     this.insert = this.db.prepare(
       `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map((name) => `@${name}`).join(', ')})`,
     );
@@ -267,6 +310,8 @@ export class RequestLog implements Partial<GatewayEvents> {
       stream: summary.stream ? 1 : 0,
       reason: summary.reason ?? null,
       content: this.options.logContent && summary.content ? JSON.stringify(summary.content) : null,
+      api: summary.api,
+      client_request_id: summary.clientRequestId ?? null,
     };
   }
 
@@ -290,6 +335,18 @@ export class RequestLog implements Partial<GatewayEvents> {
     if (query.model !== undefined) {
       where.push('(model = ? OR requested_model = ?)');
       params.push(query.model, query.model);
+    }
+    if (query.key !== undefined) {
+      where.push('client_key_id = ?');
+      params.push(query.key);
+    }
+    if (query.api !== undefined) {
+      where.push('api = ?');
+      params.push(query.api);
+    }
+    if (query.task !== undefined) {
+      where.push('task = ?');
+      params.push(query.task);
     }
     if (query.status !== undefined) {
       const [low, high] = statusRange(query.status);
@@ -315,6 +372,29 @@ export class RequestLog implements Partial<GatewayEvents> {
     if (more) rows.length = limit;
     const last = rows[rows.length - 1];
     return { data: rows.map(toPublic), next_cursor: more && last ? encodeCursor(last.ts, last.id) : null };
+  }
+
+  /**
+   * Store a client's score (0..1) beside the request's row. False when no such request is in
+   * the log (unknown id, or pruned).
+   */
+  setFeedback(requestId: string, score: number): boolean {
+    this.flush(); // the request may have finished a moment ago
+    if (!this.db.open) return false;
+    return (
+      this.db
+        .prepare('UPDATE requests SET feedback_score = ?, feedback_at = ? WHERE request_id = ?')
+        .run(score, Math.round(this.now()), requestId).changes > 0
+    );
+  }
+
+  /** Rows with feedback (for training the learned router), newest first. */
+  feedback(limit = 100_000): RequestRow[] {
+    if (!this.db.open) return [];
+    const rows = this.db
+      .prepare('SELECT * FROM requests WHERE feedback_score IS NOT NULL ORDER BY ts DESC LIMIT ?')
+      .all(limit) as StoredRow[];
+    return rows.map(toPublic);
   }
 
   /** Spend per model (answering model) since `sinceMs`, from the log. */
@@ -374,7 +454,7 @@ function statusRange(status: string): [number, number] {
     'status',
   );
 }
-const queryParams = new Set(['limit', 'cursor', 'model', 'status', 'since', 'until']);
+const queryParams = new Set(['limit', 'cursor', 'model', 'status', 'since', 'until', 'key', 'api', 'task']);
 
 /** Validate `/admin/requests` query parameters; every problem is a 400 naming the parameter. */
 export function parseRequestQuery(params: URLSearchParams): RequestQuery {
@@ -413,6 +493,13 @@ export function parseRequestQuery(params: URLSearchParams): RequestQuery {
   if (status !== undefined) {
     statusRange(status);
     query.status = status;
+  }
+  for (const name of ['key', 'api', 'task'] as const) {
+    const value = single(name);
+    if (value === undefined) continue;
+    if (value.length === 0 || value.length > 200)
+      throw invalidRequest(`${name} must be a non-empty value`, name);
+    query[name] = value;
   }
   const since = single('since');
   if (since !== undefined) query.since = parseTime(since, 'since');

@@ -26,7 +26,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       signal: abort.signal,
       headers: request.headers,
       clientKeyId: context.clientKeyId,
-      requestId: clientRequestId(request),
+      clientRequestId: clientRequestId(request),
     };
     if (body.stream !== true) {
       const { completion, meta } = await gateway.chat(body, requestOptions);
@@ -86,7 +86,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       signal: abort.signal,
       headers: request.headers,
       clientKeyId: context.clientKeyId,
-      requestId: clientRequestId(request),
+      clientRequestId: clientRequestId(request),
       api: 'embeddings',
     });
     if (abort.signal.aborted) return;
@@ -145,7 +145,7 @@ export function abortOnDisconnect(request: IncomingMessage, response: ServerResp
 
 const clientDisconnected = new Error('client disconnected');
 
-/** The client's `x-request-id`, when it is a short safe token (it is also our id for the request). */
+/** The client's `x-request-id`, when it is a short safe token; logged beside our own id, never used as it. */
 export function clientRequestId(request: IncomingMessage): string | undefined {
   const value = request.headers['x-request-id'];
   if (typeof value !== 'string' || value.length === 0 || value.length > 128) return undefined;

@@ -4,7 +4,7 @@
  * close() flushes; the queue stays bounded.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -257,6 +257,44 @@ describe('request log content and lifecycle', () => {
     log.close();
     assert.equal(count(path), 3);
     log.requestFinished(summary()); // after close: ignored, never throws
+  });
+
+  test('the file is readable by its owner only, in a folder only its owner can enter', () => {
+    const folder = join(dir, 'private', 'logs');
+    const path = join(folder, 'requests.db');
+    const log = new RequestLog({ path, retentionDays: 7, logContent: true });
+    log.requestFinished(summary());
+    log.flush();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(folder).mode & 0o777, 0o700);
+    log.close();
+  });
+
+  test('feedback is stored beside the row; filters by key, front door and task', () => {
+    const log = new RequestLog({ path: ':memory:', retentionDays: 7, logContent: false });
+    log.requestFinished(
+      summary({ requestId: 'req_a', clientKeyId: 'key_1', api: 'messages', task: 'coding' }),
+    );
+    log.requestFinished(summary({ requestId: 'req_b', clientKeyId: 'key_2', clientRequestId: 'client-7' }));
+    assert.equal(log.setFeedback('req_a', 0.25), true);
+    assert.equal(log.setFeedback('req_missing', 1), false);
+    const [row] = log.query({ key: 'key_1' }).data;
+    assert.equal(row?.request_id, 'req_a');
+    assert.equal(row?.feedback_score, 0.25);
+    assert.equal(row?.api, 'messages');
+    assert.deepEqual(
+      log.query({ api: 'chat' }).data.map((entry) => [entry.request_id, entry.client_request_id]),
+      [['req_b', 'client-7']],
+    );
+    assert.deepEqual(
+      log.query({ task: 'coding' }).data.map((entry) => entry.request_id),
+      ['req_a'],
+    );
+    assert.deepEqual(
+      log.feedback().map((entry) => entry.request_id),
+      ['req_a'],
+    );
+    log.close();
   });
 
   test('a server shutting down flushes the log', async () => {
