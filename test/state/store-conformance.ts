@@ -338,6 +338,37 @@ const admission: ConformanceCase[] = [
     },
   },
   {
+    name: 'admission: a long window log is read past its first page and pruned in bulk',
+    async run({ store, unit, advance, peer }) {
+      const instances = [store, await peer()];
+      const busy = 'window:model:busy:requests';
+      const rpm = (amount: number) => window(busy, 700, 8 * unit, amount);
+      const fill = async (from: number, count: number) => {
+        const results = await Promise.all(
+          Array.from({ length: count }, (_, index) =>
+            instances[index % 2]!.admit({ id: `r${from + index}`, buckets: [rpm(1)] }),
+          ),
+        );
+        assert.equal(results.filter((result) => result.admitted).length, count);
+      };
+      await fill(0, 550);
+      await advance(3 * unit);
+      await fill(550, 50);
+      // 100 free now; 250 need 150 of the old entries to leave, 651 all of them and a new one.
+      const fromOld = await store.admit({ id: 'a', buckets: [rpm(250)] });
+      assert.equal(fromOld.admitted, false);
+      assert.ok(fromOld.retryAfterMs! <= 5 * unit, `${fromOld.retryAfterMs}: when old entries leave`);
+      const fromNew = await store.admit({ id: 'b', buckets: [rpm(651)] });
+      assert.ok(fromNew.retryAfterMs! > 5 * unit, `${fromNew.retryAfterMs}: needs a new entry to leave`);
+      await advance(6 * unit);
+      assert.equal(await store.windowTotal(busy, 8 * unit), 50, 'the 550 old entries left at once');
+      await advance(3 * unit);
+      const after = await store.admit({ id: 'c', buckets: [rpm(1)] });
+      assert.equal(after.admitted, true);
+      assert.equal(after.buckets[0]!.remaining, 699);
+    },
+  },
+  {
     name: 'admission: settle refunds and charges the reservation',
     async run({ store }) {
       const expiresAtMs = (await store.time()) + 3_600_000;
