@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { incrementScript } from '../../src/state/redis-scripts.ts';
 import { RedisStore } from '../../src/state/redis-store.ts';
