@@ -6,12 +6,13 @@
  *
  * Failure behaviour: every command carries a short timeout (`commandTimeoutMs`); a command
  * issued while the connection is down fails at once instead of waiting in a queue, and a command
- * cut off by a dropped connection is not sent again after reconnecting (an admission that timed
- * out must not be taken later behind the caller's back). Errors reach the caller: wrap the store
- * in `FailoverStore` to serve from local state instead.
+ * cut off by a dropped connection is not sent again after reconnecting (the caller has already
+ * seen it fail). A command that timed out on a live connection may still be carried out by Redis
+ * later. Errors reach the caller: wrap the store in `FailoverStore` to serve from local state.
  *
- * Standalone Redis (or Sentinel) only: the scripts touch keys of several buckets at once, which
- * Redis Cluster would refuse across slots.
+ * Standalone Redis only, not Cluster: the scripts touch keys of several buckets at once, which
+ * Cluster would refuse across slots. Window and concurrency bucket keys are Redis sorted sets:
+ * they must not coincide with a value key (`keys.ts` keeps them apart by their first word).
  *
  * @example
  * const store = new RedisStore({ url: 'redis://127.0.0.1:6379/0', prefix: 'switchyard:' });
