@@ -27,6 +27,8 @@ export interface RequestFacts {
   decision: RouteDecision | undefined;
   trace: RequestTrace | undefined;
   error: GatewayError | undefined;
+  /** Run with the summary once the request ended (settles a key's reservations). */
+  onFinish?: (summary: RequestSummary) => void;
 }
 
 /** USD for `usage` at the model's rates: uncached input, cache reads, cache writes, output. */

@@ -27,23 +27,25 @@ import { type ChainOptions, type Opened, runChain } from '../resilience/fallback
 import { HealthBoard } from '../resilience/health-board.ts';
 import { HealthChecker } from '../resilience/health-checker.ts';
 import { HedgeBudget, runHedged } from '../resilience/hedge.ts';
-import { Limiter } from '../resilience/limiter.ts';
+import { isRefusal, Limiter } from '../resilience/limiter.ts';
 import type { Operation, WorkMeter } from '../resilience/policy.ts';
 import { RequestScope } from '../resilience/request-scope.ts';
 import { countTokens } from '../routing/tokenizer.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
-import { Accountant, accountantUsage, baseFacts, type RequestFacts } from './accounting.ts';
+import { Accountant, accountantUsage, baseFacts, priceOf, type RequestFacts } from './accounting.ts';
 import { chainFailure } from './outcome.ts';
-import { embeddingsChain, headerValue, noRouteError, Planner } from './plan.ts';
+import { embeddingsChain, headerValue, modelNotAllowed, noRouteError, Planner } from './plan.ts';
 import { countsAgainst, ModelPool, type ResilienceSettings } from './pool.ts';
 import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
 import { RequestTrace } from './trace.ts';
 import type {
+  AccessGrant,
   BatchResult,
   Gateway,
   GatewayOptions,
   ModelStatus,
+  RequestEstimate,
   RequestOptions,
   ResponseMeta,
 } from './types.ts';
@@ -218,17 +220,80 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
   }
 
-  /** Plan a chat request, or throw the error its client gets. */
-  function planChat(
+  /** Plan a chat request and admit it against its key's limits, or throw the error its client gets. */
+  async function planChat(
     request: ChatRequest,
     requestOptions: RequestOptions,
-  ): { features: RequestFeatures; decision: RouteDecision } {
+    facts: Omit<RequestFacts, 'latencyMs'>,
+  ): Promise<{
+    features: RequestFeatures;
+    decision: RouteDecision;
+    rateLimitHeaders?: Record<string, string>;
+  }> {
     const deep = tooDeep(request, maxNesting);
     if (deep !== undefined)
       throw invalidRequest(`The request is nested too deeply (over ${maxNesting} levels at ${deep}).`, deep);
-    const planned = planner.plan(request, requestOptions.headers);
+    const planned = planner.plan(request, requestOptions.headers, requestOptions.access?.models);
     if (planned.decision.model === undefined) throw noRouteError(planned.decision);
-    return { features: planned.features, decision: planned.decision };
+    facts.features = planned.features;
+    facts.decision = planned.decision;
+    const chain = [planned.decision.model, ...planned.decision.fallbacks];
+    const rateLimitHeaders = await admitKey(
+      requestOptions.access,
+      estimateFor(planned.features, chain),
+      facts,
+    );
+    return { features: planned.features, decision: planned.decision, rateLimitHeaders };
+  }
+
+  /** What a request may cost: its prompt plus its output cap, at the dearest model of its chain. */
+  function estimateFor(features: RequestFeatures, chain: readonly string[]): RequestEstimate {
+    let output = features.maxOutputTokens ?? 0;
+    let costUsd = 0;
+    for (const name of chain) {
+      const spec = specs.get(name);
+      if (!spec) continue;
+      const cap = features.maxOutputTokens ?? spec.maxOutputTokens;
+      output = Math.max(output, cap);
+      const price = priceOf(spec, {
+        promptTokens: features.promptTokens,
+        completionTokens: cap,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+      });
+      costUsd = Math.max(costUsd, price);
+    }
+    return { tokens: features.promptTokens + output, costUsd };
+  }
+
+  /**
+   * A key's limits and budget: reserve the estimate in every bucket at once, or refuse with 429.
+   * The reservation is settled with the real usage when the request ends.
+   */
+  async function admitKey(
+    access: AccessGrant | undefined,
+    estimate: RequestEstimate,
+    facts: Omit<RequestFacts, 'latencyMs'>,
+  ): Promise<Record<string, string> | undefined> {
+    const plan = access?.admission?.(estimate);
+    if (!plan || plan.buckets.length === 0) return undefined;
+    const id = limiter.newId();
+    const result = await limiter.admit(id, plan.buckets);
+    if (isRefusal(result)) {
+      const { code, message } = plan.describe(result.bucket);
+      const headers: Record<string, string> = {};
+      if (Number.isFinite(result.retryAfterMs))
+        headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+      throw new GatewayError(code, message, { headers });
+    }
+    facts.onFinish = (summary) => {
+      const billed = summary.usage.length > 0;
+      const usage = billed
+        ? { tokens: summary.promptTokens + summary.completionTokens, costUsd: summary.costUsd }
+        : undefined;
+      limiter.settle(id, plan.settle(usage)).catch(onStoreError);
+    };
+    return plan.headers?.(result.buckets);
   }
 
   function newScope(requestOptions: RequestOptions): RequestScope {
@@ -250,6 +315,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (config.observability.request_log.log_content) {
       summary.content = { request: request.messages, response: response?.() ?? '' };
     }
+    facts.onFinish?.(summary);
     events.requestFinished(summary);
   }
 
@@ -258,8 +324,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     decision: RouteDecision,
     features: RequestFeatures,
     trace: RequestTrace,
+    rateLimitHeaders?: Record<string, string>,
   ): ResponseMeta {
-    return {
+    const meta: ResponseMeta = {
       requestId,
       model: trace.model ?? decision.model,
       task: features.task,
@@ -267,6 +334,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       fallbacks: trace.fallbacks,
       decision,
     };
+    if (rateLimitHeaders) meta.rateLimitHeaders = rateLimitHeaders;
+    return meta;
   }
 
   const gateway: Gateway = {
@@ -289,9 +358,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         trace,
       );
       try {
-        const { features, decision } = planChat(request, requestOptions);
-        facts.features = features;
-        facts.decision = decision;
+        const { features, decision, rateLimitHeaders } = await planChat(request, requestOptions, facts);
         const scope = newScope(requestOptions);
         const hedged = wantsHedge(requestOptions);
         if (hedged) hedges.credit();
@@ -328,7 +395,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         finish(facts, startedClock, request, () => segment.text);
         // No usage from the upstream: the client gets the gateway's own count (as the log does).
         completion.usage ??= accountantUsage(accountant.segmentUsage(segment));
-        return { completion, meta: metaOf(requestId, decision, features, trace) };
+        return { completion, meta: metaOf(requestId, decision, features, trace, rateLimitHeaders) };
       } catch (error) {
         facts.error = asGatewayError(error);
         finish(facts, startedClock, request);
@@ -348,17 +415,15 @@ export function createGateway(options: GatewayOptions): Gateway {
         requestOptions,
         trace,
       );
-      let planned: ReturnType<typeof planChat>;
+      let planned: Awaited<ReturnType<typeof planChat>>;
       try {
-        planned = planChat(request, requestOptions);
+        planned = await planChat(request, requestOptions, facts);
       } catch (error) {
         facts.error = asGatewayError(error);
         finish(facts, startedClock, request);
         throw facts.error;
       }
       const { features, decision } = planned;
-      facts.features = features;
-      facts.decision = decision;
       const scope = newScope(requestOptions);
       const hedged = wantsHedge(requestOptions);
       if (hedged) hedges.credit();
@@ -393,7 +458,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         finish(facts, startedClock, request, () => trace.text);
         throw facts.error;
       }
-      const meta = metaOf(requestId, decision, features, trace);
+      const meta = metaOf(requestId, decision, features, trace, planned.rateLimitHeaders);
       async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
         try {
           if (!first.done) yield first.value;
@@ -441,7 +506,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         stream: false,
       };
       try {
-        const chain = embeddingsChain(request.model, config.models, planner.names);
+        const chain = embeddingsChain(request.model, config.models, planner.names).filter(
+          (name) => !requestOptions.access?.models || requestOptions.access.models.has(name),
+        );
+        if (chain.length === 0) throw modelNotAllowed(request.model);
+        await admitKey(requestOptions.access, { tokens: 0, costUsd: 0 }, facts);
         const deep = tooDeep(request.input, maxNesting);
         if (deep !== undefined)
           throw invalidRequest(`input is nested too deeply (over ${maxNesting} levels).`, 'input');

@@ -67,13 +67,15 @@ export class Planner {
     };
   }
 
-  plan(request: ChatRequest, headers: RequestHeaders = {}): Planned {
+  /** `allowed`: the models the client's key may use (a named model outside it is a 403). */
+  plan(request: ChatRequest, headers: RequestHeaders = {}, allowed?: ReadonlySet<string>): Planned {
     const requested = request.model;
     let explicitModel: string | undefined;
     if (requested === 'auto' || requested.startsWith('auto:')) {
       if (requested !== 'auto' && !priorityValues.has(requested.slice(5)))
         throw unknownModel(requested, this.names);
     } else if (this.specs.has(requested)) {
+      if (allowed && !allowed.has(requested)) throw modelNotAllowed(requested);
       explicitModel = requested;
     } else {
       throw unknownModel(requested, this.names);
@@ -92,7 +94,13 @@ export class Planner {
         : matchRule(this.rules, { text: ruleText(request), metadata: request.metadata, headers });
     const priority = resolvePriority(requested, header, rule?.priority, this.config.routing.default_priority);
     const features = this.analyze(request, rule);
-    const policy: RoutingPolicy = { ...this.basePolicy, priority, explicitModel, rule };
+    const policy: RoutingPolicy = {
+      ...this.basePolicy,
+      priority,
+      explicitModel,
+      rule,
+      allowedModels: allowed,
+    };
     return {
       features,
       decision: decideRoute(features, this.config.models, this.health, policy, this.random),
@@ -102,6 +110,18 @@ export class Planner {
 
 /** The error for a request no model can take now. */
 export function noRouteError(noRoute: NoRoute): GatewayError {
+  if (
+    noRoute.excluded.length > 0 &&
+    noRoute.excluded.every((entry) => entry.reason.includes('not allowed for this key'))
+  ) {
+    return new GatewayError(
+      'model_not_allowed',
+      `None of the models this key may use can take the request: ${noRoute.reason}`,
+      {
+        param: 'model',
+      },
+    );
+  }
   if (noRoute.contextOverflow) {
     return new GatewayError(
       'context_length_exceeded',
@@ -115,6 +135,12 @@ export function noRouteError(noRoute: NoRoute): GatewayError {
     return new GatewayError('no_eligible_model', noRoute.reason, { param: 'messages' });
   if (noRoute.retryAfterMs !== undefined) return rateLimited(noRoute.reason, [noRoute.retryAfterMs]);
   return new GatewayError('no_model_available', noRoute.reason);
+}
+
+export function modelNotAllowed(model: string): GatewayError {
+  return new GatewayError('model_not_allowed', `This key may not use the model "${model}".`, {
+    param: 'model',
+  });
 }
 
 export function unknownModel(requested: string, names: readonly string[]): GatewayError {

@@ -8,7 +8,7 @@ import type { SimulatedControl } from '../providers/simulated/index.ts';
 import type { Clock } from '../resilience/clock.ts';
 import type { HealthBoard } from '../resilience/health-board.ts';
 import type { NoRoute, RouteDecision } from '../routing/types.ts';
-import type { Store } from '../state/store.ts';
+import type { Adjustment, Bucket, BucketState, Store } from '../state/store.ts';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -45,6 +45,41 @@ export interface RequestOptions {
   clientKeyId?: string;
   /** The front door the request came through (default: chat). */
   api?: FrontDoor;
+  /** What the client's key allows (virtual keys): models, limits, budget. Absent: no limits. */
+  access?: AccessGrant;
+}
+
+/** What a request is expected to cost, for a key's limits and budget. */
+export interface RequestEstimate {
+  tokens: number;
+  /** USD at the dearest model of the chain (a fall-back may answer). */
+  costUsd: number;
+}
+
+/** What a request really cost, known at its end. */
+export interface RequestUsage {
+  tokens: number;
+  costUsd: number;
+}
+
+/** One client key's permissions, as the gateway applies them to a request. */
+export interface AccessGrant {
+  /** The key's public id (request log, metrics). */
+  keyId: string;
+  /** Models the key may use; `auto` chooses only among them. Absent: every model. */
+  models?: ReadonlySet<string>;
+  /** The key's limits and budget for this request (checked with the request's estimate, all or nothing). */
+  admission?(estimate: RequestEstimate): KeyAdmission | undefined;
+}
+
+export interface KeyAdmission {
+  buckets: Bucket[];
+  /** Which limit a refused bucket is: decides the error (`rate_limit_exceeded` or `insufficient_quota`) and its message. */
+  describe(bucket: Bucket): { code: 'rate_limit_exceeded' | 'insufficient_quota'; message: string };
+  /** Corrections once the request ended (real usage, or undefined if it never reached a model). */
+  settle(usage: RequestUsage | undefined): Adjustment[];
+  /** OpenAI-style `x-ratelimit-*` headers from the admission's bucket states. */
+  headers?(states: readonly BucketState[]): Record<string, string>;
 }
 
 /** What the gateway decided and did for one request. */
@@ -57,6 +92,8 @@ export interface ResponseMeta {
   /** Models that failed before the one that answered. */
   fallbacks: number;
   decision: RouteDecision;
+  /** The key's rate-limit headers (`x-ratelimit-*`), when it has limits. */
+  rateLimitHeaders?: Record<string, string>;
 }
 
 export interface ChatResult {

@@ -127,41 +127,24 @@ function filterModel(
   const needed =
     features.promptTokens +
     (features.maxOutputTokens ?? Math.min(spec.maxOutputTokens, DEFAULT_OUTPUT_RESERVE));
-  const down = health?.breaker === 'open';
   const capped = health?.cappedForMs;
-  const byRule = policy.rule?.exclude?.includes(spec.name) === true;
-  const tooSmall = spec.contextWindow < needed;
-  const noChat = !spec.capabilities.has('chat');
-  const noVision = features.hasImages && !spec.capabilities.has('vision');
-  const noTools = features.hasTools && !spec.capabilities.has('tools');
-  const noJson = features.wantsJson && !spec.capabilities.has('json');
-  const noStream = features.stream && !spec.capabilities.has('streaming');
-  if (
-    !(
-      down ||
-      capped !== undefined ||
-      byRule ||
-      tooSmall ||
-      noChat ||
-      noVision ||
-      noTools ||
-      noJson ||
-      noStream
-    )
-  ) {
-    return undefined;
+  // Reasons are collected only for a model that is refused: the common case allocates nothing.
+  let reasons: string[] | undefined;
+  if (health?.breaker === 'open') (reasons ??= []).push('breaker open');
+  if (capped !== undefined) (reasons ??= []).push(`at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
+  const transient = reasons?.length ?? 0;
+  if (policy.rule?.exclude?.includes(spec.name)) (reasons ??= []).push(`excluded by ${policy.rule.rule}`);
+  if (policy.allowedModels !== undefined && !policy.allowedModels.has(spec.name)) {
+    (reasons ??= []).push('not allowed for this key');
   }
-  const reasons: string[] = [];
-  if (down) reasons.push('breaker open');
-  if (capped !== undefined) reasons.push(`at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
-  const transient = reasons.length;
-  if (byRule) reasons.push(`excluded by ${policy.rule?.rule}`);
-  if (noChat) reasons.push('serves no chat (embeddings only)');
-  if (tooSmall) reasons.push(`context ${spec.contextWindow} < ${needed} tokens needed`);
-  if (noVision) reasons.push('no vision');
-  if (noTools) reasons.push('no tools');
-  if (noJson) reasons.push('no json mode');
-  if (noStream) reasons.push('no streaming');
+  if (!spec.capabilities.has('chat')) (reasons ??= []).push('serves no chat (embeddings only)');
+  const tooSmall = spec.contextWindow < needed;
+  if (tooSmall) (reasons ??= []).push(`context ${spec.contextWindow} < ${needed} tokens needed`);
+  if (features.hasImages && !spec.capabilities.has('vision')) (reasons ??= []).push('no vision');
+  if (features.hasTools && !spec.capabilities.has('tools')) (reasons ??= []).push('no tools');
+  if (features.wantsJson && !spec.capabilities.has('json')) (reasons ??= []).push('no json mode');
+  if (features.stream && !spec.capabilities.has('streaming')) (reasons ??= []).push('no streaming');
+  if (!reasons) return undefined;
   return {
     model: spec.name,
     reasons,

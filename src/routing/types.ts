@@ -67,6 +67,8 @@ export interface RoutingPolicy {
   unhealthyFactor: number;
   /** A model the client named (not `auto`): it, then its own `fallbacks`, and no other model. */
   explicitModel?: string;
+  /** The models the client's key may use; others are excluded. Absent: every model. */
+  allowedModels?: ReadonlySet<string>;
   rule?: RuleMatch;
 }
 
