@@ -49,7 +49,7 @@ if (filter.length > 0) files = files.filter((file) => filter.some((part) => file
 
 const needsBrowser = files.some((file) => file.includes('browser'));
 if (needsBrowser) ensureSystemPackage('chromium', 'chromium');
-const needsRedis = files.some((file) => file.includes('redis'));
+const needsRedis = files.some((file) => /redis|failover|fleet/.test(file));
 if (needsRedis) ensureSystemPackage('redis-server', 'redis-server');
 
 if (!existsSync(join(root, 'dist/cli/main.js')) || process.env.CI) {

@@ -492,7 +492,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           `The request is nested too deeply (over ${maxNesting} levels at ${deep}).`,
           deep,
         );
-      return planner.plan(request, requestOptions.headers).decision;
+      return planner.plan(request, requestOptions.headers, requestOptions.access?.models).decision;
     },
 
     async embeddings(request, requestOptions = {}) {

@@ -27,6 +27,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       headers: request.headers,
       clientKeyId: context.clientKeyId,
       clientRequestId: clientRequestId(request),
+      access: context.access,
     };
     if (body.stream !== true) {
       const { completion, meta } = await gateway.chat(body, requestOptions);
@@ -87,6 +88,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       headers: request.headers,
       clientKeyId: context.clientKeyId,
       clientRequestId: clientRequestId(request),
+      access: context.access,
       api: 'embeddings',
     });
     if (abort.signal.aborted) return;
@@ -97,9 +99,9 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     });
   }
 
-  async function routeOnly(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function routeOnly(request: IncomingMessage, response: ServerResponse, context: RequestContext) {
     const body = validateChatRequest(parseJson(await readBody(request, bodyLimit)));
-    const decision = gateway.route(body, { headers: request.headers });
+    const decision = gateway.route(body, { headers: request.headers, access: context.access });
     if (decision.model !== undefined) {
       sendJson(response, 200, decision);
       return;

@@ -11,15 +11,26 @@ import { asGatewayError, type Gateway } from '../gateway/index.ts';
 import { StatsCollector } from '../observability/stats.ts';
 import { apiRoutes } from './api-routes.ts';
 import { sendError, sendJson } from './http-io.ts';
-import type { Handler, RouteTable } from './routes.ts';
+import type { Authenticator, ClientIdentity, ErrorWriter, Handler, RouteTable } from './routes.ts';
 
-export type { Handler, RequestContext, RouteTable } from './routes.ts';
+export type {
+  Authenticator,
+  ClientIdentity,
+  ErrorWriter,
+  Handler,
+  RequestContext,
+  RouteTable,
+} from './routes.ts';
 
 export interface ServerOptions {
   /** Routes added by other modules (admin, metrics, dashboard); a key ending in `/*` matches a prefix. */
   routes?: RouteTable;
   /** Every instance's spend per model, for `/admin/stats` (state shared through the store). */
   fleetSpend?: () => Promise<ReadonlyMap<string, number>>;
+  /** Virtual keys. */
+  authenticator?: Authenticator;
+  /** Front doors whose errors have their own shape, by path prefix. */
+  errorWriters?: Array<[prefix: string, writer: ErrorWriter]>;
 }
 
 export interface RunningServer {
@@ -89,11 +100,23 @@ export function createGatewayServer(
     return undefined;
   }
 
-  function authorize(request: IncomingMessage, path: string, queryKey: string | null): string | undefined {
+  const { authenticator } = options;
+
+  /**
+   * Who may call this path. Admin paths (and the dashboard's data) take the admin key; API paths
+   * take a static `server.api_keys` key or a virtual key. Without any key configured the API is
+   * open (the default on loopback).
+   */
+  async function authorize(
+    request: IncomingMessage,
+    path: string,
+    queryKey: string | null,
+  ): Promise<ClientIdentity | undefined> {
     if (publicPaths.has(path)) return undefined;
     const isAdmin = path.startsWith('/admin') || path === '/metrics' || path.startsWith('/dashboard');
     const accepted = isAdmin && adminKey ? [adminKey] : apiKeys;
-    if (accepted.length === 0) return undefined;
+    const virtual = !isAdmin && authenticator?.required() === true;
+    if (accepted.length === 0 && !virtual) return undefined;
     // EventSource cannot send headers: the dashboard passes its key as ?key=.
     const presented =
       bearer(request) ?? (path.startsWith('/dashboard/') ? (queryKey ?? undefined) : undefined);
@@ -101,10 +124,26 @@ export function createGatewayServer(
       throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
     // Compare digests: equal lengths, so the comparison leaks nothing about the key's length.
     const digest = createHash('sha256').update(presented).digest();
-    const match = accepted.some((key) => timingSafeEqual(createHash('sha256').update(key).digest(), digest));
-    if (!match) throw new GatewayError('unauthorized', 'Incorrect API key provided.');
-    // An id for the request log that identifies the key without revealing it.
-    return `key_${digest.toString('hex').slice(0, 12)}`;
+    if (accepted.some((key) => timingSafeEqual(createHash('sha256').update(key).digest(), digest))) {
+      // An id for the request log that identifies the key without revealing it.
+      return { keyId: authenticator?.idOf(presented) ?? `key_${digest.toString('hex').slice(0, 12)}` };
+    }
+    if (!isAdmin && authenticator) {
+      const identity = await authenticator.identify(presented);
+      if (identity) return identity;
+    }
+    throw new GatewayError('unauthorized', 'Incorrect API key provided.');
+  }
+
+  /** The error in the shape of the API the path belongs to. */
+  function writeError(path: string, response: ServerResponse, error: unknown): void {
+    for (const [prefix, writer] of options.errorWriters ?? []) {
+      if (path.startsWith(prefix)) {
+        writer(response, error);
+        return;
+      }
+    }
+    sendError(response, asGatewayError(error));
   }
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (request, response) => {
@@ -124,8 +163,8 @@ export function createGatewayServer(
           ? new GatewayError('method_not_allowed', `${method} is not allowed on ${url.pathname}`)
           : new GatewayError('not_found', `Unknown endpoint: ${method} ${url.pathname.slice(0, 256)}`);
       }
-      const clientKeyId = authorize(request, url.pathname, url.searchParams.get('key'));
-      await handler(request, response, { url, clientKeyId });
+      const identity = await authorize(request, url.pathname, url.searchParams.get('key'));
+      await handler(request, response, { url, clientKeyId: identity?.keyId, access: identity?.access });
     } catch (error) {
       const gatewayError = asGatewayError(error);
       if (gatewayError.code === 'internal_error') {
@@ -135,7 +174,7 @@ export function createGatewayServer(
         );
       }
       if (gatewayError.code === 'client_closed_request' && response.destroyed) return;
-      sendError(response, gatewayError);
+      writeError(url.pathname, response, gatewayError);
     }
   }
 
