@@ -97,7 +97,7 @@ function trainRouter(options: TrainRouterOptions): number {
   const { features: _features, ...trainOptions } = chosen;
   const file = model.toRouterFile(
     {
-      data: data.files.join(', '),
+      data: data.files.length === 1 ? options.data : `${options.data} (${data.files.length} CSV files)`,
       rows: rows.length,
       seed: options.seed,
       date: new Date().toISOString().slice(0, 10),

@@ -119,9 +119,25 @@ function isOtherLetter(code: number): boolean {
   return !isCjk(code);
 }
 
-function isAsciiWordChar(code: number): boolean {
-  return (code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39);
-}
+/** Character classes of ASCII, as bit flags in `ASCII_CLASS`. */
+const WORD = 1;
+const LETTER = 2;
+const UPPER = 4;
+const DIGIT = 8;
+const MATH = 16;
+const CODE = 32;
+const SPACE = 64;
+
+const ASCII_CLASS = (() => {
+  const table = new Uint8Array(128);
+  for (let code = 0x61; code <= 0x7a; code++) table[code] = WORD | LETTER;
+  for (let code = 0x41; code <= 0x5a; code++) table[code] = WORD | LETTER | UPPER;
+  for (let code = 0x30; code <= 0x39; code++) table[code] = WORD | DIGIT;
+  for (const symbol of '+*/=^%<>') table[symbol.charCodeAt(0)]! |= MATH;
+  for (const symbol of '{}[]();_`#') table[symbol.charCodeAt(0)]! |= CODE;
+  for (const space of ' \n\t\r') table[space.charCodeAt(0)]! |= SPACE;
+  return table;
+})();
 
 function isMathSymbol(code: number): boolean {
   return (
@@ -140,21 +156,6 @@ function isMathSymbol(code: number): boolean {
     code === 0xb3 || // ³
     code === 0xd7 || // ×
     code === 0xf7 // ÷
-  );
-}
-
-function isCodePunctuation(code: number): boolean {
-  return (
-    code === 0x7b || // {
-    code === 0x7d || // }
-    code === 0x5b || // [
-    code === 0x5d || // ]
-    code === 0x28 || // (
-    code === 0x29 || // )
-    code === 0x3b || // ;
-    code === 0x5f || // _
-    code === 0x60 || // `
-    code === 0x23 // #
   );
 }
 
@@ -183,6 +184,8 @@ export class Featurizer {
   private values = new Float32Array(8192);
   private count = 0;
   private chars = new Uint16Array(8192);
+  private states = new Int32Array(2048);
+  private readonly dense = new Float64Array(DENSE_FEATURES.length);
 
   constructor(config: Partial<FeatureConfig> = {}) {
     this.config = Object.freeze({ ...DEFAULT_FEATURE_CONFIG, ...config });
@@ -211,8 +214,10 @@ export class Featurizer {
   /** The features of `text` in this featurizer's scratch buffers: valid until its next call. */
   featurizeShared(text: string): SparseVector {
     this.count = 0;
-    const lower = text.toLowerCase();
-    const kept = this.clip(lower);
+    const kept = this.clip(text.toLowerCase());
+    // Room for every entry up front, so the loops below write without bounds checks or growth.
+    const span = this.config.charNgramMax - this.config.charNgramMin + 1;
+    this.reserve((kept.length + 2) * (span + 2) + DENSE_FEATURES.length);
     this.addWords(kept);
     this.addCharNgrams(kept);
     this.addDense(text);
@@ -226,62 +231,64 @@ export class Featurizer {
     return `${lower.slice(0, half)} ${lower.slice(lower.length - half)}`;
   }
 
-  private push(index: number, value: number): void {
-    if (this.count === this.indices.length) {
-      const indices = new Int32Array(this.count * 2);
-      indices.set(this.indices);
-      this.indices = indices;
-      const values = new Float32Array(this.count * 2);
-      values.set(this.values);
-      this.values = values;
-    }
-    this.indices[this.count] = index;
-    this.values[this.count] = value;
-    this.count++;
+  private reserve(entries: number): void {
+    if (entries <= this.indices.length) return;
+    this.indices = new Int32Array(entries * 2);
+    this.values = new Float32Array(entries * 2);
   }
 
   /** Gives every entry from `start` on the value 1/sqrt(number of entries). */
   private normalizeFrom(start: number): void {
     const n = this.count - start;
     if (n === 0) return;
-    const value = 1 / Math.sqrt(n);
-    this.values.fill(value, start, this.count);
+    this.values.fill(1 / Math.sqrt(n), start, this.count);
   }
 
   private addWords(lower: string): void {
     const mask = this.mask;
-    const wordStart = this.count;
-    // Bigrams are emitted after the unigrams so each family is one contiguous range.
-    const states: number[] = [];
+    const indices = this.indices;
+    let count = this.count;
+    const wordStart = count;
+    // Each word's FNV state, for the bigrams, which come after the unigrams (one range per family).
+    if (this.states.length < lower.length + 1) this.states = new Int32Array(lower.length * 2 + 1);
+    const states = this.states;
+    let words = 0;
     let state = FNV_OFFSET ^ FAMILY_TAGS.word;
     let inWord = false;
     for (let i = 0; i <= lower.length; i++) {
       const code = i < lower.length ? lower.charCodeAt(i) : 0x20;
-      const cjk = code >= 0x3040 && isCjk(code);
-      const wordChar = !cjk && (isAsciiWordChar(code) || (code >= 0xc0 && isOtherLetter(code)));
+      let wordChar: boolean;
+      let cjk = false;
+      if (code < 0x80) wordChar = (ASCII_CLASS[code]! & WORD) !== 0;
+      else {
+        cjk = isCjk(code);
+        wordChar = !cjk && isOtherLetter(code);
+      }
       if (wordChar) {
         state = Math.imul(state ^ code, FNV_PRIME);
         inWord = true;
         continue;
       }
       if (inWord) {
-        this.push(fmix32(state) & mask, 0);
-        states.push(state);
+        indices[count++] = fmix32(state) & mask;
+        states[words++] = state;
         state = FNV_OFFSET ^ FAMILY_TAGS.word;
         inWord = false;
       }
       if (cjk) {
         const single = Math.imul(state ^ code, FNV_PRIME);
-        this.push(fmix32(single) & mask, 0);
-        states.push(single);
+        indices[count++] = fmix32(single) & mask;
+        states[words++] = single;
       }
     }
+    this.count = count;
     this.normalizeFrom(wordStart);
-    const bigramStart = this.count;
-    for (let i = 1; i < states.length; i++) {
-      const pair = Math.imul(states[i - 1]!, FNV_PRIME) ^ states[i]! ^ FAMILY_TAGS.bigram;
-      this.push(fmix32(pair) & mask, 0);
+    const bigramStart = count;
+    for (let i = 1; i < words; i++) {
+      indices[count++] =
+        fmix32(Math.imul(states[i - 1]!, FNV_PRIME) ^ states[i]! ^ FAMILY_TAGS.bigram) & mask;
     }
+    this.count = count;
     this.normalizeFrom(bigramStart);
   }
 
@@ -294,7 +301,7 @@ export class Featurizer {
     chars[n++] = 0x20;
     for (let i = 0; i < lower.length; i++) {
       let code = lower.charCodeAt(i);
-      if (isWhitespace(code)) {
+      if (code < 0x80 ? (ASCII_CLASS[code]! & SPACE) !== 0 : code === 0xa0 || code === 0x3000) {
         if (chars[n - 1] === 0x20) continue;
         code = 0x20;
       } else if (code >= 0x30 && code <= 0x39) {
@@ -304,16 +311,19 @@ export class Featurizer {
     }
     if (chars[n - 1] !== 0x20) chars[n++] = 0x20;
     const mask = this.mask;
+    const indices = this.indices;
     const start = this.count;
+    let count = start;
     const basis = FNV_OFFSET ^ FAMILY_TAGS.char;
     for (let i = 0; i + charNgramMin <= n; i++) {
       let h = basis;
       const end = Math.min(charNgramMax, n - i);
       for (let k = 0; k < end; k++) {
         h = Math.imul(h ^ chars[i + k]!, FNV_PRIME);
-        if (k + 1 >= charNgramMin) this.push(fmix32(h) & mask, 0);
+        if (k + 1 >= charNgramMin) indices[count++] = fmix32(h) & mask;
       }
     }
+    this.count = count;
     this.normalizeFrom(start);
   }
 
@@ -338,67 +348,77 @@ export class Featurizer {
     let lineHasContent = false;
     for (let i = 0; i < length; i++) {
       const code = text.charCodeAt(i);
-      if (code === 0x0a) {
-        longestLine = Math.max(longestLine, i - lineStart);
-        lineStart = i + 1;
-        lines++;
-        lineHasContent = false;
-      }
-      const isUpper = code >= 0x41 && code <= 0x5a;
-      const isLower = code >= 0x61 && code <= 0x7a;
-      const isDigit = code >= 0x30 && code <= 0x39;
-      if (isUpper) upper++;
-      if (isUpper || isLower) letters++;
-      if (isDigit) digits++;
-      if (code === 0x3f || code === 0xff1f) questionMarks++;
-      if (code === 0x5c) backslashes++;
-      if (isMathSymbol(code)) math++;
-      if (isCodePunctuation(code)) codePunctuation++;
-      if (code >= 0x80) {
+      let wordChar: boolean;
+      let space: boolean;
+      if (code < 0x80) {
+        const kind = ASCII_CLASS[code]!;
+        if (kind !== 0) {
+          if (kind & UPPER) upper++;
+          if (kind & LETTER) letters++;
+          if (kind & DIGIT) digits++;
+          if (kind & MATH) math++;
+          if (kind & CODE) codePunctuation++;
+        }
+        if (code === 0x0a) {
+          longestLine = Math.max(longestLine, i - lineStart);
+          lineStart = i + 1;
+          lines++;
+          lineHasContent = false;
+        } else if (code === 0x3f) questionMarks++;
+        else if (code === 0x5c) backslashes++;
+        wordChar = (kind & WORD) !== 0;
+        space = (kind & SPACE) !== 0;
+      } else {
         if (isCjk(code)) cjk++;
         else otherNonAscii++;
+        if (code === 0xff1f) questionMarks++;
+        if (isMathSymbol(code)) math++;
+        wordChar = isOtherLetter(code);
+        space = code === 0xa0 || code === 0x3000;
       }
-      const wordChar = isUpper || isLower || isDigit || (code >= 0xc0 && isOtherLetter(code));
       if (wordChar) {
         wordChars++;
         if (!inWord) words++;
       }
       inWord = wordChar;
-      if (!lineHasContent && !isWhitespace(code)) {
+      if (!lineHasContent && !space) {
         lineHasContent = true;
         if (isListItemStart(text, i)) listItemLines++;
       }
     }
     longestLine = Math.max(longestLine, length - lineStart);
     const share = (count: number) => (length === 0 ? 0 : count / length);
-    const trimmedEnd = text.trimEnd();
-    const last = trimmedEnd.charCodeAt(trimmedEnd.length - 1);
-    const dense = [
-      Math.log2(1 + length) / 16,
-      length < 64 ? 1 : 0,
-      length >= 64 && length < 256 ? 1 : 0,
-      length >= 256 && length < 1024 ? 1 : 0,
-      length >= 1024 && length < 4096 ? 1 : 0,
-      length >= 4096 ? 1 : 0,
-      Math.log2(1 + words) / 12,
-      Math.log2(1 + lines) / 8,
-      share(cjk),
-      share(otherNonAscii),
-      letters === 0 ? 0 : upper / letters,
-      share(digits) * 4,
-      share(math) * 8,
-      share(codePunctuation) * 8,
-      share(backslashes) * 16,
-      text.includes('```') ? 1 : 0,
-      Math.min(questionMarks, 5) / 5,
-      last === 0x3f || last === 0xff1f ? 1 : 0,
-      listItemLines / lines,
-      words === 0 ? 0 : Math.min(wordChars / words, 20) / 10,
-      Math.log2(1 + longestLine) / 12,
-    ];
+    let lastVisible = length - 1;
+    while (lastVisible >= 0 && isWhitespace(text.charCodeAt(lastVisible))) lastVisible--;
+    const last = lastVisible >= 0 ? text.charCodeAt(lastVisible) : 0;
+    const dense = this.dense;
+    dense[0] = Math.log2(1 + length) / 16;
+    dense[1] = length < 64 ? 1 : 0;
+    dense[2] = length >= 64 && length < 256 ? 1 : 0;
+    dense[3] = length >= 256 && length < 1024 ? 1 : 0;
+    dense[4] = length >= 1024 && length < 4096 ? 1 : 0;
+    dense[5] = length >= 4096 ? 1 : 0;
+    dense[6] = Math.log2(1 + words) / 12;
+    dense[7] = Math.log2(1 + lines) / 8;
+    dense[8] = share(cjk);
+    dense[9] = share(otherNonAscii);
+    dense[10] = letters === 0 ? 0 : upper / letters;
+    dense[11] = share(digits) * 4;
+    dense[12] = share(math) * 8;
+    dense[13] = share(codePunctuation) * 8;
+    dense[14] = share(backslashes) * 16;
+    dense[15] = text.includes('```') ? 1 : 0;
+    dense[16] = Math.min(questionMarks, 5) / 5;
+    dense[17] = last === 0x3f || last === 0xff1f ? 1 : 0;
+    dense[18] = listItemLines / lines;
+    dense[19] = words === 0 ? 0 : Math.min(wordChars / words, 20) / 10;
+    dense[20] = Math.log2(1 + longestLine) / 12;
     for (let i = 0; i < dense.length; i++) {
       const value = Math.min(dense[i]!, 2);
-      if (value !== 0) this.push(this.denseBase + i, value);
+      if (value === 0) continue;
+      this.indices[this.count] = this.denseBase + i;
+      this.values[this.count] = value;
+      this.count++;
     }
   }
 }
