@@ -4,8 +4,10 @@
  * alternate user/assistant, tool results travel inside user messages, images are blocks with a
  * `source`, and `max_tokens` is mandatory.
  */
+
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
+import { unfetchableReason } from '../../lib/urls.ts';
 import type {
   CacheControl,
   ChatMessage,
@@ -296,8 +298,9 @@ function sourceFromUrl(url: string, what: string): AnthropicImageSource {
     if (!match) throw invalid(`${what} data URLs must be base64-encoded`);
     return { type: 'base64', media_type: match[1]!, data: match[2]! };
   }
-  if (/^https?:\/\//i.test(url)) return { type: 'url', url };
-  throw invalid(`${what} URLs must be http(s) or base64 data URLs`);
+  const refused = unfetchableReason(url);
+  if (refused) throw invalid(`${what} URL ${refused}`);
+  return { type: 'url', url };
 }
 
 function toolResultContent(content: ChatMessage['content']): string | AnthropicContentBlock[] {

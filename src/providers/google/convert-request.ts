@@ -3,7 +3,9 @@
  * Pure: no I/O, no clock. Throws an `UpstreamError` ('invalid_request') for input Gemini cannot
  * express, rather than silently dropping part of the conversation.
  */
+
 import { UpstreamError } from '../../errors.ts';
+import { unfetchableReason } from '../../lib/urls.ts';
 import type { ChatMessage, ChatRequest, ContentPart, ToolChoice } from '../../types/openai.ts';
 
 export interface GeminiPart {
@@ -210,6 +212,9 @@ function contentPart(part: ContentPart): GeminiPart | undefined {
       const url = (part as { image_url?: { url?: unknown } }).image_url?.url;
       if (typeof url !== 'string' || url === '') throw invalid('image_url part has no url');
       if (url.startsWith('data:')) return { inlineData: parseDataUrl(url, 'image/jpeg') };
+      // Gemini fetches the URI itself: only public http(s) and gs:// (Cloud Storage) URIs go there.
+      const refused = unfetchableReason(url, ['gs:']);
+      if (refused) throw invalid(`image_url ${refused}`);
       return { fileData: { mimeType: guessMimeType(url), fileUri: url } };
     }
     case 'input_audio': {
