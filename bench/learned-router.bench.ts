@@ -144,6 +144,9 @@ if (existsSync(args.data)) {
       weakQuality: round(mean(weakCorrect) * 100),
       strongQuality: round(mean(strongCorrect) * 100),
       strongShareFor95: round(strongShareFor(curve, target) * 100),
+      gainThresholdFor95: Number(
+        curve[Math.round(strongShareFor(curve, target) * heldOut.length)]!.threshold.toFixed(4),
+      ),
       randomShareFor95: round(randomRoutingShare(mean(weakCorrect), mean(strongCorrect)) * 100),
       curve: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((share) => ({
         strongShare: share * 100,
@@ -154,7 +157,8 @@ if (existsSync(args.data)) {
     console.log(JSON.stringify(result));
     console.log(
       `\nheld-out part (${result.rows} prompts, promptPart >= ${split!.trainShare}): strong calls for 95% of strong ` +
-        `quality ${result.strongShareFor95}% (random ${result.randomShareFor95}%)`,
+        `quality ${result.strongShareFor95}% (random ${result.randomShareFor95}%), at gain threshold ` +
+        `${result.gainThresholdFor95}`,
     );
   }
 } else {
