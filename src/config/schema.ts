@@ -223,8 +223,28 @@ export const serverSchema = z.strictObject({
   api_keys: z.array(z.string().min(1)).default([]),
   /** Admin endpoints and dashboard key; defaults to requiring one of api_keys when set. */
   admin_key: z.string().optional(),
+  /**
+   * Server secret for the virtual keys' HMAC-SHA-256 hashes (a secret: scrubbed like the keys).
+   * Absent: generated once, into a 0600 file beside the request log (one instance) or into the
+   * shared store (a fleet), so every instance hashes alike. Changing it invalidates every key.
+   */
+  key_secret: z.string().min(32, { message: 'expected at least 32 characters' }).optional(),
   /** Seconds to wait for in-flight requests on shutdown. */
   drain_timeout: seconds.default(30),
+  /** Seconds a client may take to send its request headers (a slowloris is cut off). */
+  headers_timeout: seconds.default(30),
+  /** Seconds a client may take to send its whole request, body included. */
+  request_timeout: seconds.default(60),
+  /** Seconds a client may leave a response unread before it is cut off (a paused stream reader). */
+  write_timeout: seconds.default(30),
+  /** Open connections at most (beyond it new ones are refused). */
+  max_connections: positiveInt.default(4096),
+  /** Open connections at most from one client address; 0: no per-address limit. */
+  max_connections_per_ip: z.number().int().nonnegative().default(256),
+  /** Listen on a non-loopback address with no client keys and no admin key (anyone who can reach it may use it). */
+  allow_unauthenticated: z.boolean().default(false),
+  /** Host names accepted besides localhost when bound to loopback without keys (DNS-rebinding guard). */
+  allowed_hosts: z.array(z.string().min(1)).default([]),
 });
 
 export const stateSchema = z.strictObject({
@@ -240,6 +260,16 @@ export const stateSchema = z.strictObject({
     .optional(),
 });
 
+/** The Responses API front door (`POST /v1/responses`). */
+export const responsesSchema = z.strictObject({
+  /** Days a `store: true` response stays retrievable (and continuable with `previous_response_id`). */
+  store_retention_days: z.number().positive().default(30),
+  /** Largest stored response (its conversation included), bytes of JSON; a larger one is not kept. */
+  store_max_bytes: positiveInt.default(8 * 1024 * 1024),
+  /** SQLite file; default: `responses.db` beside the request log (`:memory:` when the log is in memory). */
+  store_path: z.string().optional(),
+});
+
 export const configSchema = z.strictObject({
   server: serverSchema.default(() => serverSchema.parse({})),
   models: z
@@ -249,6 +279,7 @@ export const configSchema = z.strictObject({
   resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
   observability: observabilitySchema.default(() => observabilitySchema.parse({})),
   state: stateSchema.default({}),
+  responses: responsesSchema.default(() => responsesSchema.parse({})),
 });
 
 export type RawConfig = z.input<typeof configSchema>;

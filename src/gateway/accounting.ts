@@ -7,6 +7,7 @@
  */
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { GatewayError } from '../errors.ts';
+import { truncate } from '../lib/secrets.ts';
 import type { FrontDoor, ModelUsage, RequestSummary } from '../observability/events.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
 import type { ChatRequest, Usage } from '../types/openai.ts';
@@ -95,7 +96,7 @@ export class Accountant {
       clientKeyId: facts.clientKeyId,
       clientRequestId: facts.clientRequestId,
       stream: facts.stream,
-      requestedModel: facts.requestedModel,
+      requestedModel: truncate(facts.requestedModel, 256),
       task: facts.features?.task,
       priority: facts.decision?.priority,
       model: error ? undefined : trace?.model,
@@ -111,7 +112,7 @@ export class Accountant {
       usage,
       status: error ? error.status : 200,
       errorCode: error?.code,
-      errorMessage: error?.message,
+      errorMessage: error ? truncate(error.message, 2000) : undefined,
       reason: facts.decision?.reason,
     };
     return summary;

@@ -280,9 +280,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const id = limiter.newId();
     const result = await limiter.admit(id, plan.buckets);
     if (isRefusal(result)) {
-      const { code, message } = plan.describe(result.bucket);
-      const headers: Record<string, string> = {};
-      if (Number.isFinite(result.retryAfterMs))
+      const { code, message, headers = {} } = plan.describe(result.bucket, result.retryAfterMs);
+      if (!('retry-after' in headers) && Number.isFinite(result.retryAfterMs))
         headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
       throw new GatewayError(code, message, { headers });
     }
@@ -460,11 +459,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       const meta = metaOf(requestId, decision, features, trace, planned.rateLimitHeaders);
       async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
+        let ended = first.done === true;
         try {
           if (!first.done) yield first.value;
           for (;;) {
             const next = await inner.next();
-            if (next.done) break;
+            if (next.done) {
+              ended = true;
+              break;
+            }
             meta.model = trace.model ?? meta.model;
             meta.fallbacks = trace.fallbacks;
             yield next.value;
@@ -473,7 +476,8 @@ export function createGateway(options: GatewayOptions): Gateway {
           facts.error = asGatewayError(error);
           throw facts.error;
         } finally {
-          if (!facts.error && scope.clientGone) {
+          // Stopped before the end without a failure: the consumer (the client) went away.
+          if (!facts.error && (!ended || scope.clientGone)) {
             facts.error = new GatewayError('client_closed_request', 'the client closed the request');
           }
           // A consumer that stops early (client gone) must cancel the upstream call.

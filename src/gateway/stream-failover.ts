@@ -220,6 +220,13 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
         );
         // Loop: before any content this is a transparent retry down the chain; after it, a
         // continuation (checked at the top of the loop).
+      } finally {
+        // A consumer that stopped reading (the client left, or was cut off) returns us at a
+        // yield: no catch runs, so the attempt's slot, in-flight count and reservation end here.
+        if (!opened.lifetime.isEnded) {
+          chunks.return?.().catch(() => {});
+          opened.lifetime.end(new UpstreamError('cancelled', 'the client stopped reading', { model: name }));
+        }
       }
     }
   } finally {

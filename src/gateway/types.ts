@@ -74,8 +74,18 @@ export interface AccessGrant {
 
 export interface KeyAdmission {
   buckets: Bucket[];
-  /** Which limit a refused bucket is: decides the error (`rate_limit_exceeded` or `insufficient_quota`) and its message. */
-  describe(bucket: Bucket): { code: 'rate_limit_exceeded' | 'insufficient_quota'; message: string };
+  /**
+   * Which limit a refused bucket is: decides the error (`rate_limit_exceeded` or `insufficient_quota`)
+   * and its message; `headers`, when given, are the 429's headers (else `Retry-After` from `retryAfterMs`).
+   */
+  describe(
+    bucket: Bucket,
+    retryAfterMs: number,
+  ): {
+    code: 'rate_limit_exceeded' | 'insufficient_quota';
+    message: string;
+    headers?: Record<string, string>;
+  };
   /** Corrections once the request ended (real usage, or undefined if it never reached a model). */
   settle(usage: RequestUsage | undefined): Adjustment[];
   /** OpenAI-style `x-ratelimit-*` headers from the admission's bucket states. */

@@ -54,10 +54,11 @@ export function resilienceSettings(config: GatewayConfig): ResilienceSettings {
   };
 }
 
-/** Every secret the config holds: provider keys, upstream header values, client and admin keys. */
+/** Every secret the config holds: provider keys, upstream header values, client and admin keys, the key secret. */
 export function secretsOf(config: GatewayConfig): string[] {
   const secrets: string[] = [...config.server.api_keys];
   if (config.server.admin_key) secrets.push(config.server.admin_key);
+  if (config.server.key_secret) secrets.push(config.server.key_secret);
   for (const spec of config.models) {
     if (spec.apiKey) secrets.push(spec.apiKey);
     secrets.push(...Object.values(spec.headers));

@@ -64,17 +64,35 @@ export function sendError(
 }
 
 /** Write and respect backpressure: wait for 'drain' when the socket buffer is full. */
+/** How long each response may wait for its client to read (set by the server per response). */
+const writeTimeouts = new WeakMap<ServerResponse, number>();
+
+export function setWriteTimeout(response: ServerResponse, ms: number): void {
+  writeTimeouts.set(response, ms);
+}
+
+/**
+ * Write and respect backpressure: wait for 'drain' when the socket buffer is full. A client that
+ * reads nothing for the response's write timeout is cut off (it would hold its upstream call and
+ * concurrency slot forever): resolves false, and the caller stops.
+ */
 export async function writeWithBackpressure(response: ServerResponse, text: string): Promise<boolean> {
   if (response.destroyed || response.writableEnded) return false;
   if (response.write(text)) return true;
+  const timeoutMs = writeTimeouts.get(response) ?? 30_000;
   return new Promise<boolean>((resolve) => {
     const done = (ok: boolean) => {
+      clearTimeout(timer);
       response.off('drain', onDrain);
       response.off('close', onClose);
       resolve(ok);
     };
     const onDrain = () => done(true);
     const onClose = () => done(false);
+    const timer = setTimeout(() => {
+      response.destroy();
+      done(false);
+    }, timeoutMs);
     response.on('drain', onDrain);
     response.on('close', onClose);
   });

@@ -10,7 +10,7 @@ import { GatewayError } from '../errors.ts';
 import { asGatewayError, type Gateway } from '../gateway/index.ts';
 import { StatsCollector } from '../observability/stats.ts';
 import { apiRoutes } from './api-routes.ts';
-import { sendError, sendJson } from './http-io.ts';
+import { sendError, sendJson, setWriteTimeout } from './http-io.ts';
 import type { Authenticator, ClientIdentity, ErrorWriter, Handler, RouteTable } from './routes.ts';
 
 export type {
@@ -135,6 +135,28 @@ export function createGatewayServer(
     throw new GatewayError('unauthorized', 'Incorrect API key provided.');
   }
 
+  function audit(
+    request: IncomingMessage,
+    response: ServerResponse,
+    method: string,
+    path: string,
+    keyId: string | undefined,
+  ) {
+    response.once('finish', () =>
+      gateway.logger.info(
+        {
+          audit: true,
+          method,
+          path: path.slice(0, 256),
+          keyId: keyId ?? null,
+          status: response.statusCode,
+          remote: request.socket.remoteAddress,
+        },
+        'admin access',
+      ),
+    );
+  }
+
   /** The error in the shape of the API the path belongs to. */
   function writeError(path: string, response: ServerResponse, error: unknown): void {
     for (const [prefix, writer] of options.errorWriters ?? []) {
@@ -146,11 +168,100 @@ export function createGatewayServer(
     sendError(response, asGatewayError(error));
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (request, response) => {
-    inFlight++;
-    response.on('close', () => inFlight--);
-    void handle(request, response);
-  });
+  const limits = config.server;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      // A client trickling its headers or body is cut off (a node:http default of 0 keeps it forever).
+      headersTimeout: limits.headers_timeout * 1000,
+      requestTimeout: limits.request_timeout * 1000,
+      // How often those two are checked: the node:http default (30 s) would let a slow client stay far longer.
+      connectionsCheckingInterval: 1000,
+    },
+    (request, response) => {
+      inFlight++;
+      response.on('close', () => inFlight--);
+      setWriteTimeout(response, limits.write_timeout * 1000);
+      void handle(request, response);
+    },
+  );
+  server.maxConnections = limits.max_connections;
+  const perAddress = new Map<string, number>();
+  if (limits.max_connections_per_ip > 0) {
+    server.on('connection', (socket) => {
+      const address = socket.remoteAddress ?? '';
+      const open = (perAddress.get(address) ?? 0) + 1;
+      if (open > limits.max_connections_per_ip) {
+        socket.destroy();
+        return;
+      }
+      perAddress.set(address, open);
+      socket.once('close', () => {
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) perAddress.delete(address);
+        else perAddress.set(address, left);
+      });
+    });
+  }
+
+  /** Without any key, only this machine may talk to the gateway: no foreign page, no rebound host name. */
+  let openOnLoopback = false;
+  const allowedHosts = new Set([
+    'localhost',
+    '127.0.0.1',
+    '[::1]',
+    '::1',
+    ...limits.allowed_hosts.map((host) => host.toLowerCase()),
+  ]);
+
+  function checkLocalCaller(request: IncomingMessage): void {
+    if (!openOnLoopback || (authenticator?.required() ?? false)) return;
+    const host = hostName(request.headers.host);
+    if (host === undefined || !(allowedHosts.has(host) || host.endsWith('.localhost'))) {
+      throw new GatewayError(
+        'forbidden',
+        'This gateway has no client keys and answers only requests addressed to localhost.',
+      );
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      let originHost: string | undefined;
+      try {
+        originHost = new URL(origin).hostname.toLowerCase();
+      } catch {
+        originHost = undefined;
+      }
+      if (
+        originHost === undefined ||
+        !(
+          allowedHosts.has(originHost) ||
+          allowedHosts.has(`[${originHost}]`) ||
+          originHost.endsWith('.localhost')
+        )
+      ) {
+        throw new GatewayError(
+          'forbidden',
+          'Cross-origin requests are refused: this gateway has no client keys.',
+        );
+      }
+    }
+  }
+
+  /** A request with a body must say it is JSON: a page on another site cannot send that without a CORS preflight. */
+  function checkJsonBody(request: IncomingMessage, method: string): void {
+    if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') return;
+    const length = request.headers['content-length'];
+    const hasBody =
+      request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    if (!hasBody) return;
+    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json' && !type.endsWith('+json')) {
+      throw new GatewayError(
+        'unsupported_media_type',
+        `Send the body as JSON with "Content-Type: application/json" (got "${type.slice(0, 100) || 'none'}").`,
+      );
+    }
+  }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://gateway');
@@ -163,7 +274,10 @@ export function createGatewayServer(
           ? new GatewayError('method_not_allowed', `${method} is not allowed on ${url.pathname}`)
           : new GatewayError('not_found', `Unknown endpoint: ${method} ${url.pathname.slice(0, 256)}`);
       }
+      checkLocalCaller(request);
+      checkJsonBody(request, method);
       const identity = await authorize(request, url.pathname, url.searchParams.get('key'));
+      if (isAuditedPath(url.pathname)) audit(request, response, method, url.pathname, identity?.keyId);
       await handler(request, response, { url, clientKeyId: identity?.keyId, access: identity?.access });
     } catch (error) {
       const gatewayError = asGatewayError(error);
@@ -182,6 +296,17 @@ export function createGatewayServer(
     server,
     stats,
     listen(port, host) {
+      const loopback = isLoopback(host);
+      const keyed = apiKeys.length > 0 || adminKey !== undefined || (authenticator?.required() ?? false);
+      if (!loopback && !keyed && !limits.allow_unauthenticated) {
+        return Promise.reject(
+          new Error(
+            `refusing to listen on ${host} with no client keys and no admin key: anyone who can reach it could use the gateway and its admin API. ` +
+              'Set server.api_keys and server.admin_key (or create virtual keys), or set server.allow_unauthenticated: true.',
+          ),
+        );
+      }
+      openOnLoopback = loopback && apiKeys.length === 0 && adminKey === undefined;
       return new Promise<RunningServer>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -206,6 +331,26 @@ export function createGatewayServer(
       });
     },
   };
+}
+
+/** Admin and dashboard data access is logged (who, what, outcome); assets and health are not. */
+function isAuditedPath(path: string): boolean {
+  return (
+    (path.startsWith('/admin') || path === '/metrics' || path.startsWith('/dashboard/')) &&
+    !publicPaths.has(path)
+  );
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** The Host header's name without its port, lower-cased (`[::1]` keeps its brackets). */
+function hostName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const lower = header.toLowerCase();
+  if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
+  return lower.split(':')[0];
 }
 
 function bearer(request: IncomingMessage): string | undefined {

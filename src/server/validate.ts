@@ -9,12 +9,7 @@ const roles = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'func
 
 export function validateChatRequest(body: unknown): ChatRequest {
   if (!isObject(body)) throw invalidRequest('The request body must be a JSON object.');
-  if (typeof body.model !== 'string' || body.model.length === 0) {
-    throw invalidRequest(
-      body.model === undefined ? 'Missing required parameter: model.' : 'model must be a non-empty string.',
-      'model',
-    );
-  }
+  checkModel(body.model);
   const messages = body.messages;
   if (messages === undefined) throw invalidRequest('Missing required parameter: messages.', 'messages');
   if (!Array.isArray(messages))
@@ -29,6 +24,13 @@ export function validateChatRequest(body: unknown): ChatRequest {
   optionalNumber(body, 'temperature', 0, 2);
   optionalNumber(body, 'top_p', 0, 1);
   optionalNumber(body, 'n', 1, 128);
+  // One choice per request: routing and fail-over are per answer. Never ignore n silently.
+  if (typeof body.n === 'number' && body.n > 1) {
+    throw invalidRequest(
+      'n > 1 is not supported: Switchyard returns one choice per request; send n requests instead.',
+      'n',
+    );
+  }
   if (body.tools !== undefined && body.tools !== null) {
     if (!Array.isArray(body.tools)) throw invalidRequest('tools must be an array.', 'tools');
     body.tools.forEach((tool, index) => {
@@ -87,12 +89,26 @@ function validateMessage(message: unknown, index: number): void {
 
 export function validateEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (!isObject(body)) throw invalidRequest('The request body must be a JSON object.');
-  if (typeof body.model !== 'string' || body.model.length === 0)
-    throw invalidRequest('Missing required parameter: model.', 'model');
+  checkModel(body.model);
   if (body.input === undefined) throw invalidRequest('Missing required parameter: input.', 'input');
   if (typeof body.input !== 'string' && !Array.isArray(body.input))
     throw invalidRequest('input must be a string or an array.', 'input');
   return body as unknown as EmbeddingsRequest;
+}
+
+/** Model names are short: a 2 MB `model` must never reach a log line, the request log or the dashboard. */
+const maxModelLength = 256;
+
+function checkModel(model: unknown): void {
+  if (model === undefined) throw invalidRequest('Missing required parameter: model.', 'model');
+  if (typeof model !== 'string' || model.length === 0)
+    throw invalidRequest('model must be a non-empty string.', 'model');
+  if (model.length > maxModelLength) {
+    throw invalidRequest(
+      `model must be at most ${maxModelLength} characters (got ${model.length}).`,
+      'model',
+    );
+  }
 }
 
 function optionalType(body: Record<string, unknown>, field: string, type: 'boolean' | 'string'): void {

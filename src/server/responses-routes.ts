@@ -1,0 +1,161 @@
+/**
+ * The OpenAI Responses API front door: `POST /v1/responses` (plain and streamed), and
+ * `GET`/`DELETE /v1/responses/{id}` for stored responses. A request is translated to the
+ * internal ChatRequest and runs the same pipeline as `/v1/chat/completions` (the request log
+ * says `api = responses`); errors keep OpenAI's shape, the server's default.
+ *
+ * `store` (OpenAI's default is true) keeps the response and the conversation it answered in the
+ * response store, owned by the client key, so `previous_response_id` can continue it; a
+ * `previous_response_id` with nothing stored under it is a 400.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.ts';
+import {
+  chatToResponse,
+  conversationInput,
+  type InputItem,
+  type ResponseObject,
+  ResponsesStreamEncoder,
+  responsesToChat,
+  type StoredResponse,
+  validateResponsesRequest,
+} from '../front-doors/openai-responses/index.ts';
+import type { Gateway, RequestOptions } from '../gateway/index.ts';
+import type { ResponseStore } from '../state/response-store.ts';
+import type { ChatCompletionChunk } from '../types/openai.ts';
+import { abortOnDisconnect, clientRequestId, metaHeaders } from './api-routes.ts';
+import { parseJson, readBody, sendJson, writeWithBackpressure } from './http-io.ts';
+import type { RequestContext, RouteTable } from './routes.ts';
+
+/** What the store keeps per response: the object itself and the items it answered. */
+interface StoredDocument {
+  response: ResponseObject;
+  input: InputItem[];
+}
+
+export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTable {
+  const bodyLimit = gateway.config.server.body_limit;
+
+  async function createResponse(request: IncomingMessage, response: ServerResponse, context: RequestContext) {
+    const body = validateResponsesRequest(parseJson(await readBody(request, bodyLimit)));
+    const owner = ownerOf(context);
+    const previous = body.previous_response_id ? stored(body.previous_response_id, owner) : undefined;
+    // Throws the 400 for a previous_response_id that names nothing stored.
+    const chat = responsesToChat(body, { previous });
+    const keep = (object: ResponseObject) => {
+      if (body.store === false) return;
+      save(object, conversationInput(body, previous), owner);
+    };
+    const abort = abortOnDisconnect(request, response);
+    const requestOptions: RequestOptions = {
+      signal: abort.signal,
+      headers: request.headers,
+      clientKeyId: context.clientKeyId,
+      clientRequestId: clientRequestId(request),
+      access: context.access,
+      api: 'responses',
+    };
+    if (body.stream !== true) {
+      const { completion, meta } = await gateway.chat(chat, requestOptions);
+      if (abort.signal.aborted) return;
+      const object = chatToResponse(completion, body);
+      keep(object);
+      sendJson(response, 200, object, metaHeaders(meta));
+      return;
+    }
+    // A failure before the first chunk throws here: a plain HTTP error in OpenAI's shape.
+    const { meta, chunks } = await gateway.chatStream(chat, requestOptions);
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      ...metaHeaders(meta),
+    });
+    const encoder = new ResponsesStreamEncoder(body);
+    if (await writeStream(response, encoder, chunks)) {
+      const object = encoder.completedResponse;
+      if (object) keep(object);
+    }
+  }
+
+  function stored(id: string, owner: string): StoredResponse | undefined {
+    const document = store.get<StoredDocument>(id, owner);
+    return document && { id, input: document.input, output: document.response.output };
+  }
+
+  function save(object: ResponseObject, input: InputItem[], owner: string): void {
+    const outcome = store.put(object.id, owner, { response: object, input } satisfies StoredDocument);
+    if (outcome === 'too_large') {
+      gateway.logger.warn(
+        { responseId: object.id, maxBytes: gateway.config.responses.store_max_bytes },
+        'response not stored: larger than responses.store_max_bytes (previous_response_id to it will be a 400)',
+      );
+    }
+  }
+
+  /** `GET /v1/responses/{id}` (the openai client's `responses.retrieve`). */
+  function retrieve(_request: IncomingMessage, response: ServerResponse, context: RequestContext): void {
+    const id = responseIdOf(context);
+    const document = store.get<StoredDocument>(id, ownerOf(context));
+    if (!document) throw notFound(id);
+    sendJson(response, 200, document.response);
+  }
+
+  /** `DELETE /v1/responses/{id}` (`responses.delete`). */
+  function remove(_request: IncomingMessage, response: ServerResponse, context: RequestContext): void {
+    const id = responseIdOf(context);
+    if (!store.delete(id, ownerOf(context))) throw notFound(id);
+    sendJson(response, 200, { id, object: 'response', deleted: true });
+  }
+
+  return {
+    'POST /v1/responses': createResponse,
+    'POST /responses': createResponse,
+    'GET /v1/responses/*': retrieve,
+    'GET /responses/*': retrieve,
+    'DELETE /v1/responses/*': remove,
+    'DELETE /responses/*': remove,
+  };
+}
+
+/** Stored responses belong to the client key that made them ('' when the API takes no key). */
+function ownerOf(context: RequestContext): string {
+  return context.clientKeyId ?? '';
+}
+
+function responseIdOf(context: RequestContext): string {
+  const rest = context.url.pathname.replace(/^\/(v1\/)?responses\//, '');
+  // Sub-resources (input_items, cancel) are not served: the id has no slash.
+  if (rest.length === 0 || rest.includes('/')) {
+    throw new GatewayError('not_found', `Unknown endpoint: ${context.url.pathname.slice(0, 256)}`);
+  }
+  return decodeURIComponent(rest);
+}
+
+function notFound(id: string): GatewayError {
+  return new GatewayError('not_found', `Response with id '${id.slice(0, 256)}' not found.`);
+}
+
+/**
+ * Chunks -> Responses events, with backpressure. True when the stream ended whole; a failure
+ * after the first byte is an `error` event and `response.failed`.
+ */
+async function writeStream(
+  response: ServerResponse,
+  encoder: ResponsesStreamEncoder,
+  chunks: AsyncIterable<ChatCompletionChunk>,
+): Promise<boolean> {
+  try {
+    for await (const chunk of chunks) {
+      const frames = encoder.push(chunk);
+      if (frames.length === 0) continue;
+      if (!(await writeWithBackpressure(response, frames.join('')))) return false;
+    }
+    response.end(encoder.finish().join(''));
+    return true;
+  } catch (error) {
+    if (!response.destroyed) response.end(encoder.fail(error).join(''));
+    return false;
+  }
+}
