@@ -12,8 +12,9 @@
  * word of its own, since those scripts do not separate words by spaces, so CJK character bigrams come
  * from the word bigrams. Character n-grams run over the lower-cased text with every digit read as
  * `0` (numbers share n-grams) and every whitespace run read as one space, padded with a space each
- * side. Prompts longer than `maxChars` keep their first and last `maxChars / 2` characters for the
- * n-grams (the dense length features see the whole text).
+ * side. Prompts longer than `maxChars` keep their first and last `maxChars / 2` characters (so a
+ * prediction costs at most that many characters' work); the length features use the full length,
+ * and the word and line counts are scaled up to it.
  *
  * The hash (explicit, so a router file means the same thing in every version): FNV-1a 32-bit over
  * UTF-16 code units, started from the FNV offset basis XOR a per-family tag (`FAMILY_TAGS`),
@@ -214,21 +215,23 @@ export class Featurizer {
   /** The features of `text` in this featurizer's scratch buffers: valid until its next call. */
   featurizeShared(text: string): SparseVector {
     this.count = 0;
-    const kept = this.clip(text.toLowerCase());
+    // Clipped first, so a huge prompt costs no more than `maxChars` characters.
+    const clipped = this.clip(text);
+    const lower = clipped.toLowerCase();
     // Room for every entry up front, so the loops below write without bounds checks or growth.
     const span = this.config.charNgramMax - this.config.charNgramMin + 1;
-    this.reserve((kept.length + 2) * (span + 2) + DENSE_FEATURES.length);
-    this.addWords(kept);
-    this.addCharNgrams(kept);
-    this.addDense(text);
+    this.reserve((lower.length + 2) * (span + 2) + DENSE_FEATURES.length);
+    this.addWords(lower);
+    this.addCharNgrams(lower);
+    this.addDense(clipped, text.length);
     return { indices: this.indices, values: this.values, length: this.count };
   }
 
-  private clip(lower: string): string {
+  private clip(text: string): string {
     const { maxChars } = this.config;
-    if (lower.length <= maxChars) return lower;
+    if (text.length <= maxChars) return text;
     const half = maxChars >> 1;
-    return `${lower.slice(0, half)} ${lower.slice(lower.length - half)}`;
+    return `${text.slice(0, half)} ${text.slice(text.length - half)}`;
   }
 
   private reserve(entries: number): void {
@@ -327,7 +330,8 @@ export class Featurizer {
     this.normalizeFrom(start);
   }
 
-  private addDense(text: string): void {
+  /** Dense features of the (clipped) `text`; `fullLength` is the prompt's length before clipping. */
+  private addDense(text: string, fullLength: number): void {
     const length = text.length;
     let cjk = 0;
     let otherNonAscii = 0;
@@ -392,14 +396,16 @@ export class Featurizer {
     while (lastVisible >= 0 && isWhitespace(text.charCodeAt(lastVisible))) lastVisible--;
     const last = lastVisible >= 0 ? text.charCodeAt(lastVisible) : 0;
     const dense = this.dense;
-    dense[0] = Math.log2(1 + length) / 16;
-    dense[1] = length < 64 ? 1 : 0;
-    dense[2] = length >= 64 && length < 256 ? 1 : 0;
-    dense[3] = length >= 256 && length < 1024 ? 1 : 0;
-    dense[4] = length >= 1024 && length < 4096 ? 1 : 0;
-    dense[5] = length >= 4096 ? 1 : 0;
-    dense[6] = Math.log2(1 + words) / 12;
-    dense[7] = Math.log2(1 + lines) / 8;
+    // Counts over a clipped prompt are scaled up to its full length.
+    const scale = length === 0 ? 1 : fullLength / length;
+    dense[0] = Math.log2(1 + fullLength) / 16;
+    dense[1] = fullLength < 64 ? 1 : 0;
+    dense[2] = fullLength >= 64 && fullLength < 256 ? 1 : 0;
+    dense[3] = fullLength >= 256 && fullLength < 1024 ? 1 : 0;
+    dense[4] = fullLength >= 1024 && fullLength < 4096 ? 1 : 0;
+    dense[5] = fullLength >= 4096 ? 1 : 0;
+    dense[6] = Math.log2(1 + words * scale) / 12;
+    dense[7] = Math.log2(1 + lines * scale) / 8;
     dense[8] = share(cjk);
     dense[9] = share(otherNonAscii);
     dense[10] = letters === 0 ? 0 : upper / letters;

@@ -105,6 +105,9 @@ describe('Featurizer', () => {
     assert.ok(vector.has(hashString('omega', FAMILY_TAGS.word) & ((1 << 18) - 1)));
     assert.ok(!vector.has(hashString('middle', FAMILY_TAGS.word) & ((1 << 18) - 1)));
     assert.equal(vector.get(denseSlot('chars_ge_4096')), 1);
+    // A huge prompt costs what its kept characters cost: at most ~3 n-grams and 2 words each.
+    const huge = featurizer.featurize('lorem ipsum dolor sit amet '.repeat(40_000));
+    assert.ok(huge.length < featurizer.config.maxChars * 5, `entries: ${huge.length}`);
   });
 
   it('gives an empty prompt a valid vector', () => {
