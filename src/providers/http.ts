@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import { abortReasons, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
+import { SseLineTooLong } from './sse.ts';
 import type { CallOptions } from './types.ts';
 
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -102,6 +103,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         let status = 0;
         let headers: HeaderMap = {};
         const chunks: Buffer[] = [];
+        let received = 0;
         let settled = false;
         const onAbort = () =>
           controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -132,7 +134,12 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
               status = statusCode;
               headers = responseHeaders;
             },
-            onResponseData(_controller, chunk) {
+            onResponseData(dispatchController, chunk) {
+              received += chunk.length;
+              if (received > maxResponseBytes) {
+                dispatchController.abort(tooLarge);
+                return;
+              }
               chunks.push(chunk);
             },
             onResponseEnd() {
@@ -152,6 +159,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   };
 }
 
+/** A non-streaming answer larger than this is refused (a misbehaving upstream must not fill our memory). */
+export const maxResponseBytes = 64 * 1024 * 1024;
+const tooLarge = new Error('upstream answer over the size limit');
+
 /** Turn an undici/network failure into a classified UpstreamError. */
 export function transportError(
   error: unknown,
@@ -160,6 +171,13 @@ export function transportError(
 ): UpstreamError {
   if (error instanceof UpstreamError) return error;
   const base = { provider: context.provider, model: context.model, cause: error };
+  if (error === tooLarge || error instanceof SseLineTooLong) {
+    return new UpstreamError(
+      'bad_response',
+      `${context.model}'s upstream sent more than the gateway reads in one answer or event`,
+      base,
+    );
+  }
   if (callerSignal.aborted) {
     if (callerSignal.reason === abortReasons.attemptTimeout) {
       return new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, base);

@@ -8,11 +8,22 @@ export interface SseEvent {
   data: string;
 }
 
+/** One SSE line or event larger than this is refused: a stream that never sends a newline must not fill memory. */
+export const maxEventChars = 16 * 1024 * 1024;
+
+export class SseLineTooLong extends Error {
+  constructor() {
+    super(`a server-sent event over ${maxEventChars} characters`);
+    this.name = 'SseLineTooLong';
+  }
+}
+
 export async function* parseSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event: string | undefined;
   let data: string[] = [];
+  let dataChars = 0;
 
   for await (const piece of body) {
     buffer += typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
@@ -29,6 +40,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
         }
         event = undefined;
         data = [];
+        dataChars = 0;
         continue;
       }
       if (line.charCodeAt(0) === 58 /* ':' */) continue;
@@ -36,10 +48,15 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
       const field = colon === -1 ? line : line.slice(0, colon);
       let value = colon === -1 ? '' : line.slice(colon + 1);
       if (value.charCodeAt(0) === 32 /* ' ' */) value = value.slice(1);
-      if (field === 'data') data.push(value);
-      else if (field === 'event') event = value;
+      if (field === 'data') {
+        dataChars += value.length;
+        if (dataChars > maxEventChars) throw new SseLineTooLong();
+        data.push(value);
+      } else if (field === 'event') event = value;
     }
     buffer = start === 0 ? buffer : buffer.slice(start);
+    // What is left is one unfinished line: it may not grow without end.
+    if (buffer.length > maxEventChars) throw new SseLineTooLong();
   }
   buffer += decoder.decode();
   // A final event without its blank line still counts (many servers omit it at EOF).
