@@ -1,6 +1,9 @@
 /** Wire a gateway, its HTTP server and its observability sinks, and listen. */
 import type { GatewayConfig } from './config/load.ts';
 import { createGateway, type Gateway } from './gateway/index.ts';
+import { registerKeyMetrics } from './keys/key-metrics.ts';
+import type { KeyService } from './keys/service.ts';
+import { openKeyService } from './keys/wiring.ts';
 import { DashboardData, startOfLocalDay } from './observability/dashboard-data.ts';
 import { FleetSpend } from './observability/fleet-spend.ts';
 import { createLogSink } from './observability/log-sink.ts';
@@ -11,6 +14,7 @@ import type { StatsCollector } from './observability/stats.ts';
 import { adminRoutes } from './server/admin-routes.ts';
 import { createDashboard } from './server/dashboard-routes.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
+import { keysRoutes } from './server/keys-routes.ts';
 
 export interface StartedGateway extends RunningServer {
   gateway: Gateway;
@@ -18,6 +22,8 @@ export interface StartedGateway extends RunningServer {
   /** Undefined when `observability.request_log.enabled` is false. */
   requestLog: RequestLog | undefined;
   dashboard: DashboardData;
+  /** Virtual keys: records, limits, budgets, usage (src/keys). */
+  keys: KeyService;
 }
 
 export interface StartOptions {
@@ -36,6 +42,7 @@ export async function startServer(
   const unsubscribe: Array<() => void> = [];
   let requestLog: RequestLog | undefined;
   let metrics: GatewayMetrics | undefined;
+  let keys: KeyService | undefined;
   try {
     const shared = gateway.stateStatus().shared;
     const fleet = shared
@@ -48,6 +55,15 @@ export async function startServer(
     if (fleet) unsubscribe.push(gateway.events.subscribe(fleet));
     const fleetSpend = fleet ? () => fleet.totals() : undefined;
     metrics = createMetrics(gateway, { fleetSpend });
+    // Virtual keys (src/keys): records, limits and budgets in the gateway's store; usage from its events.
+    const openedKeys = await openKeyService(gateway);
+    keys = openedKeys;
+    unsubscribe.push(gateway.events.subscribe(openedKeys.usageSink));
+    registerKeyMetrics(metrics.registry, () => openedKeys.refreshOverview());
+    const keyRoutes = keysRoutes(openedKeys, {
+      adminKeyConfigured: config.server.admin_key !== undefined || config.server.api_keys.length > 0,
+      audit: gateway.logger,
+    });
     if (logConfig.enabled) {
       requestLog = new RequestLog({
         path: logConfig.path,
@@ -61,6 +77,7 @@ export async function startServer(
     const dashboardData = new DashboardData({
       models: config.models.map((spec) => spec.name),
       spentToday: requestLog?.spendSince(startOfLocalDay()),
+      keys: () => openedKeys.overviewNow(),
     });
     unsubscribe.push(gateway.events.subscribe(dashboardData));
     let stats: StatsCollector | undefined;
@@ -69,8 +86,9 @@ export async function startServer(
     }));
     const log = requestLog;
     const server = createGatewayServer(gateway, {
-      routes: { ...adminRoutes(gateway, metrics, log), ...dashboard.routes },
+      routes: { ...adminRoutes(gateway, metrics, log), ...dashboard.routes, ...keyRoutes },
       fleetSpend,
+      authenticator: openedKeys.authenticator,
     });
     stats = server.stats;
     const running = await server.listen(config.server.port, config.server.host);
@@ -83,6 +101,7 @@ export async function startServer(
       metrics: ownMetrics,
       requestLog: log,
       dashboard: dashboardData,
+      keys: openedKeys,
       close() {
         closing ??= (async () => {
           dashboard.close(); // event streams would otherwise hold the drain open
@@ -90,6 +109,7 @@ export async function startServer(
             await running.close();
           } finally {
             log?.close(); // writes what the drained requests queued
+            await openedKeys.close(); // the last usage tallies, then the key database
             for (const stop of unsubscribe) stop();
             ownMetrics.close();
           }
@@ -99,6 +119,7 @@ export async function startServer(
     };
   } catch (error) {
     requestLog?.close();
+    await keys?.close();
     metrics?.close();
     for (const stop of unsubscribe) stop();
     await gateway.close();

@@ -142,6 +142,27 @@ export interface DashboardSnapshot {
   };
   decisions: DecisionView[];
   breaker_events: BreakerEventView[];
+  /** Virtual keys (the keys panel): limits, spend against budget, last use. */
+  keys: DashboardKey[];
+}
+
+/** One virtual key on the keys panel. */
+export interface DashboardKey {
+  id: string;
+  name: string;
+  status: 'active' | 'revoked' | 'expired';
+  models: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  max_concurrency: number | null;
+  budget_usd: number | null;
+  budget_period: string | null;
+  /** This period's settled spend plus what requests in flight reserved. */
+  period_spend_usd: number | null;
+  spend_usd: number;
+  requests: number;
+  /** Epoch ms. */
+  last_used_at: number | null;
 }
 
 export interface StatsSource {
@@ -154,6 +175,8 @@ export interface DashboardDataOptions {
   spentToday?: ReadonlyMap<string, number>;
   decisionCapacity?: number;
   now?: () => number;
+  /** The virtual keys to show (latest known; read synchronously once per snapshot). */
+  keys?: () => readonly DashboardKey[];
 }
 
 export class DashboardData implements Partial<GatewayEvents> {
@@ -166,9 +189,11 @@ export class DashboardData implements Partial<GatewayEvents> {
   private nextDayStart = 0;
   private dayLabel = '';
   private readonly now: () => number;
+  private readonly keys: (() => readonly DashboardKey[]) | undefined;
 
   constructor(options: DashboardDataOptions) {
     this.now = options.now ?? Date.now;
+    this.keys = options.keys;
     this.decisions = new Ring<DecisionView>(options.decisionCapacity ?? 50);
     for (const model of options.models) this.rings.set(model, new SecondRing());
     this.rollDay(this.now());
@@ -282,6 +307,7 @@ export class DashboardData implements Partial<GatewayEvents> {
       series: this.series(second),
       decisions: this.decisions.list(),
       breaker_events: this.breakerEvents.list(),
+      keys: [...(this.keys?.() ?? [])],
     };
   }
 

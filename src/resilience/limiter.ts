@@ -50,8 +50,12 @@ export class Limiter {
     if (result.admitted) return result;
     const bucket = buckets[result.refusedIndex ?? 0]!;
     const retryAfterMs = result.retryAfterMs ?? 1000;
-    // An amount that can never fit is not cached: a smaller request may still pass.
-    if (Number.isFinite(retryAfterMs)) this.overUntil.set(bucket.key, this.clock.now() + retryAfterMs);
+    // An amount that can never fit is not cached: a smaller request may still pass. A quota may
+    // be refunded at settle (or raised) long before its period ends: cached for a second at most.
+    // A slot frees when its holder ends, not at the lease expiry the store reports: not cached.
+    const cacheMs =
+      bucket.kind === 'window' ? retryAfterMs : bucket.kind === 'quota' ? Math.min(retryAfterMs, 1000) : 0;
+    if (Number.isFinite(cacheMs) && cacheMs > 0) this.overUntil.set(bucket.key, this.clock.now() + cacheMs);
     return { bucket, retryAfterMs };
   }
 

@@ -5,7 +5,8 @@
  *   GET    /admin/keys/{id}   one key, with its spend this period and in total, requests, last use
  *   PATCH  /admin/keys/{id}   change name, models, limits, budget, expiry, metadata (null clears)
  *   DELETE /admin/keys/{id}   revoke, on every instance at once
- * Every call writes one audit line (who: the admin key's id; what; which key id; never a key).
+ * Every call writes one audit line (who: the admin key's id; what; which key id; never a key),
+ * whatever its outcome.
  * Managing keys needs a configured admin key (or client keys): without one anyone could make keys.
  */
 import type { IncomingMessage } from 'node:http';
@@ -35,7 +36,7 @@ export function keysRoutes(keys: KeyService, options: KeysRoutesOptions): RouteT
     run: (request: IncomingMessage, context: RequestContext, entry: AuditEntry) => Promise<[number, unknown]>,
   ): Handler {
     return async (request, response, context) => {
-      const entry: AuditEntry = { actor: context.clientKeyId ?? 'anonymous', action };
+      const entry: AuditEntry = { audit: true, action, keyId: context.clientKeyId ?? null };
       try {
         if (!options.adminKeyConfigured)
           throw new GatewayError(
@@ -49,7 +50,7 @@ export function keysRoutes(keys: KeyService, options: KeysRoutesOptions): RouteT
         entry.status = error instanceof GatewayError ? error.status : 500;
         throw error;
       } finally {
-        options.audit.info({ audit: entry }, `admin ${action}`);
+        options.audit.info(entry, `admin ${action}`);
       }
     };
   }
@@ -58,35 +59,39 @@ export function keysRoutes(keys: KeyService, options: KeysRoutesOptions): RouteT
     'POST /admin/keys': audited('key.create', async (request, _context, entry) => {
       const input = parseInput(createKeySchema, await body(request));
       const { record, key } = await keys.create(input);
-      entry.key_id = record.id;
+      entry.targetKeyId = record.id;
       return [201, { ...(await keys.get(record.id)), key }];
     }),
     'GET /admin/keys': audited('key.list', async () => [200, { object: 'list', data: await keys.list() }]),
     'GET /admin/keys/*': audited('key.get', async (_request, context, entry) => {
       const id = idOf(context);
-      entry.key_id = id;
+      entry.targetKeyId = id;
       return [200, orNotFound(id, await keys.get(id))];
     }),
     'PATCH /admin/keys/*': audited('key.update', async (request, context, entry) => {
       const id = idOf(context);
-      entry.key_id = id;
+      entry.targetKeyId = id;
       const patch = parseInput(updateKeySchema, await body(request));
       entry.fields = Object.keys(patch);
       return [200, orNotFound(id, await keys.update(id, patch))];
     }),
     'DELETE /admin/keys/*': audited('key.revoke', async (_request, context, entry) => {
       const id = idOf(context);
-      entry.key_id = id;
+      entry.targetKeyId = id;
       return [200, orNotFound(id, await keys.revoke(id))];
     }),
   };
 }
 
+/** Shaped like the server's `admin access` line, plus what was done to which key. */
 interface AuditEntry {
-  /** The admin key's id (its keyed hash), never the key. */
-  actor: string;
+  audit: true;
   action: string;
-  key_id?: string;
+  /** Who: the admin key's id (its keyed hash), never the key. */
+  keyId: string | null;
+  /** Which virtual key (its public id). */
+  targetKeyId?: string;
+  /** The fields a PATCH changed. */
   fields?: string[];
   status?: number;
 }

@@ -40,6 +40,8 @@ export const stateKeys = {
   keyBudget: (id: string, period: string): string => `budget:key:${id}:${period}`,
   keySpend: (id: string): Key<number> => key(`spend:key:${id}`),
   keyRequestCount: (id: string): Key<number> => key(`count:key:${id}`),
+  /** Epoch ms of the key's latest request (any instance). */
+  keyLastUsed: (id: string): Key<number> => key(`used:key:${id}`),
 } as const;
 
 /** Pub/sub channels: a message says what changed; receivers re-read or apply it. */
