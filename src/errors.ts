@@ -40,6 +40,8 @@ export class GatewayError extends Error {
   readonly param: string | null;
   /** Extra response headers (e.g. Retry-After on 429). */
   readonly headers: Record<string, string>;
+  /** The full story for logs and the request log (what each upstream said); never sent to the client. */
+  readonly detail: string | undefined;
 
   constructor(
     code: ErrorCode,
@@ -49,10 +51,12 @@ export class GatewayError extends Error {
       status?: number;
       headers?: Record<string, string>;
       cause?: unknown;
+      detail?: string;
     } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'GatewayError';
+    this.detail = options.detail;
     this.code = code;
     this.status = options.status ?? errorCodes[code].status;
     this.type = errorCodes[code].type;
@@ -108,6 +112,8 @@ export class UpstreamError extends Error {
   readonly param: string | null;
   model: string | undefined;
   provider: string | undefined;
+  /** The upstream's own words (error body, stream error event), for logs only. */
+  detail: string | undefined;
 
   constructor(
     kind: FailureKind,
@@ -120,10 +126,13 @@ export class UpstreamError extends Error {
       model?: string;
       provider?: string;
       cause?: unknown;
+      /** What the upstream itself said, for logs: kept out of what clients see unless it is their own fault. */
+      detail?: string;
     } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'UpstreamError';
+    this.detail = options.detail;
     this.kind = kind;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
@@ -147,6 +156,20 @@ export const abortReasons = {
   attemptFailed: new Error('attempt failed'),
   hedgeLost: new Error('hedge lost'),
 } as const;
+
+/**
+ * Failures the client caused (a bad parameter, a prompt too long, refused content): the client
+ * needs the upstream's reason. Any other upstream text (internal host names, stack traces) stays
+ * in the logs.
+ */
+export function blamesRequest(kind: FailureKind): boolean {
+  return kind === 'invalid_request' || kind === 'context_length' || kind === 'content_policy';
+}
+
+/** The full story of a failure for logs: its message and, when it was kept apart, what the upstream said. */
+export function logText(error: UpstreamError): string {
+  return error.detail ? `${error.message} (${error.detail})` : error.message;
+}
 
 /** Failures that say nothing about the model's health (the client's own fault, or cancellation). */
 export function countsAgainstModel(kind: FailureKind): boolean {

@@ -112,7 +112,7 @@ export class Accountant {
       usage,
       status: error ? error.status : 200,
       errorCode: error?.code,
-      errorMessage: error ? truncate(error.message, 2000) : undefined,
+      errorMessage: error ? truncate(error.detail ?? error.message, 2000) : undefined,
       reason: facts.decision?.reason,
     };
     return summary;

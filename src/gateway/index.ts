@@ -12,7 +12,7 @@ import { setMaxListeners } from 'node:events';
 import { type GatewayConfig, normalizeConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { RawConfig } from '../config/schema.ts';
-import { GatewayError, invalidRequest } from '../errors.ts';
+import { GatewayError, invalidRequest, logText, UpstreamError } from '../errors.ts';
 import { tooDeep } from '../lib/depth.ts';
 import { type RandomSource, seededRandom } from '../lib/random.ts';
 import { createScrubber } from '../lib/secrets.ts';
@@ -163,7 +163,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       store,
       instance,
       countsAgainstTarget: countsAgainst,
-      describe: (error) => scrub(error instanceof Error ? error.message : String(error)),
+      describe: (error) =>
+        scrub(
+          error instanceof UpstreamError
+            ? logText(error)
+            : error instanceof Error
+              ? error.message
+              : String(error),
+        ),
     },
   );
   board.onDegraded = (model) => healthChecker.nudge(model);
@@ -280,8 +287,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     const id = limiter.newId();
     const result = await limiter.admit(id, plan.buckets);
     if (isRefusal(result)) {
-      const { code, message, headers = {} } = plan.describe(result.bucket, result.retryAfterMs);
-      if (!('retry-after' in headers) && Number.isFinite(result.retryAfterMs))
+      const { code, message, headers: own } = plan.describe(result.bucket, result.retryAfterMs);
+      const headers: Record<string, string> = own ?? {};
+      if (!own && Number.isFinite(result.retryAfterMs))
         headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
       throw new GatewayError(code, message, { headers });
     }

@@ -3,7 +3,7 @@
  * the upstream's reason, a cancelled request as `client_closed_request`, and an exhausted chain
  * as one error that names every model tried and why.
  */
-import { GatewayError, UpstreamError } from '../errors.ts';
+import { type ErrorCode, GatewayError, logText, UpstreamError } from '../errors.ts';
 import { ChainExhausted } from '../resilience/fallback.ts';
 import type { TargetSkipped } from '../resilience/policy.ts';
 
@@ -39,46 +39,51 @@ function clientError(error: UpstreamError): GatewayError {
 /** Every candidate failed: one error that names each model tried and why. */
 function exhausted(failures: unknown[], skipped: TargetSkipped[], deadlineHit: boolean): GatewayError {
   const upstream = failures.filter((failure): failure is UpstreamError => failure instanceof UpstreamError);
-  const tried = upstream.map((failure) => `${failure.model}: ${failure.message}`);
-  const detail = [...new Set([...tried, ...skipped.map((skip) => skip.message)])].join('; ');
+  const skips = skipped.map((skip) => skip.message);
+  // The client sees each model's failure as we classified it; what the upstreams said goes to the logs.
+  const shown = [
+    ...new Set([...upstream.map((failure) => `${failure.model}: ${failure.message}`), ...skips]),
+  ].join('; ');
+  const logged = [
+    ...new Set([...upstream.map((failure) => `${failure.model}: ${logText(failure)}`), ...skips]),
+  ].join('; ');
+  const error = (
+    code: ErrorCode,
+    prefix: string,
+    options: { param?: string; headers?: Record<string, string> } = {},
+  ) => new GatewayError(code, `${prefix}${shown}`, { ...options, detail: `${prefix}${logged}` });
   if (upstream.length > 0 && upstream.every((failure) => failure.kind === 'context_length')) {
-    return new GatewayError(
-      'context_length_exceeded',
-      `the prompt does not fit any available model (${detail})`,
-      {
-        param: 'messages',
-      },
-    );
+    return error('context_length_exceeded', 'the prompt does not fit any available model: ', {
+      param: 'messages',
+    });
   }
   if (upstream.length === 0) {
     const capped = skipped.filter((skip) => skip.retryAfterMs !== undefined);
     if (capped.length > 0 && capped.length === skipped.length) {
       return rateLimited(
-        `every candidate is at its rate limit: ${detail}`,
+        `every candidate is at its rate limit: ${shown}`,
         capped.map((skip) => skip.retryAfterMs!),
       );
     }
     return new GatewayError(
       'no_model_available',
-      `no model could take the request: ${detail || 'every candidate is unavailable'}`,
+      `no model could take the request: ${shown || 'every candidate is unavailable'}`,
     );
   }
   if (upstream.every((failure) => failure.kind === 'rate_limited')) {
-    return rateLimited(
-      `every candidate is rate limited: ${detail}`,
+    const limited = rateLimited(
+      `every candidate is rate limited: ${shown}`,
       upstream.map((failure) => failure.retryAfterMs ?? 1000),
     );
+    return error('rate_limited', 'every candidate is rate limited: ', { headers: limited.headers });
   }
   if (deadlineHit || upstream.every((failure) => failure.kind === 'timeout' || failure.kind === 'silent')) {
-    return new GatewayError('upstream_timeout', `no model answered in time: ${detail}`);
+    return error('upstream_timeout', 'no model answered in time: ');
   }
   if (upstream.every((failure) => failure.kind === 'bad_response')) {
-    return new GatewayError(
-      'bad_upstream_response',
-      `every candidate returned an invalid response: ${detail}`,
-    );
+    return error('bad_upstream_response', 'every candidate returned an invalid response: ');
   }
-  return new GatewayError('upstream_error', `every candidate failed: ${detail}`);
+  return error('upstream_error', 'every candidate failed: ');
 }
 
 export function rateLimited(message: string, retryAfterMs: readonly number[]): GatewayError {

@@ -6,7 +6,7 @@
  * 429 cool-downs) and what to do after a model failed (stop, move on, skip smaller windows).
  */
 import type { ModelSpec } from '../config/model-spec.ts';
-import { abortReasons, countsAgainstModel, GatewayError, UpstreamError } from '../errors.ts';
+import { abortReasons, countsAgainstModel, GatewayError, logText, UpstreamError } from '../errors.ts';
 import type { RandomSource } from '../lib/random.ts';
 import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
@@ -152,7 +152,7 @@ export class ModelPool {
           const error = asUpstream(failure, spec, context.signal);
           record.outcome = error.kind;
           record.status = error.status;
-          record.message = error.message;
+          record.message = logText(error);
           record.latencyMs = clock.now() - started;
           if (countsAgainstModel(error.kind)) board.recordFailure(name, record.latencyMs);
         }
@@ -305,7 +305,7 @@ function attemptRecord(
   const record: AttemptRecord = { model: spec.name, provider: spec.provider, outcome, latencyMs };
   if (error) {
     record.status = error.status;
-    record.message = error.message;
+    record.message = logText(error);
   }
   if (hedge) record.hedge = true;
   return record;

@@ -272,11 +272,28 @@ function consumeReplay(
 export function totalUsage(trace: RequestTrace, countTokens: (text: string) => number): Usage {
   let prompt = 0;
   let completion = 0;
+  // Cache reads/writes and reasoning tokens, where an upstream reported them (clients bill by them).
+  let cached = 0;
+  let cacheWrites = 0;
+  let reasoning = 0;
   for (const segment of trace.segments) {
     prompt += segment.usage?.prompt_tokens ?? segment.promptTokens;
     completion += segment.usage?.completion_tokens ?? countTokens(segment.text);
+    cached += segment.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    cacheWrites += segment.usage?.prompt_tokens_details?.cache_write_tokens ?? 0;
+    reasoning += segment.usage?.completion_tokens_details?.reasoning_tokens ?? 0;
   }
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage: Usage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+  };
+  if (cached > 0 || cacheWrites > 0) {
+    usage.prompt_tokens_details = { cached_tokens: cached };
+    if (cacheWrites > 0) usage.prompt_tokens_details.cache_write_tokens = cacheWrites;
+  }
+  if (reasoning > 0) usage.completion_tokens_details = { reasoning_tokens: reasoning };
+  return usage;
 }
 
 function hasContent(chunk: ChatCompletionChunk): boolean {

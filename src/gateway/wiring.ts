@@ -59,7 +59,6 @@ export function secretsOf(config: GatewayConfig): string[] {
   const secrets: string[] = [...config.server.api_keys];
   if (config.server.admin_key) secrets.push(config.server.admin_key);
   if (config.server.key_secret) secrets.push(config.server.key_secret);
-  if (config.server.key_secret) secrets.push(config.server.key_secret);
   for (const spec of config.models) {
     if (spec.apiKey) secrets.push(spec.apiKey);
     secrets.push(...Object.values(spec.headers));

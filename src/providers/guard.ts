@@ -18,6 +18,7 @@ export function guardClient(client: ModelClient, scrub: Scrub): ModelClient {
     upstream.model ??= spec.name;
     upstream.provider ??= spec.provider;
     upstream.message = scrub(upstream.message);
+    if (upstream.detail) upstream.detail = scrub(upstream.detail);
     return upstream;
   };
   const guarded: ModelClient = {

@@ -6,7 +6,7 @@
 
 import type { Dispatcher } from 'undici';
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
-import { abortReasons, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
+import { abortReasons, blamesRequest, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
 import { SseLineTooLong } from './sse.ts';
 import type { CallOptions } from './types.ts';
 
@@ -283,8 +283,11 @@ export function errorFromResponse(
   } else if (kind === 'invalid_request' && contentPolicyPattern.test(haystack)) {
     kind = 'content_policy';
   }
-  const upstreamMessage = details.message ? `: ${truncate(details.message, 500)}` : '';
+  const said = details.message ? truncate(details.message, 500) : undefined;
+  // The client sees the upstream's words only when they are about the client's own request.
+  const upstreamMessage = said && blamesRequest(kind) ? `: ${said}` : '';
   return new UpstreamError(kind, `${context.model} returned HTTP ${status}${upstreamMessage}`, {
+    detail: said && !upstreamMessage ? said : undefined,
     status,
     retryAfterMs: retryAfterFromHeaders(headers, nowMs) ?? details.retryAfterMs,
     upstreamCode: details.code,

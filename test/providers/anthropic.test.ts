@@ -453,7 +453,12 @@ describe('anthropic errors', () => {
     assert.equal(error.status, 529);
     assert.equal(error.upstreamCode, 'overloaded_error');
     assert.equal(error.model, 'claude-fast');
-    assert.match(error.message, /Overloaded/);
+    assert.doesNotMatch(
+      error.message,
+      /Overloaded/,
+      "a 5xx keeps Anthropic's words out of the client's message",
+    );
+    assert.equal(error.detail, 'Overloaded', 'and keeps them for the logs');
   });
 
   test('429 with retry-after is rate_limited with retryAfterMs', async () => {

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ModelSpec } from '../../src/config/model-spec.ts';
-import { UpstreamError } from '../../src/errors.ts';
+import { logText, UpstreamError } from '../../src/errors.ts';
 import { createHttpClient, type HttpClient } from '../../src/providers/http.ts';
 import * as registry from '../../src/providers/registry.ts';
 import type { ModelClient, ProviderDeps } from '../../src/providers/types.ts';
@@ -440,14 +440,18 @@ const cases: Case[] = [
     }),
   ),
   {
-    name: 'a mid-stream error event throws a server error with the upstream message',
+    name: 'a mid-stream error event throws a server error; the upstream message is kept for the logs',
     mode: 'stream',
     request: textRequest,
     served: () => ({ file: 'mid-stream-error.sse.txt' }),
     check({ chunks, error }, { profile }) {
       assert.ok(error instanceof UpstreamError, `throws an UpstreamError (got ${error})`);
       assert.equal(error.kind, 'server');
-      assert.ok(error.message.includes(profile.midStreamMessage), error.message);
+      assert.ok(logText(error).includes(profile.midStreamMessage), logText(error));
+      assert.ok(
+        !error.message.includes(profile.midStreamMessage),
+        `the client-facing message leaves it out: ${error.message}`,
+      );
       assert.equal(textOf(chunks), expected.partialText);
       assert.deepEqual(finishReasons(chunks), []);
     },

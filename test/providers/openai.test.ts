@@ -171,7 +171,8 @@ describe('openai adapter', () => {
       (error: unknown) =>
         error instanceof UpstreamError &&
         error.kind === 'server' &&
-        /server had an error/.test(error.message),
+        /server had an error/.test(error.detail ?? '') &&
+        !/server had an error/.test(error.message),
     );
   });
 

@@ -3,7 +3,7 @@
  * converter shares with it: stop-reason and usage mapping, and error-type classification.
  */
 import type { ModelSpec } from '../../config/model-spec.ts';
-import { type FailureKind, UpstreamError } from '../../errors.ts';
+import { blamesRequest, type FailureKind, UpstreamError } from '../../errors.ts';
 import type { ChatCompletion, FinishReason, ThinkingBlock, ToolCall, Usage } from '../../types/openai.ts';
 import type { ErrorDetails } from '../http.ts';
 
@@ -185,10 +185,15 @@ export function errorFromEvent(
   context: { provider: string; model: string; status?: number },
 ): UpstreamError {
   const type = typeof body.error.type === 'string' ? body.error.type : undefined;
-  const message = typeof body.error.message === 'string' ? body.error.message : '';
-  return new UpstreamError(
-    kindForErrorType(type, message),
-    `${context.model} reported an error${type ? ` (${type})` : ''}${message ? `: ${message.slice(0, 500)}` : ''}`,
-    { status: context.status, upstreamCode: type, provider: context.provider, model: context.model },
-  );
+  const message = typeof body.error.message === 'string' ? body.error.message.slice(0, 500) : '';
+  const kind = kindForErrorType(type, message);
+  // The client sees Anthropic's words only when they are about the client's own request.
+  const shown = message && blamesRequest(kind) ? `: ${message}` : '';
+  return new UpstreamError(kind, `${context.model} reported an error${type ? ` (${type})` : ''}${shown}`, {
+    status: context.status,
+    upstreamCode: type,
+    provider: context.provider,
+    model: context.model,
+    detail: message && !shown ? message : undefined,
+  });
 }

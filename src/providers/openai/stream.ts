@@ -35,15 +35,12 @@ export async function* openAIChunks(
       }
       if (chunk.error !== undefined) {
         const details = extractOpenAIError(chunk);
-        throw new UpstreamError(
-          'server',
-          `${context.model} failed mid-stream: ${details.message ?? 'unknown error'}`,
-          {
-            upstreamCode: details.code,
-            provider: context.provider,
-            model: context.model,
-          },
-        );
+        throw new UpstreamError('server', `${context.model} failed mid-stream`, {
+          detail: details.message,
+          upstreamCode: details.code,
+          provider: context.provider,
+          model: context.model,
+        });
       }
       if (!Array.isArray(chunk.choices)) continue;
       chunk.model = modelName;
