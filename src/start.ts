@@ -1,4 +1,5 @@
 /** Wire a gateway, its HTTP server and its observability sinks, and listen. */
+import { dirname, join } from 'node:path';
 import type { GatewayConfig } from './config/load.ts';
 import { createGateway, type Gateway } from './gateway/index.ts';
 import { registerKeyMetrics } from './keys/key-metrics.ts';
@@ -15,6 +16,9 @@ import { adminRoutes } from './server/admin-routes.ts';
 import { createDashboard } from './server/dashboard-routes.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
 import { keysRoutes } from './server/keys-routes.ts';
+import { messagesErrorWriters, messagesRoutes } from './server/messages-routes.ts';
+import { responsesRoutes } from './server/responses-routes.ts';
+import { ResponseStore } from './state/response-store.ts';
 
 export interface StartedGateway extends RunningServer {
   gateway: Gateway;
@@ -43,6 +47,7 @@ export async function startServer(
   let requestLog: RequestLog | undefined;
   let metrics: GatewayMetrics | undefined;
   let keys: KeyService | undefined;
+  let responseStore: ResponseStore | undefined;
   try {
     const shared = gateway.stateStatus().shared;
     const fleet = shared
@@ -74,6 +79,12 @@ export async function startServer(
       unsubscribe.push(gateway.events.subscribe(requestLog));
     }
     unsubscribe.push(gateway.events.subscribe(createLogSink(gateway.logger)));
+    responseStore = new ResponseStore({
+      path: config.responses.store_path ?? responseStorePath(logConfig.path),
+      retentionDays: config.responses.store_retention_days,
+      maxBytes: config.responses.store_max_bytes,
+      onError: (error, context) => gateway.logger.error({ err: error }, context),
+    });
     const dashboardData = new DashboardData({
       models: config.models.map((spec) => spec.name),
       spentToday: requestLog?.spendSince(startOfLocalDay()),
@@ -86,7 +97,14 @@ export async function startServer(
     }));
     const log = requestLog;
     const server = createGatewayServer(gateway, {
-      routes: { ...adminRoutes(gateway, metrics, log), ...dashboard.routes, ...keyRoutes },
+      routes: {
+        ...messagesRoutes(gateway),
+        ...responsesRoutes(gateway, responseStore),
+        ...adminRoutes(gateway, metrics, log),
+        ...dashboard.routes,
+        ...keyRoutes,
+      },
+      errorWriters: messagesErrorWriters,
       fleetSpend,
       authenticator: openedKeys.authenticator,
     });
@@ -94,6 +112,7 @@ export async function startServer(
     const running = await server.listen(config.server.port, config.server.host);
     gateway.startHealthChecks(); // only models with health_check enabled are probed
     const ownMetrics = metrics;
+    const responses = responseStore;
     let closing: Promise<void> | undefined;
     return {
       ...running,
@@ -110,6 +129,7 @@ export async function startServer(
           } finally {
             log?.close(); // writes what the drained requests queued
             await openedKeys.close(); // the last usage tallies, then the key database
+            responses.close();
             for (const stop of unsubscribe) stop();
             ownMetrics.close();
           }
@@ -120,9 +140,16 @@ export async function startServer(
   } catch (error) {
     requestLog?.close();
     await keys?.close();
+    responseStore?.close();
     metrics?.close();
     for (const stop of unsubscribe) stop();
     await gateway.close();
     throw error;
   }
+}
+
+/** Stored responses sit beside the request log (in memory when it is). */
+function responseStorePath(requestLogPath: string): string {
+  if (requestLogPath === ':memory:' || requestLogPath === '') return ':memory:';
+  return join(dirname(requestLogPath), 'responses.db');
 }

@@ -26,6 +26,7 @@ export interface GatewayConfig {
   resilience: ParsedConfig['resilience'];
   observability: ParsedConfig['observability'];
   state: ParsedConfig['state'];
+  responses: ParsedConfig['responses'];
 }
 
 /** Read and validate a config file. Throws ConfigError with every problem found. */
@@ -86,6 +87,7 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     resilience: parsed.resilience,
     observability: parsed.observability,
     state: parsed.state,
+    responses: parsed.responses,
   };
 }
 

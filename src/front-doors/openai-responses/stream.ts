@@ -62,6 +62,7 @@ export class ResponsesStreamEncoder {
   private id: string;
   private createdAt = 0;
   private model = '';
+  private finished: ResponseObject | undefined;
 
   constructor(
     private readonly request: ResponsesRequest,
@@ -146,6 +147,7 @@ export class ResponsesStreamEncoder {
     const response = this.snapshot(status);
     response.incomplete_details = incomplete;
     response.usage = responseUsage(this.usage);
+    this.finished = response;
     out.push(
       this.event(status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response }),
     );
@@ -170,6 +172,11 @@ export class ResponsesStreamEncoder {
     response.usage = responseUsage(this.usage);
     out.push(this.event('response.failed', { response }));
     return out;
+  }
+
+  /** The whole response once finish() produced it (what `store: true` keeps); undefined before, or after fail(). */
+  get completedResponse(): ResponseObject | undefined {
+    return this.finished;
   }
 
   /** True once response.created has been produced. */
