@@ -188,6 +188,7 @@ export function crossValidate(
     const known = (l: number) => !Number.isNaN(prepared.targets[r * labelCount + l]!);
     if (known(weakAt) && known(strongAt)) evaluated.push(r);
   }
+  if (evaluated.length === 0) throw new Error(`no prompt has both a ${weakLabel} and a ${strongLabel} value`);
   const scoreOfRow = new Float64Array(rowCount);
   const foldAlphas: number[] = [];
   const started = performance.now();

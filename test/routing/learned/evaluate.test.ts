@@ -98,4 +98,12 @@ describe('crossValidate', () => {
     const c = crossValidate(prepared, texts, 'weak', 'strong', { folds: 4, seed: 10, tune: false });
     assert.notDeepEqual(a.scores, c.scores);
   });
+
+  it('refuses data where no prompt has both labels', () => {
+    const half = prepareRows(
+      rows.map((row, i) => ({ text: row.text, labels: i % 2 ? { weak: row.labels.weak } : { strong: 1 } })),
+      ['weak', 'strong'],
+    );
+    assert.throws(() => crossValidate(half, texts, 'weak', 'strong'), /no prompt has both/);
+  });
 });
