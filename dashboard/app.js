@@ -414,22 +414,34 @@
     }
   }
 
-  // With admin keys configured, open the page as /dashboard?key=<admin key>: the data
-  // endpoints take the key from the query (EventSource cannot send headers).
-  const pageKey = new URLSearchParams(window.location.search).get('key');
-  const keySuffix = pageKey ? `?key=${encodeURIComponent(pageKey)}` : '';
+  // With an admin key configured, open the page once as /dashboard?key=<admin key>: the server
+  // exchanges the key for an HttpOnly cookie and drops it from the address, and the data
+  // endpoints read the cookie (the key never travels in a URL again).
+  const keyHint = 'needs the admin key: open /dashboard?key=<admin key> once';
+
+  /** The snapshot endpoint says why the stream cannot connect (EventSource hides the status). */
+  function explain() {
+    fetch('dashboard/api/snapshot', { cache: 'no-store' })
+      .then((response) => {
+        if (response.status === 401) setConnection('down', keyHint);
+        else if (!response.ok) setConnection('down', `unavailable (HTTP ${response.status}); reconnecting…`);
+        else setConnection('down', 'reconnecting…');
+      })
+      .catch(() => setConnection('down', 'gateway unreachable; reconnecting…'));
+  }
 
   function poll() {
-    fetch(`dashboard/api/snapshot${keySuffix}`, { cache: 'no-store' })
+    fetch('dashboard/api/snapshot', { cache: 'no-store' })
       .then((response) => {
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        if (response.status === 401) throw new Error(keyHint);
+        if (!response.ok) throw new Error(`unavailable (HTTP ${response.status})`);
         return response.text();
       })
       .then((text) => {
         setConnection('live', 'live (polling)');
         handle(text);
       })
-      .catch(() => setConnection('down', 'disconnected'))
+      .catch((error) => setConnection('down', error.message || 'disconnected'))
       .finally(() => setTimeout(poll, 1000));
   }
 
@@ -438,13 +450,13 @@
       poll();
       return;
     }
-    const source = new EventSource(`dashboard/events${keySuffix}`);
+    const source = new EventSource('dashboard/events');
     source.onopen = () => setConnection('live', 'live');
     source.onmessage = (event) => {
       setConnection('live', 'live');
       handle(event.data);
     };
-    source.onerror = () => setConnection('down', 'reconnecting…');
+    source.onerror = () => explain();
   }
 
   window.addEventListener('resize', () => {

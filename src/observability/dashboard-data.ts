@@ -223,7 +223,7 @@ export class DashboardData implements Partial<GatewayEvents> {
     if (ring) {
       const index = ring.slot(Math.floor(now / 1000));
       ring.requests[index]!++;
-      if (summary.status >= 400) ring.errors[index]!++;
+      if (summary.status >= 500) ring.errors[index]!++;
       else {
         ring.latencySum[index]! += summary.latencyMs;
         ring.latencyCount[index]!++;

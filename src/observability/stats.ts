@@ -90,7 +90,8 @@ export class StatsCollector implements Partial<GatewayEvents> {
 
   requestFinished(summary: RequestSummary): void {
     this.totalRequests++;
-    if (summary.status >= 400) this.totalErrors++;
+    // Errors are the gateway's and the upstreams' failures (5xx); client mistakes and disconnects are not.
+    if (summary.status >= 500) this.totalErrors++;
     this.totalCost += summary.costUsd;
     // Tokens and spend go to every model that delivered part of the answer, even if it failed later.
     for (const usage of summary.usage) {

@@ -3,7 +3,7 @@
  * the socket and the router). Routes are an exact-match table plus `/*` prefix routes; every
  * response path ends in exactly one answer or one error in the API's own shape.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatewayError } from '../errors.ts';
@@ -107,19 +107,17 @@ export function createGatewayServer(
    * take a static `server.api_keys` key or a virtual key. Without any key configured the API is
    * open (the default on loopback).
    */
-  async function authorize(
-    request: IncomingMessage,
-    path: string,
-    queryKey: string | null,
-  ): Promise<ClientIdentity | undefined> {
+  async function authorize(request: IncomingMessage, path: string): Promise<ClientIdentity | undefined> {
     if (publicPaths.has(path)) return undefined;
     const isAdmin = path.startsWith('/admin') || path === '/metrics' || path.startsWith('/dashboard');
     const accepted = isAdmin && adminKey ? [adminKey] : apiKeys;
     const virtual = !isAdmin && authenticator?.required() === true;
     if (accepted.length === 0 && !virtual) return undefined;
-    // EventSource cannot send headers: the dashboard passes its key as ?key=.
-    const presented =
-      bearer(request) ?? (path.startsWith('/dashboard/') ? (queryKey ?? undefined) : undefined);
+    // The dashboard's data: its session cookie stands for the admin key (EventSource sends no headers).
+    if (path.startsWith('/dashboard/') && accepted.some((key) => validSession(request.headers.cookie, key))) {
+      return { keyId: 'dashboard-session' };
+    }
+    const presented = bearer(request);
     if (!presented)
       throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
     // Compare digests: equal lengths, so the comparison leaks nothing about the key's length.
@@ -155,6 +153,29 @@ export function createGatewayServer(
         'admin access',
       ),
     );
+  }
+
+  /**
+   * `/dashboard?key=<admin key>`: the key is exchanged for an HttpOnly, SameSite=Strict cookie
+   * and dropped from the address, so it travels in no URL, history or log after this one request.
+   */
+  function exchangeDashboardKey(presented: string, response: ServerResponse): void {
+    const accepted = adminKey ? [adminKey] : apiKeys;
+    const digest = createHash('sha256').update(presented).digest();
+    const key = accepted.find((candidate) =>
+      timingSafeEqual(createHash('sha256').update(candidate).digest(), digest),
+    );
+    const headers: Record<string, string> = {
+      location: '/dashboard',
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+    };
+    if (key) {
+      headers['set-cookie'] =
+        `${sessionCookie}=${sessionValue(key, Date.now() + sessionMs)}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${sessionMs / 1000}`;
+    }
+    response.writeHead(303, headers);
+    response.end();
   }
 
   /** The error in the shape of the API the path belongs to. */
@@ -276,7 +297,11 @@ export function createGatewayServer(
       }
       checkLocalCaller(request);
       checkJsonBody(request, method);
-      const identity = await authorize(request, url.pathname, url.searchParams.get('key'));
+      if (url.pathname === '/dashboard' && url.searchParams.has('key')) {
+        exchangeDashboardKey(url.searchParams.get('key') ?? '', response);
+        return;
+      }
+      const identity = await authorize(request, url.pathname);
       if (isAuditedPath(url.pathname)) audit(request, response, method, url.pathname, identity?.keyId);
       await handler(request, response, { url, clientKeyId: identity?.keyId, access: identity?.access });
     } catch (error) {
@@ -331,6 +356,28 @@ export function createGatewayServer(
       });
     },
   };
+}
+
+const sessionCookie = 'switchyard_dashboard';
+const sessionMs = 12 * 3600 * 1000;
+
+/** `<expiry>.<HMAC of it under the admin key>`: no server state, valid on every instance of a fleet. */
+function sessionValue(key: Buffer, expiresAt: number): string {
+  return `${expiresAt}.${createHmac('sha256', key).update(`dashboard-session:${expiresAt}`).digest('base64url')}`;
+}
+
+function validSession(cookieHeader: string | undefined, key: Buffer): boolean {
+  if (!cookieHeader) return false;
+  for (const part of cookieHeader.split(';')) {
+    const [name, value] = part.trim().split('=', 2);
+    if (name !== sessionCookie || !value) continue;
+    const expiresAt = Number(value.split('.')[0]);
+    if (!Number.isFinite(expiresAt) || expiresAt < Date.now()) return false;
+    const expected = Buffer.from(sessionValue(key, expiresAt));
+    const given = Buffer.from(value);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+  return false;
 }
 
 /** Admin and dashboard data access is logged (who, what, outcome); assets and health are not. */

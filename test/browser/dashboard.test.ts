@@ -210,3 +210,36 @@ test('the dashboard shows every model, live traffic, and a breaker opening', {
   await page.screenshot({ path: join(outputDir, 'dashboard.png'), fullPage: true });
   assert.deepEqual(pageErrors, [], 'no script errors or CSP violations on the page');
 });
+
+test('with an admin key, the page says what it needs, and ?key= is exchanged for a cookie once', {
+  timeout: 30_000,
+}, async () => {
+  const keyed = await startServer(
+    testConfig({ server: { admin_key: 'dash-admin-key-0123456789' }, models: { a: fastModel() } }),
+  );
+  const keyedPage = await context.newPage();
+  try {
+    await keyedPage.goto(`${keyed.url}/dashboard`);
+    await keyedPage.waitForFunction(
+      () => /needs the admin key/.test(document.querySelector('#connection')?.textContent ?? ''),
+      undefined,
+      { timeout: 10_000 },
+    );
+    await keyedPage.goto(`${keyed.url}/dashboard?key=dash-admin-key-0123456789`);
+    assert.equal(new URL(keyedPage.url()).search, '', 'the key left the address bar');
+    await keyedPage.waitForFunction(
+      () => document.querySelector('#connection')?.textContent === 'live',
+      undefined,
+      {
+        timeout: 10_000,
+      },
+    );
+    const cookies = await context.cookies(`${keyed.url}/dashboard/events`);
+    const session = cookies.find((cookie) => cookie.name === 'switchyard_dashboard');
+    assert.ok(session?.httpOnly, 'an HttpOnly session cookie');
+    assert.equal(session?.sameSite, 'Strict');
+  } finally {
+    await keyedPage.close();
+    await keyed.close();
+  }
+});

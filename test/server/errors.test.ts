@@ -134,17 +134,40 @@ describe('client keys', () => {
     assert.equal((await fetch(`${gateway.url}/health/liveness`)).status, 200);
   });
 
-  it('admin data needs the key; the dashboard page passes it as ?key=', async () => {
+  it('admin data needs the key; the dashboard exchanges ?key= for an HttpOnly cookie once', async () => {
     assert.equal((await fetch(`${gateway.url}/admin/stats`)).status, 401);
     assert.equal((await fetch(`${gateway.url}/metrics`)).status, 401);
     assert.equal((await fetch(`${gateway.url}/dashboard`)).status, 200, 'the page itself holds no data');
     assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot`)).status, 401);
-    assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot?key=wrong`)).status, 401);
-    assert.equal((await fetch(`${gateway.url}/dashboard/api/snapshot?key=sy-client-key-1`)).status, 200);
     assert.equal(
-      (await fetch(`${gateway.url}/admin/stats?key=sy-client-key-1`)).status,
+      (await fetch(`${gateway.url}/dashboard/api/snapshot?key=sy-client-key-1`)).status,
       401,
-      '?key= only for the dashboard',
+      'the data endpoints take no key in the URL',
+    );
+    const wrong = await fetch(`${gateway.url}/dashboard?key=wrong`, { redirect: 'manual' });
+    assert.equal(wrong.status, 303);
+    assert.equal(wrong.headers.get('set-cookie'), null, 'a wrong key gets no session');
+    const exchanged = await fetch(`${gateway.url}/dashboard?key=sy-client-key-1`, { redirect: 'manual' });
+    assert.equal(exchanged.status, 303);
+    assert.equal(exchanged.headers.get('location'), '/dashboard', 'the key leaves the address');
+    const cookie = exchanged.headers.get('set-cookie') ?? '';
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    assert.doesNotMatch(cookie, /sy-client-key-1/);
+    const session = cookie.split(';')[0]!;
+    assert.equal(
+      (await fetch(`${gateway.url}/dashboard/api/snapshot`, { headers: { cookie: session } })).status,
+      200,
+    );
+    const forged = `${session.split('.')[0]}.forged`;
+    assert.equal(
+      (await fetch(`${gateway.url}/dashboard/api/snapshot`, { headers: { cookie: forged } })).status,
+      401,
+    );
+    assert.equal(
+      (await fetch(`${gateway.url}/admin/stats`, { headers: { cookie: session } })).status,
+      401,
+      'the session is for the dashboard only',
     );
   });
 });
