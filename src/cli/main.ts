@@ -11,6 +11,7 @@ import { baselinePolicy, loadPolicy, runSimulation, switchyardPolicy } from '../
 import { builtInScenarios, loadScenario } from '../simulator/scenario.ts';
 import { startServer } from '../start.ts';
 import { registerEvalRouter } from './eval-router.ts';
+import { registerKeys } from './keys.ts';
 import { registerTrainRouter } from './train-router.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -77,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
 
   registerEvalRouter(program, (code) => (exitCode = code));
   registerTrainRouter(program, (code) => (exitCode = code));
+  registerKeys(program, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -100,7 +102,7 @@ async function start(options: { config?: string; port?: number; host?: string })
       config = normalizeConfig(embedded.config);
       notice =
         embedded.realModels.length > 0
-          ? `config: embedded default; real providers for ${embedded.realModels.join(', ')}; the rest simulated`
+          ? `config: embedded default with real providers only: ${embedded.realModels.join(', ')} (the simulated models are off while a provider key is set)`
           : 'config: embedded default (simulated pool: no provider key in the environment)';
     }
   } catch (error) {

@@ -182,18 +182,37 @@ export interface DefaultConfig {
   realModels: string[];
 }
 
+/**
+ * Each model's fallbacks, best first; models missing from the pool (simulated ones when real keys
+ * are set) are left out, so a named model fails over to its peers and never to generated text.
+ */
+const fallbacksOf: Record<string, string[]> = {
+  'gpt-4o': ['claude-3-5-sonnet', 'gemini-pro'],
+  'claude-3-5-sonnet': ['gpt-4o', 'gemini-pro'],
+  'gemini-pro': ['gpt-4o', 'claude-3-5-sonnet'],
+  'gpt-4o-mini': ['gemini-pro', 'llama-3', 'mistral'],
+  'llama-3': ['mistral', 'gpt-4o-mini'],
+  mistral: ['llama-3', 'gpt-4o-mini'],
+};
+
+/**
+ * The simulated pool, or, when any provider key is in the environment, only the real models: real
+ * users must never get a simulated model's filler text.
+ */
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DefaultConfig {
-  const models: Record<string, RawModel> = {};
+  const real: Record<string, RawModel> = {};
   const realModels: string[] = [];
   for (const [name, model] of Object.entries(simulatedPool)) {
-    const real = realDeployment(name, env);
-    if (real) {
-      const { simulate: _simulate, ...profile } = model;
-      models[name] = { ...profile, ...real.model } as RawModel;
-      realModels.push(`${name} via ${real.via}`);
-    } else {
-      models[name] = model;
-    }
+    const deployment = realDeployment(name, env);
+    if (!deployment) continue;
+    const { simulate: _simulate, ...profile } = model;
+    real[name] = { ...profile, ...deployment.model } as RawModel;
+    realModels.push(`${name} via ${deployment.via}`);
+  }
+  const pool = realModels.length > 0 ? real : { ...simulatedPool };
+  const models: Record<string, RawModel> = {};
+  for (const [name, model] of Object.entries(pool)) {
+    models[name] = { ...model, fallbacks: (fallbacksOf[name] ?? []).filter((fallback) => fallback in pool) };
   }
   return {
     config: {

@@ -140,16 +140,31 @@ describe('embedded default', () => {
     assert.deepEqual(realModels, []);
   });
 
-  it('uses the real providers whose keys are set', () => {
+  it('with a provider key set, only the real models serve: no simulated model, and fallbacks among the real ones', () => {
     const envWithKeys = { OPENAI_API_KEY: 'sk-o', ANTHROPIC_API_KEY: 'sk-a' };
     const { config, realModels } = defaultConfig(envWithKeys);
     const normalized = normalizeConfig(config, envWithKeys);
     const byName = new Map(normalized.models.map((spec) => [spec.name, spec]));
+    assert.deepEqual([...byName.keys()].sort(), ['claude-3-5-sonnet', 'gpt-4o', 'gpt-4o-mini']);
+    assert.ok(
+      normalized.models.every((spec) => spec.provider !== 'simulated'),
+      'real users never get filler text',
+    );
     assert.equal(byName.get('gpt-4o')?.provider, 'openai');
     assert.equal(byName.get('claude-3-5-sonnet')?.provider, 'anthropic');
-    assert.equal(byName.get('gemini-pro')?.provider, 'simulated');
+    assert.deepEqual(byName.get('gpt-4o')?.fallbacks, ['claude-3-5-sonnet']);
+    assert.deepEqual(byName.get('gpt-4o-mini')?.fallbacks, [], 'no fallback to a model that is not there');
     assert.equal(byName.get('gpt-4o')?.providerOptions, undefined);
-    assert.ok(realModels.some((line) => line.startsWith('gpt-4o via OpenAI')));
+    assert.deepEqual(realModels.sort(), [
+      'claude-3-5-sonnet via Anthropic',
+      'gpt-4o via OpenAI',
+      'gpt-4o-mini via OpenAI',
+    ]);
+  });
+
+  it('the simulated pool has fallbacks for every model', () => {
+    const normalized = normalizeConfig(defaultConfig({}).config, {});
+    for (const spec of normalized.models) assert.ok(spec.fallbacks.length > 0, `${spec.name} has fallbacks`);
   });
 
   it('routes everything through 302.ai with one aggregator key', () => {
