@@ -6,10 +6,12 @@
  *
  * `store` (OpenAI's default is true) keeps the response and the conversation it answered in the
  * response store, owned by the client key, so `previous_response_id` can continue it; a
- * `previous_response_id` with nothing stored under it is a 400.
+ * `previous_response_id` with nothing stored under it is a 400. An `item_reference` to an item of
+ * a stored response (the Vercel AI SDK sends them for earlier assistant turns when `store` is on)
+ * is replaced by that item; one to nothing stored is a 400 too.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, invalidRequest } from '../errors.ts';
 import {
   chatToResponse,
   conversationInput,
@@ -20,6 +22,7 @@ import {
   type StoredResponse,
   validateResponsesRequest,
 } from '../front-doors/openai-responses/index.ts';
+import { isObject } from '../front-doors/shared.ts';
 import type { Gateway, RequestOptions } from '../gateway/index.ts';
 import type { ResponseStore } from '../state/response-store.ts';
 import type { ChatCompletionChunk } from '../types/openai.ts';
@@ -37,8 +40,10 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
   const bodyLimit = gateway.config.server.body_limit;
 
   async function createResponse(request: IncomingMessage, response: ServerResponse, context: RequestContext) {
-    const body = validateResponsesRequest(parseJson(await readBody(request, bodyLimit)));
     const owner = ownerOf(context);
+    const body = validateResponsesRequest(
+      resolveReferences(parseJson(await readBody(request, bodyLimit)), owner),
+    );
     const previous = body.previous_response_id ? stored(body.previous_response_id, owner) : undefined;
     // Throws the 400 for a previous_response_id that names nothing stored.
     const chat = responsesToChat(body, { previous });
@@ -84,8 +89,35 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
     return document && { id, input: document.input, output: document.response.output };
   }
 
+  /** `item_reference`s replaced by the items of stored responses they name. */
+  function resolveReferences(body: unknown, owner: string): unknown {
+    if (!isObject(body) || !Array.isArray(body.input) || !body.input.some(isReference)) return body;
+    const input = body.input.map((item: unknown, index: number) => {
+      if (!isReference(item)) return item;
+      const param = `input[${index}]`;
+      if (typeof item.id !== 'string' || item.id.length === 0) {
+        throw invalidRequest(`${param}.id must be a non-empty string.`, `${param}.id`);
+      }
+      const id = item.id;
+      const found = store
+        .getByItem<StoredDocument>(id, owner)
+        ?.response.output.find((output) => output.id === id);
+      if (!found) throw invalidRequest(`Item with id '${id.slice(0, 256)}' not found.`, param);
+      return found.type === 'message'
+        ? { type: 'message', id, role: 'assistant', content: found.content, status: found.status }
+        : found;
+    });
+    return { ...body, input };
+  }
+
   function save(object: ResponseObject, input: InputItem[], owner: string): void {
-    const outcome = store.put(object.id, owner, { response: object, input } satisfies StoredDocument);
+    const itemIds = object.output.map((item) => item.id);
+    const outcome = store.put(
+      object.id,
+      owner,
+      { response: object, input } satisfies StoredDocument,
+      itemIds,
+    );
     if (outcome === 'too_large') {
       gateway.logger.warn(
         { responseId: object.id, maxBytes: gateway.config.responses.store_max_bytes },
@@ -117,6 +149,14 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
     'DELETE /v1/responses/*': remove,
     'DELETE /responses/*': remove,
   };
+}
+
+/** `{"type": "item_reference", "id": ...}`; OpenAI lets the type be left out of one. */
+function isReference(item: unknown): item is { type?: string; id?: unknown } {
+  if (!isObject(item)) return false;
+  return (
+    item.type === 'item_reference' || (item.type === undefined && item.role === undefined && 'id' in item)
+  );
 }
 
 /** Stored responses belong to the client key that made them ('' when the API takes no key). */
