@@ -205,6 +205,8 @@ function parseProviderOptions(config: ParsedConfig, problems: string[]): Map<str
 }
 
 const defaultQuality = 5;
+/** Output tokens assumed (and sent to Anthropic, which requires a value) when neither client nor config sets any. */
+const defaultOutputTokens = 4096;
 
 function toModelSpec(name: string, model: ParsedModel, providerOptions: unknown): ModelSpec {
   const timeoutMs = model.timeout * 1000;
@@ -235,7 +237,8 @@ function toModelSpec(name: string, model: ParsedModel, providerOptions: unknown)
     // Weight is a load weight only; without a tier every model counts as average quality.
     quality: model.quality ?? defaultQuality,
     contextWindow: model.max_tokens,
-    maxOutputTokens: model.max_output_tokens,
+    maxOutputTokens: model.max_output_tokens ?? defaultOutputTokens,
+    configuredOutputTokens: model.max_output_tokens,
     capabilities,
     fallbacks: model.fallbacks,
     timeouts: {

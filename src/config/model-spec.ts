@@ -36,6 +36,8 @@ export interface ModelSpec {
   contextWindow: number;
   /** Output tokens requested when the client sets none. */
   maxOutputTokens: number;
+  /** `max_output_tokens` as configured: every adapter sends it when the client sets no limit. */
+  configuredOutputTokens: number | undefined;
   capabilities: ReadonlySet<Capability>;
   fallbacks: readonly string[];
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };

@@ -95,7 +95,7 @@ export const modelSchema = z.strictObject({
   /** Context window in tokens. */
   max_tokens: positiveInt.default(128_000),
   /** Output tokens to request when the client sets none (Anthropic requires a value). */
-  max_output_tokens: positiveInt.default(4096),
+  max_output_tokens: positiveInt.optional(),
   /** Quality tier 0-10 for the `quality` priority; default 5 (neutral: the load weight never counts as quality). */
   quality: z.number().min(0).max(10).optional(),
   capabilities: z.array(z.enum(capabilityNames)).optional(),

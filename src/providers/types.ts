@@ -61,6 +61,14 @@ export interface ModelClient {
   close?(): Promise<void>;
 }
 
+/** The request with the model's configured output cap where the client set none (every adapter applies it). */
+export function withOutputCap(request: ChatRequest, spec: ModelSpec): ChatRequest {
+  const cap = spec.configuredOutputTokens;
+  if (cap === undefined || request.max_tokens != null || request.max_completion_tokens != null)
+    return request;
+  return { ...request, max_tokens: cap };
+}
+
 export interface ProviderDeps {
   http: HttpClient;
   clock: Clock;

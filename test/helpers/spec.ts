@@ -18,6 +18,7 @@ export function makeSpec(overrides: Partial<ModelSpec> = {}): ModelSpec {
     quality: 5,
     contextWindow: 128_000,
     maxOutputTokens: 4096,
+    configuredOutputTokens: undefined,
     capabilities: new Set(['chat', 'tools', 'json', 'streaming', 'vision']),
     fallbacks: [],
     timeouts: { connectMs: 2000, firstTokenMs: 5000, idleMs: 5000, totalMs: 10_000 },

@@ -5,7 +5,7 @@
  */
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { joinUrl } from '../http.ts';
-import type { ModelClient, ProviderDeps, ProviderModule } from '../types.ts';
+import { type ModelClient, type ProviderDeps, type ProviderModule, withOutputCap } from '../types.ts';
 import { createUpstream } from '../upstream.ts';
 import { needsThoughtSignature, toGeminiRequest } from './convert-request.ts';
 import {
@@ -68,7 +68,7 @@ export const googleProvider: ProviderModule = {
       async chat(request, options) {
         const { body, meta } = await upstream.json<unknown>(
           generateUrl,
-          toGeminiRequest(request, requestOptions),
+          toGeminiRequest(withOutputCap(request, spec), requestOptions),
           options,
         );
         return { completion: toChatCompletion(body, convertContext()), meta };
@@ -76,7 +76,7 @@ export const googleProvider: ProviderModule = {
       async stream(request, options) {
         const { events, meta } = await upstream.events(
           streamUrl,
-          toGeminiRequest(request, requestOptions),
+          toGeminiRequest(withOutputCap(request, spec), requestOptions),
           options,
         );
         return { meta, chunks: toChunkStream(events, convertContext()) };

@@ -2,6 +2,8 @@
  * Any OpenAI-compatible Chat Completions API: OpenAI, an aggregator's /v1, DeepSeek, vLLM,
  * Ollama. Fields the gateway does not know pass through untouched.
  */
+
+import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
 import {
   type ChatCompletion,
@@ -10,7 +12,7 @@ import {
   withoutExtensions,
 } from '../../types/openai.ts';
 import { type ErrorContext, joinUrl } from '../http.ts';
-import type { ModelClient, ProviderModule } from '../types.ts';
+import { type ModelClient, type ProviderModule, withOutputCap } from '../types.ts';
 import { createUpstream } from '../upstream.ts';
 import { extractOpenAIError } from './error-body.ts';
 import { openAIChunks } from './stream.ts';
@@ -39,7 +41,7 @@ export const openaiProvider: ProviderModule = {
       async chat(request, options) {
         const { body, meta } = await upstream.json<ChatCompletion>(
           chatUrl,
-          toUpstream(request, spec.upstreamModel, false),
+          toUpstream(request, spec, false),
           options,
         );
         if (!body || !Array.isArray(body.choices)) {
@@ -49,11 +51,7 @@ export const openaiProvider: ProviderModule = {
         return { completion: body, meta };
       },
       async stream(request, options) {
-        const { events, meta } = await upstream.events(
-          chatUrl,
-          toUpstream(request, spec.upstreamModel, true),
-          options,
-        );
+        const { events, meta } = await upstream.events(chatUrl, toUpstream(request, spec, true), options);
         return { meta, chunks: openAIChunks(events, context, spec.name, deps.warn) };
       },
       async embeddings(request, options) {
@@ -73,8 +71,12 @@ export const openaiProvider: ProviderModule = {
 };
 
 /** The upstream body: the client's request with the deployment's model id, without the gateway's extension fields. */
-function toUpstream(request: ChatRequest, upstreamModel: string, stream: boolean): ChatRequest {
-  const body: ChatRequest = { ...withoutExtensions(request), model: upstreamModel, stream };
+function toUpstream(request: ChatRequest, spec: ModelSpec, stream: boolean): ChatRequest {
+  const body: ChatRequest = {
+    ...withoutExtensions(withOutputCap(request, spec)),
+    model: spec.upstreamModel,
+    stream,
+  };
   if (stream) {
     // Ask for usage on the last chunk so cost is measured, not guessed.
     body.stream_options = { ...(request.stream_options ?? {}), include_usage: true };
