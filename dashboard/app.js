@@ -379,6 +379,68 @@
     list.replaceChildren(...items);
   }
 
+  // ---- keys ------------------------------------------------------------------------------
+  function budgetCell(key) {
+    const cell = el('td', { 'data-field': 'budget' });
+    if (key.budget_usd === null) {
+      cell.textContent = 'none';
+      return cell;
+    }
+    const spent = key.period_spend_usd ?? 0;
+    const share = Math.min(1, spent / key.budget_usd);
+    const bar = el('span', { class: 'budget-bar', 'aria-hidden': 'true' });
+    const fill = el('span', {
+      class: 'budget-fill',
+      'data-state': share >= 1 ? 'poor' : share >= 0.8 ? 'fair' : 'good',
+    });
+    fill.style.width = `${(share * 100).toFixed(1)}%`;
+    bar.append(fill);
+    cell.append(
+      bar,
+      document.createTextNode(`${usd(spent)} of ${usd(key.budget_usd)} / ${key.budget_period}`),
+    );
+    return cell;
+  }
+
+  /** Today: the time; earlier: the date. */
+  function lastUse(time) {
+    const day = new Date(time).toDateString() === new Date().toDateString();
+    return day ? clock(time) : new Date(time).toLocaleDateString();
+  }
+
+  function renderKeys(keys) {
+    const rows = keys.map((key) => {
+      const tr = el('tr', { 'data-key': key.id, 'data-state': key.status });
+      const limit = (value) => el('td', { class: 'num' }, value ?? '–');
+      tr.append(
+        el('th', { scope: 'row', class: 'mono' }, key.id),
+        el('td', {}, key.name),
+        el('td', { 'data-state': key.status === 'active' ? 'good' : 'poor' }, key.status),
+        el('td', {}, key.models ? key.models.join(', ') : 'all'),
+        limit(key.rpm),
+        limit(key.tpm),
+        limit(key.max_concurrency),
+        budgetCell(key),
+        el('td', { class: 'num' }, usd(key.spend_usd)),
+        el('td', { class: 'num' }, key.requests),
+        el('td', { class: 'mono' }, key.last_used_at ? lastUse(key.last_used_at) : 'never'),
+      );
+      return tr;
+    });
+    if (rows.length === 0) {
+      const tr = el('tr');
+      tr.append(
+        el(
+          'td',
+          { colspan: 11, class: 'empty' },
+          'No virtual keys. Make one with POST /admin/keys or switchyard keys create.',
+        ),
+      );
+      rows.push(tr);
+    }
+    byId('keys').tBodies[0].replaceChildren(...rows);
+  }
+
   // ---- snapshot --------------------------------------------------------------------------
   let latest;
   function render(snapshot) {
@@ -397,6 +459,7 @@
     renderLatency(snapshot);
     renderDecisions(snapshot.decisions);
     renderBreakerEvents(snapshot.breaker_events);
+    renderKeys(snapshot.keys ?? []);
     document.body.setAttribute('data-updated', String(snapshot.time));
   }
 
