@@ -168,10 +168,21 @@ export class CircuitBreaker {
     if (from !== to) this.deps.onTransition(this.target, { from, to, reason: state.reason, remote: true });
   }
 
-  /** Read the fleet's state for this target from the store (at start, and after the store recovers). */
+  /**
+   * Adopt the fleet's state for this target from the store (at start, and after the store
+   * recovers). The store's record wins whatever this instance's version says: versions counted
+   * during an outage mean nothing to Redis, and a Redis that restarted empty counts from 0 again.
+   * With no record, a breaker that is not closed tells the fleet.
+   */
   async sync(): Promise<void> {
     const stored = await this.deps.store.getVersioned(stateKeys.breaker(this.target));
-    if (stored) this.apply(stored.value, stored.version);
+    if (stored) {
+      this.version = stored.version - 1;
+      this.apply(stored.value, stored.version);
+      return;
+    }
+    this.version = 0;
+    if (this.view.phase !== 'closed') await this.write(this.view);
   }
 
   close(): void {
@@ -222,12 +233,16 @@ export class CircuitBreaker {
       }
       // Someone else wrote first: take theirs, unless ours is the more severe news.
       const stored = await this.deps.store.getVersioned(key);
-      if (!stored) continue;
-      this.version = stored.version;
+      if (!stored) {
+        this.version = 0; // the store lost the record (a restarted Redis): write it anew
+        continue;
+      }
       if (stored.value.phase === next.phase || stored.value.phase === 'open') {
+        this.version = stored.version - 1; // below theirs, so that apply adopts it
         this.apply(stored.value, stored.version);
         return;
       }
+      this.version = stored.version;
     }
   }
 

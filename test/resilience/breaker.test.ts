@@ -188,3 +188,62 @@ describe('circuit breaker', () => {
     assert.equal(await second.breaker.acquire(), true);
   });
 });
+
+describe('circuit breaker in a fleet whose store lost or missed state', () => {
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('after the store lost its record (a Redis restarted empty), transitions reach the fleet again', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore(() => clock.now());
+    const first = follower({ clock, store });
+    const second = follower({ clock, store });
+    for (let i = 0; i < 3; i++) first.breaker.failure();
+    await clock.advance(10_000);
+    assert.equal(await first.breaker.acquire(), true);
+    first.breaker.success(); // closed: version 2 in the store and on both instances
+    await tick();
+    await store.delete({ name: 'breaker:m' });
+    await Promise.all([first.breaker.sync(), second.breaker.sync()]); // what the gateway does on recovery
+    for (let i = 0; i < 3; i++) first.breaker.failure();
+    await tick();
+    const stored = await store.getVersioned({ name: 'breaker:m' });
+    assert.equal((stored?.value as { phase: string } | undefined)?.phase, 'open', 'written to the store');
+    assert.equal(second.breaker.phase, 'open', 'the other instance follows again');
+  });
+
+  it('an instance whose breaker is open while the store has no record tells the fleet at re-sync', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore(() => clock.now());
+    const first = follower({ clock, store });
+    for (let i = 0; i < 3; i++) first.breaker.failure();
+    await tick();
+    await store.delete({ name: 'breaker:m' }); // lost while the others could not hear
+    const second = follower({ clock, store });
+    await second.breaker.sync();
+    assert.equal(second.breaker.phase, 'closed');
+    await first.breaker.sync();
+    await tick();
+    assert.equal(second.breaker.phase, 'open');
+  });
+
+  it('a write that lost the race to a re-open adopts the open state instead of keeping its own', async () => {
+    const clock = new VirtualClock();
+    const store = new MemoryStore(() => clock.now());
+    const first = follower({ clock, store });
+    const second = setup({}, { clock, store }); // misses the messages (e.g. its subscriber reconnecting)
+    for (let i = 0; i < 3; i++) first.breaker.failure();
+    await tick();
+    await second.breaker.sync();
+    await clock.advance(10_000);
+    assert.equal(await first.breaker.acquire(), true);
+    first.breaker.failure(); // the trial failed: open again, version 2
+    await tick();
+    assert.equal(second.breaker.phase, 'half_open', 'second did not hear it');
+    assert.equal(await second.breaker.acquire(), true, 'the lease was given back when first re-opened');
+    second.breaker.success(); // its trial closes locally, but the store says open
+    await tick();
+    await tick();
+    assert.equal(second.breaker.phase, 'open', 'the more severe news wins');
+    assert.equal(second.breaker.state.by, first.breaker.state.by);
+  });
+});
