@@ -557,6 +557,122 @@ describe('anthropic errors', () => {
   });
 });
 
+describe('anthropic JSON answers (response_format)', () => {
+  const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+
+  test('json_schema becomes a forced tool whose input is the answer text', async () => {
+    fake.setHandler((_request, response) =>
+      sendJson(response, 200, {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude',
+        content: [
+          { type: 'tool_use', id: 'toolu_1', name: 'switchyard_json_answer', input: { city: 'Lisbon' } },
+        ],
+        stop_reason: 'tool_use',
+        stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 5 },
+      }),
+    );
+    const { completion } = await client().chat(
+      request({ response_format: { type: 'json_schema', json_schema: { name: 'place', schema } } }),
+      callOptions(),
+    );
+    const sent = fake.requests.at(-1)!.json as {
+      tools: Array<{ name: string; input_schema: unknown }>;
+      tool_choice: unknown;
+    };
+    assert.deepEqual(
+      sent.tools.map((tool) => tool.name),
+      ['switchyard_json_answer'],
+    );
+    assert.deepEqual(sent.tools[0]!.input_schema, schema);
+    assert.deepEqual(sent.tool_choice, { type: 'tool', name: 'switchyard_json_answer' });
+    assert.deepEqual(JSON.parse(completion.choices[0]!.message.content!), { city: 'Lisbon' });
+    assert.equal(completion.choices[0]!.message.tool_calls, undefined, 'the client never sees the tool');
+    assert.equal(completion.choices[0]!.finish_reason, 'stop');
+  });
+
+  test('json_object streams the forced tool input as text', async () => {
+    fake.setHandler((_request, response) =>
+      writeSse(response, [
+        messageStart(),
+        [
+          'content_block_start',
+          {
+            type: 'content_block_start',
+            index: 0,
+            content_block: { type: 'tool_use', id: 'toolu_1', name: 'switchyard_json_answer', input: {} },
+          },
+        ],
+        [
+          'content_block_delta',
+          {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'input_json_delta', partial_json: '{"ok": ' },
+          },
+        ],
+        [
+          'content_block_delta',
+          {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'input_json_delta', partial_json: 'true}' },
+          },
+        ],
+        blockStop(0),
+        messageDelta('tool_use', 5),
+        messageStop,
+      ]),
+    );
+    const result = await client().stream(
+      request({ stream: true, response_format: { type: 'json_object' } }),
+      callOptions(),
+    );
+    const { received, error } = await drain(result.chunks);
+    assert.equal(error, undefined);
+    const text = received.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('');
+    assert.deepEqual(JSON.parse(text), { ok: true });
+    assert.ok(received.every((chunk) => !chunk.choices[0]?.delta.tool_calls));
+    assert.equal(
+      received.find((chunk) => chunk.choices[0]?.finish_reason)?.choices[0]?.finish_reason,
+      'stop',
+    );
+    const sent = fake.requests.at(-1)!.json as { tools: Array<{ input_schema: unknown }> };
+    assert.deepEqual(sent.tools[0]!.input_schema, { type: 'object' });
+  });
+
+  test("with the client's own tools, an instruction asks for JSON instead", async () => {
+    fake.setHandler((_request, response) =>
+      sendJson(response, 200, {
+        id: 'msg_1',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude',
+        content: [{ type: 'text', text: '{}' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 5 },
+      }),
+    );
+    await client().chat(
+      request({
+        response_format: { type: 'json_object' },
+        tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }],
+      }),
+      callOptions(),
+    );
+    const sent = fake.requests.at(-1)!.json as { tools: Array<{ name: string }>; system: string };
+    assert.deepEqual(
+      sent.tools.map((tool) => tool.name),
+      ['lookup'],
+    );
+    assert.match(JSON.stringify(sent.system), /single JSON object/);
+  });
+});
+
 describe('anthropic streaming', () => {
   test('streams text as OpenAI chunks, ending with finish_reason and a usage chunk', async () => {
     fake.setHandler((_request, response) =>

@@ -150,9 +150,48 @@ export function toAnthropicRequest(request: ChatRequest, spec: ModelSpec, stream
     const choice = convertToolChoice(request.tool_choice, request.parallel_tool_calls === false);
     if (choice) body.tool_choice = choice;
   }
+  applyResponseFormat(body, request);
   if (typeof request.user === 'string' && request.user) body.metadata = { user_id: request.user };
   if (extras) applyExtras(body, extras);
   return body;
+}
+
+/**
+ * The name of the tool that carries a JSON answer: the response converters turn its input back
+ * into the message's text, so the client sees a JSON answer, never this tool.
+ */
+export const jsonAnswerTool = 'switchyard_json_answer';
+
+/**
+ * `response_format` on a backend with no JSON mode. Without tools of the client's own, the answer
+ * is a forced call of one tool whose input schema is the requested schema (or any object), so
+ * Anthropic itself checks the shape; with the client's tools, an instruction asks for JSON only.
+ */
+function applyResponseFormat(body: AnthropicRequest, request: ChatRequest): void {
+  const format = request.response_format;
+  if (!format || (format.type !== 'json_object' && format.type !== 'json_schema')) return;
+  const spec =
+    format.type === 'json_schema'
+      ? (format.json_schema as { schema?: unknown; name?: unknown } | undefined)
+      : undefined;
+  const schema =
+    spec?.schema && typeof spec.schema === 'object'
+      ? (spec.schema as Record<string, unknown>)
+      : { type: 'object' };
+  if (body.tools && body.tools.length > 0) {
+    const instruction =
+      format.type === 'json_schema'
+        ? `Answer with a single JSON value that matches this JSON Schema, and nothing else: ${JSON.stringify(schema)}`
+        : 'Answer with a single JSON object, and nothing else.';
+    if (Array.isArray(body.system)) body.system = [...body.system, { type: 'text', text: instruction }];
+    else body.system = body.system ? `${body.system}\n\n${instruction}` : instruction;
+    return;
+  }
+  const name = typeof spec?.name === 'string' && spec.name ? ` (${spec.name})` : '';
+  body.tools = [
+    { name: jsonAnswerTool, description: `Give the answer as JSON${name}.`, input_schema: schema },
+  ];
+  body.tool_choice = { type: 'tool', name: jsonAnswerTool };
 }
 
 /** Anthropic-only request data from the Messages front door, back in its own fields. */

@@ -2,10 +2,12 @@
  * Anthropic Messages API response -> OpenAI ChatCompletion, plus the pieces the stream
  * converter shares with it: stop-reason and usage mapping, and error-type classification.
  */
+
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { blamesRequest, type FailureKind, UpstreamError } from '../../errors.ts';
 import type { ChatCompletion, FinishReason, ThinkingBlock, ToolCall, Usage } from '../../types/openai.ts';
 import type { ErrorDetails } from '../http.ts';
+import { jsonAnswerTool } from './convert-request.ts';
 
 export interface AnthropicUsage {
   input_tokens?: number | null;
@@ -95,6 +97,7 @@ export function toChatCompletion(
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
   const thinking: ThinkingBlock[] = [];
+  let jsonAnswer = false;
   for (const block of message.content) {
     if (block.type === 'text' && typeof block.text === 'string') {
       texts.push(block.text);
@@ -108,6 +111,10 @@ export function toChatCompletion(
     } else if (block.type === 'redacted_thinking') {
       const data = (block as { data?: unknown }).data;
       thinking.push({ type: 'redacted_thinking', data: typeof data === 'string' ? data : '' });
+    } else if (block.type === 'tool_use' && (block as { name?: string }).name === jsonAnswerTool) {
+      // A JSON answer (response_format) came as the forced tool's input: it is the text.
+      texts.push(JSON.stringify((block as { input?: unknown }).input ?? {}));
+      jsonAnswer = true;
     } else if (block.type === 'tool_use') {
       const use = block as { id: string; name: string; input: unknown };
       toolCalls.push({
@@ -135,7 +142,8 @@ export function toChatCompletion(
           // Extension: kept whole (signatures included) for a Messages client to pass back.
           ...(thinking.length > 0 ? { thinking_blocks: thinking } : {}),
         },
-        finish_reason: finishReasonFor(message.stop_reason),
+        finish_reason:
+          jsonAnswer && message.stop_reason === 'tool_use' ? 'stop' : finishReasonFor(message.stop_reason),
         logprobs: null,
         ...(message.stop_reason ? { native_finish_reason: message.stop_reason } : {}),
         ...(message.stop_sequence ? { stop_sequence: message.stop_sequence } : {}),

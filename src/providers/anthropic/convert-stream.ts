@@ -8,10 +8,12 @@
  * finish chunk carries Anthropic's own stop reason and stop sequence (`native_finish_reason`,
  * `stop_sequence`), so the Messages front door can replay them exactly.
  */
+
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
 import type { ChatCompletionChunk, ChunkDelta, FinishReason } from '../../types/openai.ts';
 import type { SseEvent } from '../sse.ts';
+import { jsonAnswerTool } from './convert-request.ts';
 import {
   type AnthropicUsage,
   errorFromEvent,
@@ -58,6 +60,8 @@ export async function* anthropicStreamToChunks(
   const usage: AnthropicUsage = {};
   /** Anthropic block index -> OpenAI tool call index, and whether any argument text was sent. */
   const tools = new Map<number, { index: number; sentArguments: boolean }>();
+  /** The block index of a JSON answer's forced tool call, if any. */
+  let jsonAnswerBlock: number | undefined;
   /** Anthropic block index -> thinking block number (the extension's `thinking_blocks` index). */
   const thinking = new Map<number, number>();
 
@@ -96,7 +100,10 @@ export async function* anthropicStreamToChunks(
       case 'content_block_start': {
         yield* ensureStarted();
         const block = event.content_block;
-        if (block?.type === 'tool_use' && typeof event.index === 'number') {
+        if (block?.type === 'tool_use' && block.name === jsonAnswerTool && typeof event.index === 'number') {
+          // A JSON answer (response_format): the forced tool's input streams as the text.
+          jsonAnswerBlock = event.index;
+        } else if (block?.type === 'tool_use' && typeof event.index === 'number') {
           const index = tools.size;
           tools.set(event.index, { index, sentArguments: false });
           yield chunk({
@@ -125,6 +132,8 @@ export async function* anthropicStreamToChunks(
         const delta = event.delta;
         if (delta?.type === 'text_delta' && delta.text) {
           yield chunk({ content: delta.text });
+        } else if (delta?.type === 'input_json_delta' && event.index === jsonAnswerBlock) {
+          if (delta.partial_json) yield chunk({ content: delta.partial_json });
         } else if (delta?.type === 'input_json_delta' && typeof event.index === 'number') {
           const tool = tools.get(event.index);
           if (tool && delta.partial_json) {
@@ -164,7 +173,8 @@ export async function* anthropicStreamToChunks(
         }
         if (event.delta?.stop_reason && !finished) {
           finished = true;
-          const finish = chunk({}, finishReasonFor(event.delta.stop_reason));
+          const jsonAnswered = jsonAnswerBlock !== undefined && event.delta.stop_reason === 'tool_use';
+          const finish = chunk({}, jsonAnswered ? 'stop' : finishReasonFor(event.delta.stop_reason));
           const choice = finish.choices[0]!;
           choice.native_finish_reason = event.delta.stop_reason;
           if (event.delta.stop_sequence) choice.stop_sequence = event.delta.stop_sequence;
