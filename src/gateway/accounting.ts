@@ -8,7 +8,13 @@
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { GatewayError } from '../errors.ts';
 import { truncate } from '../lib/secrets.ts';
-import type { FrontDoor, ModelUsage, RequestSummary } from '../observability/events.ts';
+import type {
+  FrontDoor,
+  ModelUsage,
+  RequestSpan,
+  RequestSummary,
+  RequestTracer,
+} from '../observability/events.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
 import type { ChatRequest, Usage } from '../types/openai.ts';
 import type { RequestTrace, Segment } from './trace.ts';
@@ -30,6 +36,8 @@ export interface RequestFacts {
   error: GatewayError | undefined;
   /** Run with the summary once the request ended (settles a key's reservations). */
   onFinish?: (summary: RequestSummary) => void;
+  /** The request's trace span (a no-op when tracing is off). */
+  span: RequestSpan;
 }
 
 /** USD for `usage` at the model's rates: uncached input, cache reads, cache writes, output. */
@@ -126,10 +134,13 @@ export function baseFacts(
   request: ChatRequest,
   requestOptions: RequestOptions,
   trace: RequestTrace,
+  tracer: RequestTracer,
 ): Omit<RequestFacts, 'latencyMs'> {
+  const api = requestOptions.api ?? 'chat';
+  const traceparent = requestOptions.headers?.traceparent;
   return {
     requestId,
-    api: requestOptions.api ?? 'chat',
+    api,
     startedAt,
     clientKeyId: requestOptions.clientKeyId,
     clientRequestId: requestOptions.clientRequestId,
@@ -139,6 +150,14 @@ export function baseFacts(
     decision: undefined,
     trace,
     error: undefined,
+    span: tracer.startRequest({
+      requestId,
+      api,
+      requestedModel: request.model,
+      stream: request.stream === true,
+      traceparent: typeof traceparent === 'string' ? traceparent : undefined,
+      startedAt,
+    }),
   };
 }
 

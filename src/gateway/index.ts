@@ -13,10 +13,9 @@ import { type GatewayConfig, normalizeConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { RawConfig } from '../config/schema.ts';
 import { GatewayError, invalidRequest, logText, UpstreamError } from '../errors.ts';
-import { tooDeep } from '../lib/depth.ts';
 import { type RandomSource, seededRandom } from '../lib/random.ts';
 import { createScrubber } from '../lib/secrets.ts';
-import { EventBus } from '../observability/events.ts';
+import { EventBus, noTracer } from '../observability/events.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createHttpClient } from '../providers/http.ts';
 import { createModelClient } from '../providers/registry.ts';
@@ -33,9 +32,17 @@ import { RequestScope } from '../resilience/request-scope.ts';
 import { countTokens } from '../routing/tokenizer.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
 import type { ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
-import { Accountant, accountantUsage, baseFacts, priceOf, type RequestFacts } from './accounting.ts';
+import { Accountant, accountantUsage, baseFacts, type RequestFacts } from './accounting.ts';
+import { KeyAdmissions } from './key-admission.ts';
 import { chainFailure } from './outcome.ts';
-import { embeddingsChain, headerValue, modelNotAllowed, noRouteError, Planner } from './plan.ts';
+import {
+  embeddingsChain,
+  headerValue,
+  modelNotAllowed,
+  noRouteError,
+  Planner,
+  refuseDeepNesting,
+} from './plan.ts';
 import { countsAgainst, ModelPool, type ResilienceSettings } from './pool.ts';
 import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
 import { RequestTrace } from './trace.ts';
@@ -53,8 +60,6 @@ import { neverAborted, newRequestId, resilienceSettings, secretsOf, storeFor } f
 
 export type * from './types.ts';
 
-/** Requests nested deeper than this are refused (400): every converter below is recursive. */
-const maxNesting = 64;
 /** Output tokens assumed for a rate-limit reservation when the client sets no limit. */
 const expectedOutputTokens = 256;
 
@@ -74,6 +79,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? createLogger(config.observability.log_level);
   const events = new EventBus((error) => logger.error({ err: error }, 'an event sink failed'));
   const instance = options.instanceId ?? randomUUID().slice(0, 8);
+  const tracer = options.tracer ?? noTracer;
   const { store, failover } = storeFor(config, options.store, clock, instance, logger);
   const scrub = createScrubber(secretsOf(config));
   const http = createHttpClient();
@@ -144,6 +150,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const count = (text: string) =>
     countTokens(text, { exactChars: config.routing.analysis.exact_count_chars }).tokens;
   const accountant = new Accountant(specs, count);
+  const keyAdmissions = new KeyAdmissions(limiter, specs, onStoreError);
   const healthChecker = new HealthChecker(
     config.models
       .filter((spec) => spec.healthCheck.enabled)
@@ -237,70 +244,26 @@ export function createGateway(options: GatewayOptions): Gateway {
     decision: RouteDecision;
     rateLimitHeaders?: Record<string, string>;
   }> {
-    const deep = tooDeep(request, maxNesting);
-    if (deep !== undefined)
-      throw invalidRequest(`The request is nested too deeply (over ${maxNesting} levels at ${deep}).`, deep);
+    refuseDeepNesting(request);
     const planned = planner.plan(request, requestOptions.headers, requestOptions.access?.models);
     if (planned.decision.model === undefined) throw noRouteError(planned.decision);
     facts.features = planned.features;
     facts.decision = planned.decision;
     const chain = [planned.decision.model, ...planned.decision.fallbacks];
-    const rateLimitHeaders = await admitKey(
+    const rateLimitHeaders = await keyAdmissions.admit(
       requestOptions.access,
-      estimateFor(planned.features, chain),
+      keyAdmissions.estimate(planned.features, chain),
       facts,
     );
     return { features: planned.features, decision: planned.decision, rateLimitHeaders };
   }
 
-  /** What a request may cost: its prompt plus its output cap, at the dearest model of its chain. */
-  function estimateFor(features: RequestFeatures, chain: readonly string[]): RequestEstimate {
-    let output = features.maxOutputTokens ?? 0;
-    let costUsd = 0;
-    for (const name of chain) {
-      const spec = specs.get(name);
-      if (!spec) continue;
-      const cap = features.maxOutputTokens ?? spec.maxOutputTokens;
-      output = Math.max(output, cap);
-      const price = priceOf(spec, {
-        promptTokens: features.promptTokens,
-        completionTokens: cap,
-        cachedTokens: 0,
-        cacheWriteTokens: 0,
-      });
-      costUsd = Math.max(costUsd, price);
-    }
-    return { tokens: features.promptTokens + output, costUsd };
-  }
-
-  /**
-   * A key's limits and budget: reserve the estimate in every bucket at once, or refuse with 429.
-   * The reservation is settled with the real usage when the request ends.
-   */
-  async function admitKey(
-    access: AccessGrant | undefined,
-    estimate: RequestEstimate,
-    facts: Omit<RequestFacts, 'latencyMs'>,
-  ): Promise<Record<string, string> | undefined> {
-    const plan = access?.admission?.(estimate);
-    if (!plan || plan.buckets.length === 0) return undefined;
-    const id = limiter.newId();
-    const result = await limiter.admit(id, plan.buckets);
-    if (isRefusal(result)) {
-      const { code, message, headers: own } = plan.describe(result.bucket, result.retryAfterMs);
-      const headers: Record<string, string> = own ?? {};
-      if (!own && Number.isFinite(result.retryAfterMs))
-        headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
-      throw new GatewayError(code, message, { headers });
-    }
-    facts.onFinish = (summary) => {
-      const billed = summary.usage.length > 0;
-      const usage = billed
-        ? { tokens: summary.promptTokens + summary.completionTokens, costUsd: summary.costUsd }
-        : undefined;
-      limiter.settle(id, plan.settle(usage)).catch(onStoreError);
-    };
-    return plan.headers?.(result.buckets);
+  /** What every request starts with: its id, its clock start, its trace and the facts its summary is built from. */
+  function begin(request: ChatRequest, requestOptions: RequestOptions) {
+    const requestId = requestOptions.requestId ?? newRequestId();
+    const trace = new RequestTrace();
+    const facts = baseFacts(requestId, Date.now(), request, requestOptions, trace, tracer);
+    return { requestId, startedClock: clock.now(), trace, facts };
   }
 
   function newScope(requestOptions: RequestOptions): RequestScope {
@@ -324,6 +287,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     facts.onFinish?.(summary);
     events.requestFinished(summary);
+    const reason = facts.trace?.finishReason;
+    facts.span.end(summary, reason ? [reason] : []);
   }
 
   function metaOf(
@@ -353,28 +318,23 @@ export function createGateway(options: GatewayOptions): Gateway {
     store,
 
     async chat(request, requestOptions = {}) {
-      const requestId = requestOptions.requestId ?? newRequestId();
-      const startedAt = Date.now();
-      const startedClock = clock.now();
-      const trace = new RequestTrace();
-      const facts: Omit<RequestFacts, 'latencyMs'> = baseFacts(
-        requestId,
-        startedAt,
-        request,
-        requestOptions,
-        trace,
-      );
+      const { requestId, startedClock, trace, facts } = begin(request, requestOptions);
       try {
         const { features, decision, rateLimitHeaders } = await planChat(request, requestOptions, facts);
         const scope = newScope(requestOptions);
         const hedged = wantsHedge(requestOptions);
         if (hedged) hedges.credit();
         const upstreamRequest: ChatRequest = { ...request, stream: false };
-        const operation = pool.tracked(trace, requestId, async (client, callOptions) => {
-          const { completion, meta } = await client.chat(upstreamRequest, callOptions);
-          board.observeUpstreamBudget(client.spec.name, meta.budget);
-          return completion;
-        });
+        const operation = pool.tracked(
+          trace,
+          requestId,
+          async (client, callOptions) => {
+            const { completion, meta } = await client.chat(upstreamRequest, callOptions);
+            board.observeUpstreamBudget(client.spec.name, meta.budget);
+            return completion;
+          },
+          facts.span,
+        );
         let opened: Opened<Awaited<ReturnType<typeof operation>>>;
         try {
           opened = await open(
@@ -396,6 +356,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         const segment = trace.segment(opened.target, features.promptTokens);
         segment.usage = completion.usage;
         segment.text = completion.choices[0]?.message.content ?? '';
+        trace.finishReason = completion.choices[0]?.finish_reason ?? undefined;
         trace.model = opened.target;
         trace.ttftMs = clock.now() - startedClock;
         opened.lifetime.end();
@@ -411,17 +372,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
 
     async chatStream(request, requestOptions = {}) {
-      const requestId = requestOptions.requestId ?? newRequestId();
-      const startedAt = Date.now();
-      const startedClock = clock.now();
-      const trace = new RequestTrace();
-      const facts: Omit<RequestFacts, 'latencyMs'> = baseFacts(
-        requestId,
-        startedAt,
-        request,
-        requestOptions,
-        trace,
-      );
+      const { requestId, startedClock, trace, facts } = begin(request, requestOptions);
       let planned: Awaited<ReturnType<typeof planChat>>;
       try {
         planned = await planChat(request, requestOptions, facts);
@@ -448,8 +399,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         countTokens: count,
         open: (chain, attemptRequest) => {
           const openStream = openUntilFirstToken(clock, board, attemptRequest);
-          const operation = pool.tracked(trace, requestId, (client, callOptions) =>
-            openStream(client, callOptions),
+          const operation = pool.tracked(
+            trace,
+            requestId,
+            (client, callOptions) => openStream(client, callOptions),
+            facts.span,
           );
           return open(chain, operation, scope, trace, requestId, meter, hedged);
         },
@@ -498,43 +452,36 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
 
     route(request, requestOptions = {}) {
-      const deep = tooDeep(request, maxNesting);
-      if (deep !== undefined)
-        throw invalidRequest(
-          `The request is nested too deeply (over ${maxNesting} levels at ${deep}).`,
-          deep,
-        );
+      refuseDeepNesting(request);
       return planner.plan(request, requestOptions.headers, requestOptions.access?.models).decision;
     },
 
     async embeddings(request, requestOptions = {}) {
-      const requestId = requestOptions.requestId ?? newRequestId();
-      const startedAt = Date.now();
-      const startedClock = clock.now();
-      const trace = new RequestTrace();
-      const facts: Omit<RequestFacts, 'latencyMs'> = {
-        ...baseFacts(requestId, startedAt, request as unknown as ChatRequest, requestOptions, trace),
+      const { requestId, startedClock, trace, facts } = begin(request as unknown as ChatRequest, {
+        ...requestOptions,
         api: 'embeddings',
-        stream: false,
-      };
+      });
       try {
         const chain = embeddingsChain(request.model, config.models, planner.names).filter(
           (name) => !requestOptions.access?.models || requestOptions.access.models.has(name),
         );
         if (chain.length === 0) throw modelNotAllowed(request.model);
-        await admitKey(requestOptions.access, { tokens: 0, costUsd: 0 }, facts);
-        const deep = tooDeep(request.input, maxNesting);
-        if (deep !== undefined)
-          throw invalidRequest(`input is nested too deeply (over ${maxNesting} levels).`, 'input');
+        await keyAdmissions.admit(requestOptions.access, { tokens: 0, costUsd: 0 }, facts);
+        refuseDeepNesting(request.input, 'input');
         const scope = newScope(requestOptions);
-        const operation = pool.tracked(trace, requestId, async (client, callOptions) => {
-          if (!client.embeddings) {
-            throw new GatewayError('invalid_request', `${client.spec.name} does not serve embeddings`, {
-              param: 'model',
-            });
-          }
-          return (await client.embeddings(request, callOptions)).response;
-        });
+        const operation = pool.tracked(
+          trace,
+          requestId,
+          async (client, callOptions) => {
+            if (!client.embeddings) {
+              throw new GatewayError('invalid_request', `${client.spec.name} does not serve embeddings`, {
+                param: 'model',
+              });
+            }
+            return (await client.embeddings(request, callOptions)).response;
+          },
+          facts.span,
+        );
         let opened: Opened<Awaited<ReturnType<typeof operation>>>;
         try {
           opened = await runChain(

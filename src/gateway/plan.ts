@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { Priority } from '../config/schema.ts';
 import { GatewayError, invalidRequest } from '../errors.ts';
+import { tooDeep } from '../lib/depth.ts';
 import type { RandomSource } from '../lib/random.ts';
 import { type Analyze, createAnalyzer, ruleText } from '../routing/analyze.ts';
 import { decideRoute } from '../routing/decide.ts';
@@ -135,6 +136,19 @@ export function noRouteError(noRoute: NoRoute): GatewayError {
     return new GatewayError('no_eligible_model', noRoute.reason, { param: 'messages' });
   if (noRoute.retryAfterMs !== undefined) return rateLimited(noRoute.reason, [noRoute.retryAfterMs]);
   return new GatewayError('no_model_available', noRoute.reason);
+}
+
+/** Requests nested deeper than this are refused (400): every converter below is recursive. */
+const maxNesting = 64;
+
+/** A 400 naming where the value nests too deeply, before any recursive converter sees it. */
+export function refuseDeepNesting(value: unknown, param?: string): void {
+  const deep = tooDeep(value, maxNesting);
+  if (deep === undefined) return;
+  throw invalidRequest(
+    `The request is nested too deeply (over ${maxNesting} levels at ${deep}).`,
+    param ?? deep,
+  );
 }
 
 export function modelNotAllowed(model: string): GatewayError {

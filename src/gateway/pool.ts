@@ -8,7 +8,7 @@
 import type { ModelSpec } from '../config/model-spec.ts';
 import { abortReasons, countsAgainstModel, GatewayError, logText, UpstreamError } from '../errors.ts';
 import type { RandomSource } from '../lib/random.ts';
-import type { AttemptRecord, GatewayEvents } from '../observability/events.ts';
+import type { AttemptRecord, GatewayEvents, RequestSpan } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
 import { BreakerPolicy } from '../resilience/breaker-policy.ts';
 import { Bulkhead, BulkheadPolicy } from '../resilience/bulkhead.ts';
@@ -111,6 +111,7 @@ export class ModelPool {
     trace: RequestTrace,
     requestId: string,
     call: (client: ModelClient, options: CallOptions, context: AttemptContext) => Promise<T>,
+    span: RequestSpan,
   ): Operation<T> {
     const { clock, board, events } = this.deps;
     return async (context) => {
@@ -120,6 +121,16 @@ export class ModelPool {
       context.budget.take();
       if (context.attempt > 0) trace.retries++;
       const started = clock.now();
+      const attemptSpan = span.startAttempt({
+        model: name,
+        provider: spec.provider,
+        upstreamModel: spec.upstreamModel,
+        attempt: context.attempt,
+        hedge: context.hedge,
+      });
+      const callOptions = this.callOptions(spec, context, requestId);
+      if (attemptSpan.traceparent) callOptions.traceparent = attemptSpan.traceparent;
+      const startedAt = Date.now();
       board.begin(name);
       events.inFlight(name, 1);
       const leave = () => {
@@ -128,14 +139,16 @@ export class ModelPool {
       };
       let value: T;
       try {
-        value = await call(entry.client, this.callOptions(spec, context, requestId), context);
+        value = await call(entry.client, callOptions, context);
       } catch (caught) {
         leave();
         const latencyMs = clock.now() - started;
         const error = asUpstream(caught, spec, context.signal);
         const record = attemptRecord(spec, error.kind, latencyMs, context.hedge, error);
+        record.startedAt = startedAt;
         trace.attempts.push(record);
         events.attempt(requestId, record);
+        attemptSpan.end(record);
         if (error.kind === 'rate_limited') board.coolDown(name, error.retryAfterMs ?? 1000);
         if (countsAgainstModel(error.kind)) board.recordFailure(name, latencyMs);
         throw error;
@@ -145,6 +158,7 @@ export class ModelPool {
       const latencyMs = clock.now() - started;
       board.recordSuccess(name, latencyMs);
       const record = attemptRecord(spec, 'success', latencyMs, context.hedge);
+      record.startedAt = startedAt;
       trace.attempts.push(record);
       context.lifetime.defer((failure) => {
         leave();
@@ -157,6 +171,7 @@ export class ModelPool {
           if (countsAgainstModel(error.kind)) board.recordFailure(name, record.latencyMs);
         }
         events.attempt(requestId, record);
+        attemptSpan.end(record);
       });
       return value;
     };

@@ -172,7 +172,10 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
             const delta = choice.delta;
             if (typeof delta.content === 'string') segment.text += delta.content;
             if (delta.tool_calls && delta.tool_calls.length > 0) toolCallSent = true;
-            if (choice.finish_reason) finishSent = true;
+            if (choice.finish_reason) {
+              finishSent = true;
+              trace.finishReason = choice.finish_reason;
+            }
           }
           // Usage-only chunks are summed and sent once, at the end.
           if (chunk.choices.length > 0 && !isEmptyChunk(chunk)) {

@@ -26,6 +26,8 @@ export class RequestTrace {
   ttftMs: number | undefined;
   /** A hedge request was started. */
   hedged = false;
+  /** How the answer ended (`stop`, `length`, `tool_calls`...), once it did. */
+  finishReason: string | undefined;
   readonly segments: Segment[] = [];
 
   get fallbacks(): number {

@@ -2,7 +2,7 @@
 import type { GatewayConfig } from '../config/load.ts';
 import type { Priority, RawConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors.ts';
-import type { EventBus, FrontDoor, ModelStatus } from '../observability/events.ts';
+import type { EventBus, FrontDoor, ModelStatus, RequestTracer } from '../observability/events.ts';
 import type { GatewayLogger } from '../observability/logger.ts';
 import type { SimulatedControl } from '../providers/simulated/index.ts';
 import type { Clock } from '../resilience/clock.ts';
@@ -31,6 +31,8 @@ export interface GatewayOptions {
   store?: Store;
   /** This instance's id within a fleet (default: random). */
   instanceId?: string;
+  /** Request and attempt spans (OpenTelemetry); default: none, at no cost. */
+  tracer?: RequestTracer;
 }
 
 export interface RequestOptions {

@@ -6,6 +6,8 @@ import type { FailureKind } from '../errors.ts';
 import type { BreakerTransition } from '../resilience/breaker.ts';
 
 export interface AttemptRecord {
+  /** Wall-clock ms when the attempt started. */
+  startedAt?: number;
   model: string;
   provider: string;
   outcome: 'success' | FailureKind;
@@ -86,6 +88,46 @@ export interface ModelStatus {
 export interface ModelStatusSource {
   modelStatus(): ModelStatus[];
 }
+
+/**
+ * Tracing, as the gateway calls it: one span per request and a child per upstream attempt. The
+ * default does nothing and allocates nothing; `observability/otel.ts` exports spans over OTLP.
+ */
+export interface RequestTracer {
+  /** A request starts. `traceparent`: the client's W3C header, continued when valid. */
+  startRequest(info: {
+    requestId: string;
+    api: FrontDoor;
+    requestedModel: string;
+    stream: boolean;
+    traceparent: string | undefined;
+    startedAt: number;
+  }): RequestSpan;
+}
+
+export interface RequestSpan {
+  /** An upstream attempt starts; its `traceparent` is sent upstream. */
+  startAttempt(info: {
+    model: string;
+    provider: string;
+    upstreamModel: string;
+    attempt: number;
+    hedge: boolean;
+  }): AttemptSpan;
+  /** The request ended: everything the summary holds (decision, usage, cost, status, content when logged). */
+  end(summary: RequestSummary, finishReasons: readonly string[]): void;
+}
+
+export interface AttemptSpan {
+  /** W3C traceparent for the upstream call, if tracing is on. */
+  readonly traceparent: string | undefined;
+  end(record: AttemptRecord): void;
+}
+
+const noAttemptSpan: AttemptSpan = { traceparent: undefined, end: () => {} };
+const noRequestSpan: RequestSpan = { startAttempt: () => noAttemptSpan, end: () => {} };
+/** The tracer when tracing is off: free. */
+export const noTracer: RequestTracer = { startRequest: () => noRequestSpan };
 
 export interface GatewayEvents {
   attempt(requestId: string, record: AttemptRecord): void;

@@ -24,6 +24,8 @@ export interface CallOptions {
    */
   timeouts: { connectMs: number; firstTokenMs: number; idleMs: number; totalMs: number };
   requestId: string;
+  /** W3C trace context for the upstream call (tracing on). */
+  traceparent?: string;
 }
 
 /** What the upstream said besides the body: status and its own view of our rate-limit budget. */

@@ -82,7 +82,7 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
       const response = await deps.http.sendText(
         {
           url,
-          headers: headers ? { ...setup.headers, ...headers } : setup.headers,
+          headers: withTrace(headers ? { ...setup.headers, ...headers } : setup.headers, options),
           body: JSON.stringify(body),
         },
         options,
@@ -100,7 +100,7 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
       const response = await deps.http.send(
         {
           url,
-          headers: headers ? { ...streamHeaders, ...headers } : streamHeaders,
+          headers: withTrace(headers ? { ...streamHeaders, ...headers } : streamHeaders, options),
           body: JSON.stringify(body),
         },
         options,
@@ -125,6 +125,11 @@ export function createUpstream(deps: ProviderDeps, setup: UpstreamSetup): Upstre
       };
     },
   };
+}
+
+/** The call's trace context goes upstream (W3C `traceparent`), when tracing is on. */
+function withTrace(headers: Record<string, string>, options: CallOptions): Record<string, string> {
+  return options.traceparent ? { ...headers, traceparent: options.traceparent } : headers;
 }
 
 /** SSE events off the body; a mid-body transport failure (reset, idle timeout) is classified. */
