@@ -2,7 +2,7 @@
  * Switchyard as a library.
  *
  * @example
- * import { createGateway } from 'switchyard';
+ * import { createGateway } from 'switchyard-gateway';
  * const gateway = createGateway({ config: { models: { 'gpt-4o-mini': { provider: 'openai', api_key: process.env.OPENAI_API_KEY } } } });
  * const { completion, meta } = await gateway.chat({ model: 'auto', messages: [{ role: 'user', content: 'Hi?' }] });
  */
