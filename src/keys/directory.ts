@@ -145,7 +145,8 @@ export class KeyDirectory {
     this.onChange?.(parsed.id, parsed.change as KeyChange);
   }
 
-  private async refreshCount(): Promise<void> {
+  /** Re-read how many keys exist. */
+  async refreshCount(): Promise<void> {
     this.count = (await this.options.store.setMembers(stateKeys.keyIndex())).length;
   }
 }

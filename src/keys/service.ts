@@ -98,6 +98,7 @@ export class KeyService {
   private overviewAt = 0;
   private overviewLoading: Promise<KeyOverview[]> | undefined;
   private storeErrorLogged = false;
+  private confirmTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly options: KeyServiceOptions,
@@ -120,7 +121,8 @@ export class KeyService {
     this.usage = new KeyUsageRecorder({ store: options.store, database, now: this.now, onError });
     this.usageSink = { requestFinished: (summary) => this.usage.requestFinished(summary) };
     this.authenticator = {
-      required: () => this.directory.anyKey,
+      // Fail closed: a fleet instance that could not read the shared keys does not know whether any exist.
+      required: () => this.directory.anyKey || !this.secretConfirmed,
       identify: (key) => this.identify(key),
       idOf: (key) => this.hasher.idOf(key),
     };
@@ -147,6 +149,7 @@ export class KeyService {
         );
       }
       const service = new KeyService(options, database, new KeyHasher(secret), source, confirmed);
+      if (!confirmed) service.retryConfirming();
       await service.directory.start();
       if (database) await service.usage.seed(await service.directory.list(), true);
       return service;
@@ -250,6 +253,7 @@ export class KeyService {
 
   /** Write the usage tallies, stop listening, close the database. */
   async close(): Promise<void> {
+    clearInterval(this.confirmTimer);
     this.directory.close();
     try {
       await this.usage.close();
@@ -285,6 +289,17 @@ export class KeyService {
     return grant;
   }
 
+  /** Until the fleet secret is known, look for it every second (the store says when it is back). */
+  private retryConfirming(): void {
+    this.confirmTimer = setInterval(() => {
+      this.confirmSecret().then(
+        () => clearInterval(this.confirmTimer),
+        () => {},
+      );
+    }, 1000);
+    this.confirmTimer.unref();
+  }
+
   /** A fleet secret read while the store was unreachable is re-read once it is back. */
   private async confirmSecret(): Promise<void> {
     if (this.secretConfirmed) return;
@@ -301,8 +316,10 @@ export class KeyService {
     });
     this.hasher = new KeyHasher(secret);
     this.secretSource = source;
+    await this.directory.refreshCount(); // before `required()` stops failing closed
     this.secretConfirmed = true;
     this.grants.clear();
+    this.options.logger.info({}, 'virtual keys: the fleet key secret is known again; keys are accepted');
   }
 
   private checkModels(models: readonly string[] | null | undefined): void {

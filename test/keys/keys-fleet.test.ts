@@ -37,9 +37,11 @@ describe('virtual keys across two instances sharing Redis', () => {
   let b: KeysGateway;
   let folder: string;
   before(async () => {
+    // A loaded test machine can take longer than the default 250 ms for a command: these tests are
+    // about keys on shared state, not about degrading to local state (the failover tests are).
     redis = await startRedisServer();
     folder = mkdtempSync(join(tmpdir(), 'switchyard-keys-fleet-'));
-    const state = { redis: { url: redis.url, prefix: `keys-fleet-${process.pid}:` } };
+    const state = { redis: { url: redis.url, prefix: `keys-fleet-${process.pid}:`, command_timeout: 2 } };
     a = await startKeysGateway({
       models,
       state,
@@ -149,5 +151,41 @@ describe('virtual keys across two instances sharing Redis', () => {
     console.log(
       `fleet budget: admitted ${admitted} of 30 across two instances; spent $${read.usage.spend_usd} of $${budgetUsd}`,
     );
+  });
+});
+
+describe('an instance that starts while Redis does not answer', () => {
+  it('fails closed (401 for every request, 503 for making keys) until Redis answers, then accepts the fleet keys', async () => {
+    const redis = await startRedisServer();
+    const state = { redis: { url: redis.url, prefix: `keys-late-${process.pid}:` } };
+    const first = await startKeysGateway({ models, state });
+    let late: KeysGateway | undefined;
+    try {
+      const created = await first.createKey({ name: 'made-before' });
+      redis.pause();
+      late = await startKeysGateway({ models, state });
+      const lateGateway = late;
+      assert.equal((await fetch(`${late.url}/v1/models`)).status, 401, 'no key: refused, not open');
+      assert.equal(
+        (await failure(late.clientFor(created.key).chat.completions.create(hello('cheap'))))?.status,
+        401,
+      );
+      assert.equal((await late.admin('POST', '/admin/keys', { name: 'while-down' })).status, 503);
+      redis.resume();
+      const waited = await eventually(
+        async () =>
+          (await failure(lateGateway.clientFor(created.key).chat.completions.create(hello('cheap')))) ===
+          undefined,
+        8000,
+      );
+      console.log(`the late instance accepted the fleet's key ${waited} ms after Redis answered again`);
+      assert.equal((await fetch(`${late.url}/v1/models`)).status, 401);
+      const made = await late.createKey({ name: 'after' });
+      await first.clientFor(made.key).chat.completions.create(hello('cheap'));
+    } finally {
+      redis.resume();
+      await Promise.all([first.close(), late?.close()]);
+      await redis.stop();
+    }
   });
 });
