@@ -384,6 +384,8 @@ export class FailoverStore implements Store {
     this.checking = true;
     try {
       await this.remote.ping();
+      // The subscriber reconnects on its own schedule: shared again only once it hears the fleet.
+      if (this.remote.waitUntilReady && !(await this.remote.waitUntilReady(this.checkIntervalMs))) return;
       await this.replaySpend();
       // Nothing awaits between the last replay and the switch, so no local spend is left behind.
       const since = this.degradedSince;
