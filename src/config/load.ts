@@ -27,6 +27,7 @@ export interface GatewayConfig {
   observability: ParsedConfig['observability'];
   state: ParsedConfig['state'];
   responses: ParsedConfig['responses'];
+  cache: ParsedConfig['cache'];
 }
 
 /** Read and validate a config file. Throws ConfigError with every problem found. */
@@ -88,6 +89,7 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     observability: parsed.observability,
     state: parsed.state,
     responses: parsed.responses,
+    cache: parsed.cache,
   };
 }
 

@@ -270,6 +270,20 @@ export const responsesSchema = z.strictObject({
   store_path: z.string().optional(),
 });
 
+export const cacheSchema = z.strictObject({
+  /** Answer repeated deterministic requests from the cache (off by default). */
+  enabled: z.boolean().default(false),
+  /** Seconds an answer stays. */
+  ttl: seconds.default(3600),
+  /** Bounds of the in-memory cache (the oldest go first); with state.redis only ttl bounds it. */
+  max_entries: positiveInt.default(10_000),
+  max_bytes: positiveInt.default(64 * 1024 * 1024),
+  /** Answers larger than this are not stored. */
+  max_entry_bytes: positiveInt.default(1024 * 1024),
+  /** Serve one client key's cached answer to another (off: each key has its own cache). */
+  shared_across_keys: z.boolean().default(false),
+});
+
 export const configSchema = z.strictObject({
   server: serverSchema.default(() => serverSchema.parse({})),
   models: z
@@ -279,6 +293,7 @@ export const configSchema = z.strictObject({
   resilience: resilienceSchema.default(() => resilienceSchema.parse({})),
   observability: observabilitySchema.default(() => observabilitySchema.parse({})),
   state: stateSchema.default({}),
+  cache: cacheSchema.default(() => cacheSchema.parse({})),
   responses: responsesSchema.default(() => responsesSchema.parse({})),
 });
 

@@ -38,6 +38,7 @@ export interface RequestFacts {
   onFinish?: (summary: RequestSummary) => void;
   /** The request's trace span (a no-op when tracing is off). */
   span: RequestSpan;
+  cache?: 'hit' | 'miss';
 }
 
 /** USD for `usage` at the model's rates: uncached input, cache reads, cache writes, output. */
@@ -123,6 +124,7 @@ export class Accountant {
       errorMessage: error ? truncate(error.detail ?? error.message, 2000) : undefined,
       reason: facts.decision?.reason,
     };
+    if (facts.cache) summary.cache = facts.cache;
     return summary;
   }
 }

@@ -8,11 +8,10 @@
  * (`stream-failover.ts`) -> one summary (`accounting.ts`) on the event bus.
  */
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { type GatewayConfig, normalizeConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { RawConfig } from '../config/schema.ts';
-import { GatewayError, invalidRequest, logText, UpstreamError } from '../errors.ts';
+import { logText, UpstreamError } from '../errors.ts';
 import { type RandomSource, seededRandom } from '../lib/random.ts';
 import { createScrubber } from '../lib/secrets.ts';
 import { EventBus, noTracer } from '../observability/events.ts';
@@ -22,46 +21,27 @@ import { createModelClient } from '../providers/registry.ts';
 import { isSimulatedClient } from '../providers/simulated/index.ts';
 import type { ModelClient, ProviderDeps } from '../providers/types.ts';
 import { systemClock } from '../resilience/clock.ts';
-import { type ChainOptions, type Opened, runChain } from '../resilience/fallback.ts';
 import { HealthBoard } from '../resilience/health-board.ts';
 import { HealthChecker } from '../resilience/health-checker.ts';
-import { HedgeBudget, runHedged } from '../resilience/hedge.ts';
-import { isRefusal, Limiter } from '../resilience/limiter.ts';
-import type { Operation, WorkMeter } from '../resilience/policy.ts';
-import { RequestScope } from '../resilience/request-scope.ts';
+import { HedgeBudget } from '../resilience/hedge.ts';
+import { Limiter } from '../resilience/limiter.ts';
 import { countTokens } from '../routing/tokenizer.ts';
-import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
-import type { ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
-import { Accountant, accountantUsage, baseFacts, type RequestFacts } from './accounting.ts';
+import type { ChatRequest } from '../types/openai.ts';
+import { Accountant } from './accounting.ts';
+import { ResponseCache } from './cache.ts';
 import { KeyAdmissions } from './key-admission.ts';
-import { chainFailure } from './outcome.ts';
-import {
-  embeddingsChain,
-  headerValue,
-  modelNotAllowed,
-  noRouteError,
-  Planner,
-  refuseDeepNesting,
-} from './plan.ts';
-import { countsAgainst, ModelPool, type ResilienceSettings } from './pool.ts';
-import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
-import { RequestTrace } from './trace.ts';
-import type {
-  AccessGrant,
-  BatchResult,
-  Gateway,
-  GatewayOptions,
-  ModelStatus,
-  RequestEstimate,
-  RequestOptions,
-  ResponseMeta,
-} from './types.ts';
-import { neverAborted, newRequestId, resilienceSettings, secretsOf, storeFor } from './wiring.ts';
+import { Planner, refuseDeepNesting } from './plan.ts';
+import { countsAgainst, ModelPool } from './pool.ts';
+import { asGatewayError, runChat, runEmbeddings } from './run-chat.ts';
+import { runStream } from './run-stream.ts';
+import { RequestRunner } from './runner.ts';
+import type { BatchResult, Gateway, GatewayOptions, ModelStatus } from './types.ts';
+import { resilienceSettings, secretsOf, storeFor } from './wiring.ts';
 
 export type * from './types.ts';
 
 /** Output tokens assumed for a rate-limit reservation when the client sets no limit. */
-const expectedOutputTokens = 256;
+const _expectedOutputTokens = 256;
 
 const probeRequest: ChatRequest = {
   model: 'probe',
@@ -151,6 +131,20 @@ export function createGateway(options: GatewayOptions): Gateway {
     countTokens(text, { exactChars: config.routing.analysis.exact_count_chars }).tokens;
   const accountant = new Accountant(specs, count);
   const keyAdmissions = new KeyAdmissions(limiter, specs, onStoreError);
+  const cache = config.cache.enabled
+    ? new ResponseCache(
+        {
+          ttlMs: config.cache.ttl * 1000,
+          maxBytes: config.cache.max_bytes,
+          maxEntries: config.cache.max_entries,
+          maxEntryBytes: config.cache.max_entry_bytes,
+          sharedAcrossKeys: config.cache.shared_across_keys,
+          shared: config.state.redis !== undefined,
+        },
+        store,
+      )
+    : undefined;
+
   const healthChecker = new HealthChecker(
     config.models
       .filter((spec) => spec.healthCheck.enabled)
@@ -182,133 +176,24 @@ export function createGateway(options: GatewayOptions): Gateway {
   );
   board.onDegraded = (model) => healthChecker.nudge(model);
 
-  /** Hedging: on for every request by config, or per request with `x-switchyard-hedge: true|false`. */
-  function wantsHedge(requestOptions: RequestOptions): boolean {
-    const asked = headerValue(requestOptions.headers, 'x-switchyard-hedge');
-    if (asked === 'true' || asked === '1') return true;
-    if (asked === 'false' || asked === '0') return false;
-    return config.resilience.hedging.enabled;
-  }
-
-  function meterFor(features: RequestFeatures, trace: RequestTrace): WorkMeter {
-    return {
-      estimate: features.promptTokens + (features.maxOutputTokens ?? expectedOutputTokens),
-      actual(target) {
-        for (let i = trace.segments.length - 1; i >= 0; i--) {
-          const segment = trace.segments[i]!;
-          if (segment.model === target && segment.usage) return segment.usage.total_tokens;
-        }
-        return undefined;
-      },
-    };
-  }
-
-  /** Run the chain for one request, hedged when asked: the first model (and attempt) that succeeds. */
-  function open<T>(
-    chain: readonly string[],
-    operation: Operation<T>,
-    scope: RequestScope,
-    trace: RequestTrace,
-    requestId: string,
-    meter: WorkMeter,
-    hedged: boolean,
-  ): Promise<Opened<T>> {
-    const options = (hedge: boolean): ChainOptions => pool.chainOptions(trace, requestId, meter, hedge);
-    if (!hedged || chain.length < 2) return runChain(pool.targets(chain), operation, scope, options(false));
-    const primary = board.model(chain[0]!);
-    const delay =
-      settings.hedging.delayMs ??
-      primary?.recentLatency.quantile(settings.hedging.quantile) ??
-      primary?.spec.timeouts.firstTokenMs ??
-      1000;
-    return runHedged(
-      chain,
-      (branch, branchScope, hedge) => runChain(pool.targets(branch), operation, branchScope, options(hedge)),
-      scope,
-      clock,
-      delay,
-      hedges,
-      () => {
-        trace.hedged = true;
-      },
-    );
-  }
-
-  /** Plan a chat request and admit it against its key's limits, or throw the error its client gets. */
-  async function planChat(
-    request: ChatRequest,
-    requestOptions: RequestOptions,
-    facts: Omit<RequestFacts, 'latencyMs'>,
-  ): Promise<{
-    features: RequestFeatures;
-    decision: RouteDecision;
-    rateLimitHeaders?: Record<string, string>;
-  }> {
-    refuseDeepNesting(request);
-    const planned = planner.plan(request, requestOptions.headers, requestOptions.access?.models);
-    if (planned.decision.model === undefined) throw noRouteError(planned.decision);
-    facts.features = planned.features;
-    facts.decision = planned.decision;
-    const chain = [planned.decision.model, ...planned.decision.fallbacks];
-    const rateLimitHeaders = await keyAdmissions.admit(
-      requestOptions.access,
-      keyAdmissions.estimate(planned.features, chain),
-      facts,
-    );
-    return { features: planned.features, decision: planned.decision, rateLimitHeaders };
-  }
-
-  /** What every request starts with: its id, its clock start, its trace and the facts its summary is built from. */
-  function begin(request: ChatRequest, requestOptions: RequestOptions) {
-    const requestId = requestOptions.requestId ?? newRequestId();
-    const trace = new RequestTrace();
-    const facts = baseFacts(requestId, Date.now(), request, requestOptions, trace, tracer);
-    return { requestId, startedClock: clock.now(), trace, facts };
-  }
-
-  function newScope(requestOptions: RequestOptions): RequestScope {
-    return new RequestScope(
-      clock,
-      requestOptions.signal ?? neverAborted,
-      settings.requestDeadlineMs,
-      settings.maxAttemptsTotal,
-    );
-  }
-
-  function finish(
-    facts: Omit<RequestFacts, 'latencyMs'>,
-    startedClock: number,
-    request: { messages?: unknown },
-    response?: () => string,
-  ): void {
-    const summary = accountant.summarize({ ...facts, latencyMs: clock.now() - startedClock });
-    if (config.observability.request_log.log_content) {
-      summary.content = { request: request.messages, response: response?.() ?? '' };
-    }
-    facts.onFinish?.(summary);
-    events.requestFinished(summary);
-    const reason = facts.trace?.finishReason;
-    facts.span.end(summary, reason ? [reason] : []);
-  }
-
-  function metaOf(
-    requestId: string,
-    decision: RouteDecision,
-    features: RequestFeatures,
-    trace: RequestTrace,
-    rateLimitHeaders?: Record<string, string>,
-  ): ResponseMeta {
-    const meta: ResponseMeta = {
-      requestId,
-      model: trace.model ?? decision.model,
-      task: features.task,
-      priority: decision.priority,
-      fallbacks: trace.fallbacks,
-      decision,
-    };
-    if (rateLimitHeaders) meta.rateLimitHeaders = rateLimitHeaders;
-    return meta;
-  }
+  const runner = new RequestRunner({
+    config,
+    clock,
+    logger,
+    events,
+    tracer,
+    specs,
+    pool,
+    planner,
+    board,
+    settings,
+    hedges,
+    accountant,
+    keyAdmissions,
+    cache,
+    countTokens: count,
+    onStoreError,
+  });
 
   const gateway: Gateway = {
     config,
@@ -317,200 +202,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     health: board,
     store,
 
-    async chat(request, requestOptions = {}) {
-      const { requestId, startedClock, trace, facts } = begin(request, requestOptions);
-      try {
-        const { features, decision, rateLimitHeaders } = await planChat(request, requestOptions, facts);
-        const scope = newScope(requestOptions);
-        const hedged = wantsHedge(requestOptions);
-        if (hedged) hedges.credit();
-        const upstreamRequest: ChatRequest = { ...request, stream: false };
-        const operation = pool.tracked(
-          trace,
-          requestId,
-          async (client, callOptions) => {
-            const { completion, meta } = await client.chat(upstreamRequest, callOptions);
-            board.observeUpstreamBudget(client.spec.name, meta.budget);
-            return completion;
-          },
-          facts.span,
-        );
-        let opened: Opened<Awaited<ReturnType<typeof operation>>>;
-        try {
-          opened = await open(
-            [decision.model, ...decision.fallbacks],
-            operation,
-            scope,
-            trace,
-            requestId,
-            meterFor(features, trace),
-            hedged,
-          );
-        } catch (error) {
-          scope.cancelRemaining(); // a hedge or retry still in flight has no one to answer
-          throw chainFailure(error, scope.clientGone);
-        } finally {
-          scope.close();
-        }
-        const completion = opened.value;
-        const segment = trace.segment(opened.target, features.promptTokens);
-        segment.usage = completion.usage;
-        segment.text = completion.choices[0]?.message.content ?? '';
-        trace.finishReason = completion.choices[0]?.finish_reason ?? undefined;
-        trace.model = opened.target;
-        trace.ttftMs = clock.now() - startedClock;
-        opened.lifetime.end();
-        finish(facts, startedClock, request, () => segment.text);
-        // No usage from the upstream: the client gets the gateway's own count (as the log does).
-        completion.usage ??= accountantUsage(accountant.segmentUsage(segment));
-        return { completion, meta: metaOf(requestId, decision, features, trace, rateLimitHeaders) };
-      } catch (error) {
-        facts.error = asGatewayError(error);
-        finish(facts, startedClock, request);
-        throw facts.error;
-      }
-    },
+    chat: (request, requestOptions = {}) => runChat(runner, request, requestOptions),
 
-    async chatStream(request, requestOptions = {}) {
-      const { requestId, startedClock, trace, facts } = begin(request, requestOptions);
-      let planned: Awaited<ReturnType<typeof planChat>>;
-      try {
-        planned = await planChat(request, requestOptions, facts);
-      } catch (error) {
-        facts.error = asGatewayError(error);
-        finish(facts, startedClock, request);
-        throw facts.error;
-      }
-      const { features, decision } = planned;
-      const scope = newScope(requestOptions);
-      const hedged = wantsHedge(requestOptions);
-      if (hedged) hedges.credit();
-      const meter = meterFor(features, trace);
-      const inner = failoverStream({
-        request: { ...request, stream: true },
-        requestId,
-        trace,
-        scope,
-        clock,
-        logger,
-        chain: [decision.model, ...decision.fallbacks],
-        spec: (name) => specs.get(name),
-        promptTokens: features.promptTokens,
-        countTokens: count,
-        open: (chain, attemptRequest) => {
-          const openStream = openUntilFirstToken(clock, board, attemptRequest);
-          const operation = pool.tracked(
-            trace,
-            requestId,
-            (client, callOptions) => openStream(client, callOptions),
-            facts.span,
-          );
-          return open(chain, operation, scope, trace, requestId, meter, hedged);
-        },
-      });
-      // Pull the first chunk now, so failures before any output become a plain error
-      // response (with the right status) instead of a broken stream.
-      let first: IteratorResult<ChatCompletionChunk>;
-      try {
-        first = await inner.next();
-      } catch (error) {
-        scope.close();
-        facts.error = asGatewayError(error);
-        finish(facts, startedClock, request, () => trace.text);
-        throw facts.error;
-      }
-      const meta = metaOf(requestId, decision, features, trace, planned.rateLimitHeaders);
-      async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
-        let ended = first.done === true;
-        try {
-          if (!first.done) yield first.value;
-          for (;;) {
-            const next = await inner.next();
-            if (next.done) {
-              ended = true;
-              break;
-            }
-            meta.model = trace.model ?? meta.model;
-            meta.fallbacks = trace.fallbacks;
-            yield next.value;
-          }
-        } catch (error) {
-          facts.error = asGatewayError(error);
-          throw facts.error;
-        } finally {
-          // Stopped before the end without a failure: the consumer (the client) went away.
-          if (!facts.error && (!ended || scope.clientGone)) {
-            facts.error = new GatewayError('client_closed_request', 'the client closed the request');
-          }
-          // A consumer that stops early (client gone) must cancel the upstream call.
-          await inner.return(undefined).catch(() => {});
-          scope.close();
-          finish(facts, startedClock, request, () => trace.text);
-        }
-      }
-      return { meta, chunks: chunks() };
-    },
+    chatStream: (request, requestOptions = {}) => runStream(runner, request, requestOptions),
 
     route(request, requestOptions = {}) {
       refuseDeepNesting(request);
       return planner.plan(request, requestOptions.headers, requestOptions.access?.models).decision;
     },
 
-    async embeddings(request, requestOptions = {}) {
-      const { requestId, startedClock, trace, facts } = begin(request as unknown as ChatRequest, {
-        ...requestOptions,
-        api: 'embeddings',
-      });
-      try {
-        const chain = embeddingsChain(request.model, config.models, planner.names).filter(
-          (name) => !requestOptions.access?.models || requestOptions.access.models.has(name),
-        );
-        if (chain.length === 0) throw modelNotAllowed(request.model);
-        await keyAdmissions.admit(requestOptions.access, { tokens: 0, costUsd: 0 }, facts);
-        refuseDeepNesting(request.input, 'input');
-        const scope = newScope(requestOptions);
-        const operation = pool.tracked(
-          trace,
-          requestId,
-          async (client, callOptions) => {
-            if (!client.embeddings) {
-              throw new GatewayError('invalid_request', `${client.spec.name} does not serve embeddings`, {
-                param: 'model',
-              });
-            }
-            return (await client.embeddings(request, callOptions)).response;
-          },
-          facts.span,
-        );
-        let opened: Opened<Awaited<ReturnType<typeof operation>>>;
-        try {
-          opened = await runChain(
-            pool.targets(chain),
-            operation,
-            scope,
-            pool.chainOptions(trace, requestId, { estimate: 0, actual: () => undefined }),
-          );
-        } catch (error) {
-          scope.cancelRemaining();
-          throw chainFailure(error, scope.clientGone);
-        } finally {
-          scope.close();
-        }
-        opened.lifetime.end();
-        trace.model = opened.target;
-        const usage = opened.value.usage;
-        const segment = trace.segment(opened.target, usage?.prompt_tokens ?? 0);
-        segment.usage = usage
-          ? { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens }
-          : undefined;
-        finish(facts, startedClock, {});
-        return { response: opened.value, model: opened.target, requestId, fallbacks: trace.fallbacks };
-      } catch (error) {
-        facts.error = asGatewayError(error);
-        finish(facts, startedClock, {});
-        throw facts.error;
-      }
-    },
+    embeddings: (request, requestOptions = {}) => runEmbeddings(runner, request, requestOptions),
 
     async batch(requests, batchOptions = {}) {
       const concurrency = Math.max(1, batchOptions.concurrency ?? 10);
@@ -586,7 +287,4 @@ function isNormalized(config: RawConfig | GatewayConfig): config is GatewayConfi
   return Array.isArray((config as GatewayConfig).models);
 }
 
-export function asGatewayError(error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
-  return new GatewayError('internal_error', 'internal error', { cause: error });
-}
+export { asGatewayError };

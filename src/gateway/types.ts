@@ -106,6 +106,8 @@ export interface ResponseMeta {
   decision: RouteDecision;
   /** The key's rate-limit headers (`x-ratelimit-*`), when it has limits. */
   rateLimitHeaders?: Record<string, string>;
+  /** `hit`: answered from the response cache; `miss`: looked up, then stored. */
+  cache?: 'hit' | 'miss';
 }
 
 export interface ChatResult {

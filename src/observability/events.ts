@@ -64,6 +64,8 @@ export interface RequestSummary {
   usageEstimated: boolean;
   /** Per model that delivered part of the answer (what was billed, even when the request failed later). */
   usage: ModelUsage[];
+  /** Answered from the response cache (`hit`, at no cost), or looked up and stored (`miss`). */
+  cache?: 'hit' | 'miss';
   status: number;
   errorCode: string | undefined;
   errorMessage: string | undefined;

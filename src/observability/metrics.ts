@@ -99,6 +99,14 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     labelNames: ['model', 'provider'],
     registers,
   });
+  const cacheLookups = new Counter({
+    name: 'switchyard_cache_total',
+    help: 'Response cache look-ups, by result: hit (answered at no cost) or miss (answered upstream, then stored).',
+    labelNames: ['result'],
+    registers,
+  });
+  const cacheHits = cacheLookups.labels({ result: 'hit' });
+  const cacheMisses = cacheLookups.labels({ result: 'miss' });
   const duration = new Histogram({
     name: 'switchyard_request_duration_seconds',
     help: 'Whole-request latency as the client sees it, retries and fallbacks included.',
@@ -246,6 +254,8 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     },
 
     requestFinished(summary: RequestSummary): void {
+      if (summary.cache === 'hit') cacheHits.inc();
+      else if (summary.cache === 'miss') cacheMisses.inc();
       const model = modelLabel(summary.model ?? summary.attempts[0]?.model ?? summary.requestedModel);
       const entry = childrenOf(model);
       requestsChild(entry, model, summary.status).inc();

@@ -88,6 +88,8 @@ export interface RequestRow {
   stream: boolean;
   reason: string | null;
   content: unknown;
+  /** `hit`: answered from the response cache (cost 0); `miss`: looked up and stored. */
+  cache: string | null;
   /** A client's score of the answer (`POST /v1/feedback`), 0..1. */
   feedback_score: number | null;
   feedback_at: number | null;
@@ -139,6 +141,7 @@ const addedColumns: Array<[string, string]> = [
   ['client_request_id', 'TEXT'],
   ['feedback_score', 'REAL'],
   ['feedback_at', 'INTEGER'],
+  ['cache', 'TEXT'],
 ];
 
 const indexes = `
@@ -172,6 +175,7 @@ const columns = [
   'content',
   'api',
   'client_request_id',
+  'cache',
 ] as const;
 
 export class RequestLog implements Partial<GatewayEvents> {
@@ -312,6 +316,7 @@ export class RequestLog implements Partial<GatewayEvents> {
       content: this.options.logContent && summary.content ? JSON.stringify(summary.content) : null,
       api: summary.api,
       client_request_id: summary.clientRequestId ?? null,
+      cache: summary.cache ?? null,
     };
   }
 

@@ -127,6 +127,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
 export function metaHeaders(meta: ResponseMeta): Record<string, string> {
   return {
     ...meta.rateLimitHeaders,
+    ...(meta.cache ? { 'x-switchyard-cache': meta.cache } : {}),
     'x-switchyard-model': meta.model,
     'x-switchyard-task': meta.task,
     'x-switchyard-fallbacks': String(meta.fallbacks),

@@ -1,0 +1,144 @@
+/**
+ * One streaming chat request: plan, cache (a hit is replayed as a stream), then the stream
+ * fail-over over the chain of policies. The first chunk is pulled before the handle is returned,
+ * so a failure before any output is a plain error (with its status), never a broken stream.
+ */
+import { GatewayError } from '../errors.ts';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
+import { chunksFromCompletion, completionFromChunks } from './cache.ts';
+import { asGatewayError } from './run-chat.ts';
+import type { Facts, Planned, RequestRunner } from './runner.ts';
+import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
+import type { RequestTrace } from './trace.ts';
+import type { RequestOptions, StreamHandle } from './types.ts';
+
+export async function runStream(
+  runner: RequestRunner,
+  request: ChatRequest,
+  requestOptions: RequestOptions,
+): Promise<StreamHandle> {
+  const { pool, board, clock, logger, specs, countTokens, config } = runner.deps;
+  const { requestId, startedClock, trace, facts } = runner.begin(request, requestOptions);
+  let planned: Planned;
+  let cached: Awaited<ReturnType<RequestRunner['lookUp']>>;
+  try {
+    planned = await runner.plan(request, requestOptions, facts);
+    cached = await runner.lookUp(request, requestOptions);
+  } catch (error) {
+    facts.error = asGatewayError(error);
+    runner.finish(facts, startedClock, request);
+    throw facts.error;
+  }
+  if (cached?.hit) return replay(runner, cached.hit, requestId, startedClock, trace, facts, request, planned);
+  if (cached) facts.cache = 'miss';
+  const { features, decision } = planned;
+  const scope = runner.scope(requestOptions);
+  const hedged = runner.hedged(requestOptions);
+  const meter = runner.meter(features, trace);
+  const inner = failoverStream({
+    request: { ...request, stream: true },
+    requestId,
+    trace,
+    scope,
+    clock,
+    logger,
+    chain: [decision.model, ...decision.fallbacks],
+    spec: (name) => specs.get(name),
+    promptTokens: features.promptTokens,
+    countTokens,
+    open: (chain, attemptRequest) => {
+      const openStream = openUntilFirstToken(clock, board, attemptRequest);
+      const operation = pool.tracked(
+        trace,
+        requestId,
+        (client, callOptions) => openStream(client, callOptions),
+        facts.span,
+      );
+      return runner.open(chain, operation, scope, trace, requestId, meter, hedged);
+    },
+  });
+  let first: IteratorResult<ChatCompletionChunk>;
+  try {
+    first = await inner.next();
+  } catch (error) {
+    scope.close();
+    facts.error = asGatewayError(error);
+    runner.finish(facts, startedClock, request, () => trace.text);
+    throw facts.error;
+  }
+  const meta = runner.meta(requestId, planned, trace, cached ? 'miss' : undefined);
+  // A stream to be cached keeps its chunks until it ends (bounded: a long one is not stored).
+  let kept: ChatCompletionChunk[] | undefined = cached ? [] : undefined;
+  let keptChars = 0;
+  const keep = (chunk: ChatCompletionChunk) => {
+    if (!kept) return;
+    keptChars += chunk.choices[0]?.delta.content?.length ?? 0;
+    if (keptChars > config.cache.max_entry_bytes) kept = undefined;
+    else kept.push(chunk);
+  };
+  async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
+    let ended = first.done === true;
+    try {
+      if (!first.done) {
+        keep(first.value);
+        yield first.value;
+      }
+      for (;;) {
+        const next = await inner.next();
+        if (next.done) {
+          ended = true;
+          if (kept && trace.model) {
+            runner.remember(
+              cached?.key,
+              trace.model,
+              completionFromChunks(kept, `chatcmpl-${requestId}`, trace.model),
+            );
+          }
+          break;
+        }
+        keep(next.value);
+        meta.model = trace.model ?? meta.model;
+        meta.fallbacks = trace.fallbacks;
+        yield next.value;
+      }
+    } catch (error) {
+      facts.error = asGatewayError(error);
+      throw facts.error;
+    } finally {
+      // Stopped before the end without a failure: the consumer (the client) went away.
+      if (!facts.error && (!ended || scope.clientGone)) {
+        facts.error = new GatewayError('client_closed_request', 'the client closed the request');
+      }
+      // A consumer that stops early (client gone) must cancel the upstream call.
+      await inner.return(undefined).catch(() => {});
+      scope.close();
+      runner.finish(facts, startedClock, request, () => trace.text);
+    }
+  }
+  return { meta, chunks: chunks() };
+}
+
+/** A cached answer replayed as a stream; the request costs nothing. */
+function replay(
+  runner: RequestRunner,
+  hit: { completion: ChatCompletion; model: string },
+  requestId: string,
+  startedClock: number,
+  trace: RequestTrace,
+  facts: Facts,
+  request: ChatRequest,
+  planned: Planned,
+): StreamHandle {
+  facts.cache = 'hit';
+  trace.model = hit.model;
+  trace.ttftMs = runner.deps.clock.now() - startedClock;
+  const withUsage = request.stream_options?.include_usage === true;
+  async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
+    try {
+      yield* chunksFromCompletion(hit.completion, `chatcmpl-${requestId}`, withUsage);
+    } finally {
+      runner.finish(facts, startedClock, request, () => hit.completion.choices[0]?.message.content ?? '');
+    }
+  }
+  return { meta: runner.meta(requestId, planned, trace, 'hit'), chunks: chunks() };
+}
