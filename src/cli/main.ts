@@ -108,7 +108,9 @@ async function start(options: { config?: string; port?: number; host?: string })
   } catch (error) {
     return reportConfigError(error);
   }
-  if (options.port !== undefined) config.server.port = options.port;
+  // --port, else the PORT variable (as hosting platforms set it), else the config's port.
+  const port = options.port ?? (process.env.PORT ? parsePort(process.env.PORT) : undefined);
+  if (port !== undefined) config.server.port = port;
   if (options.host !== undefined) config.server.host = options.host;
   const running = await startServer(config);
   process.stderr.write(`${notice}\n`);

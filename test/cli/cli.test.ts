@@ -95,4 +95,31 @@ describe('switchyard start', () => {
     assert.equal(finish, 'stop', 'the in-flight stream finished during the drain');
     assert.equal(await exited, 0);
   });
+
+  it('takes its port from PORT when --port is not given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+    const port = 40_000 + Math.floor(Math.random() * 20_000);
+    const child = spawn(process.execPath, [bin, 'start'], {
+      cwd: dir,
+      env: { ...cleanEnv, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let stdout = '';
+        const timer = setTimeout(() => reject(new Error('no listening line')), 20_000);
+        child.stdout.on('data', (data) => {
+          stdout += data;
+          const match = /^switchyard listening on (\S+)$/m.exec(stdout);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
+        });
+      });
+      assert.equal(line, `http://127.0.0.1:${port}`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
 });
