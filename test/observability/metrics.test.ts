@@ -76,6 +76,7 @@ describe('GET /metrics', () => {
     assert.deepEqual(names, [
       'switchyard_attempts_total',
       'switchyard_breaker_state',
+      'switchyard_cache_total',
       'switchyard_cost_usd_total',
       'switchyard_fallbacks_total',
       'switchyard_in_flight_requests',
