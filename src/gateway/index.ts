@@ -257,9 +257,22 @@ export function createGateway(options: GatewayOptions): Gateway {
           healthScore: view.breaker === 'open' ? 0 : model.successRate,
           inFlight: model.inFlight,
           latencyMs: model.latencyMs,
+          inRotation: board.isInRotation(model.spec.name),
         });
       }
       return statuses;
+    },
+
+    async setInRotation(model, inRotation) {
+      if (!specs.has(model)) return false;
+      await board.setInRotation(model, inRotation);
+      return true;
+    },
+
+    resetBreaker(model) {
+      if (!specs.has(model)) return false;
+      board.resetBreaker(model);
+      return true;
     },
 
     startHealthChecks() {

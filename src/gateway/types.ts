@@ -163,6 +163,10 @@ export interface Gateway {
   modelStatus(): ModelStatus[];
   /** Start active health probes (the server does this; library users may). */
   startHealthChecks(): void;
+  /** Take a model out of rotation (false) or put it back (true), for the whole fleet. False: no such model. */
+  setInRotation(model: string, inRotation: boolean): Promise<boolean>;
+  /** Close a model's breaker now (an operator saw it recover). False: no such model. */
+  resetBreaker(model: string): boolean;
   /** Runtime control of a simulated model, if `name` is one. */
   simulation(name: string): SimulatedControl | undefined;
   close(): Promise<void>;

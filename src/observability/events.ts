@@ -84,6 +84,8 @@ export interface ModelStatus {
   healthScore: number;
   inFlight: number;
   latencyMs: number | undefined;
+  /** False while an operator has it out of rotation. */
+  inRotation: boolean;
 }
 
 /** Where observers read every model's current state. */

@@ -55,6 +55,8 @@ export interface HealthBoardOptions {
 export class HealthBoard implements HealthSnapshot {
   private readonly models = new Map<string, ModelState>();
   private readonly unsubscribe: Array<() => void> = [];
+  /** Models an operator took out of rotation, as this instance last heard from the fleet. */
+  private outOfRotation = new Set<string>();
   private readonly clock: Clock;
   /** Called when a model turns degraded (so an active probe can look at once). */
   onDegraded: (model: string) => void = () => {};
@@ -95,6 +97,9 @@ export class HealthBoard implements HealthSnapshot {
         const parsed = parseMessage<{ target: string; version: number; state: SharedBreakerState }>(message);
         if (parsed) this.models.get(parsed.target)?.breaker.apply(parsed.state, parsed.version);
       }),
+      store.subscribe(stateChannels.rotation, () => {
+        void this.readRotation();
+      }),
       store.subscribe(stateChannels.coolDown, (message) => {
         const parsed = parseMessage<{ model: string; forMs: number }>(message);
         const model = parsed && this.models.get(parsed.model);
@@ -106,9 +111,37 @@ export class HealthBoard implements HealthSnapshot {
 
   /** Read every breaker's shared state (at start, and when the store comes back). */
   async resync(): Promise<void> {
-    await Promise.all(
-      [...this.models.values()].map((model) => model.breaker.sync().catch(this.options.onStoreError)),
-    );
+    await Promise.all([
+      ...[...this.models.values()].map((model) => model.breaker.sync().catch(this.options.onStoreError)),
+      this.readRotation(),
+    ]);
+  }
+
+  /** Take a model out of rotation (true) or put it back, on every instance of the fleet. */
+  async setInRotation(name: string, inRotation: boolean): Promise<void> {
+    const { store } = this.options;
+    if (inRotation) await store.removeFromSet(stateKeys.outOfRotation(), name);
+    else await store.addToSet(stateKeys.outOfRotation(), name);
+    if (inRotation) this.outOfRotation.delete(name);
+    else this.outOfRotation.add(name);
+    await store.publish(stateChannels.rotation, name);
+  }
+
+  /** Close a model's breaker now, for the fleet (an operator reset it). */
+  resetBreaker(name: string): void {
+    this.models.get(name)?.breaker.forceClose('reset by an operator');
+  }
+
+  isInRotation(name: string): boolean {
+    return !this.outOfRotation.has(name);
+  }
+
+  private async readRotation(): Promise<void> {
+    try {
+      this.outOfRotation = new Set(await this.options.store.setMembers(stateKeys.outOfRotation()));
+    } catch (error) {
+      this.options.onStoreError(error);
+    }
   }
 
   close(): void {
@@ -137,6 +170,7 @@ export class HealthBoard implements HealthSnapshot {
     };
     const capped = this.cappedFor(model.spec);
     if (capped !== undefined) health.cappedForMs = capped;
+    if (this.outOfRotation.size > 0 && this.outOfRotation.has(name)) health.outOfRotation = true;
     return health;
   }
 

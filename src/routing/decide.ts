@@ -131,6 +131,7 @@ function filterModel(
   // Reasons are collected only for a model that is refused: the common case allocates nothing.
   let reasons: string[] | undefined;
   if (health?.breaker === 'open') (reasons ??= []).push('breaker open');
+  if (health?.outOfRotation) (reasons ??= []).push('out of rotation (an operator took it out)');
   if (capped !== undefined) (reasons ??= []).push(`at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
   const transient = reasons?.length ?? 0;
   if (policy.rule?.exclude?.includes(spec.name)) (reasons ??= []).push(`excluded by ${policy.rule.rule}`);

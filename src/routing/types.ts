@@ -48,6 +48,8 @@ export interface ModelHealth {
   saturated?: boolean;
   /** Set while its rpm/tpm cap admits nothing: ms until it may again. A hard filter. */
   cappedForMs?: number;
+  /** An operator took it out of rotation. A hard filter. */
+  outOfRotation?: boolean;
 }
 
 export interface HealthSnapshot {

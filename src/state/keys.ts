@@ -24,6 +24,8 @@ export const stateKeys = {
   probeLease: (model: string): Key<string> => key(`lease:probe:${model}`),
   /** After a 429: store-clock ms until the model may be called again. */
   coolDown: (model: string): Key<number> => key(`cooldown:${model}`),
+  /** Models an operator took out of rotation (the fleet's list). */
+  outOfRotation: (): Key<string[]> => key('out-of-rotation'),
   /** Window buckets (admission): a model's requests and tokens per minute. */
   modelRequests: (model: string): string => `window:model:${model}:requests`,
   modelTokens: (model: string): string => `window:model:${model}:tokens`,
@@ -48,5 +50,6 @@ export const stateKeys = {
 export const stateChannels = {
   breaker: 'breaker',
   coolDown: 'cooldown',
+  rotation: 'rotation',
   keys: 'keys',
 } as const;
