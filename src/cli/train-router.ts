@@ -3,17 +3,19 @@
  * (`loadQualityModel` reads it).
  *
  *   switchyard train-router --data FILE|DIR --weak COLUMN --strong COLUMN --out router.json
- *                           [--seed N] [--exclude FILE.jsonl] [--train-share F] [--min-weight W] [--no-tune]
+ *                           [--seed N] [--exclude FILE.jsonl] [--train-share F] [--min-weight W] [--tune]
  *
  * `--train-share F` trains on the prompts whose `promptPart(prompt, seed)` is below F (a split by
  * prompt hash, so whoever must not see the training prompts takes those at F or above); the file's
  * `training` metadata records the rule. Weights smaller than `--min-weight` are left out of the file.
- * The learning rate is chosen on a validation share of the training rows unless `--no-tune`.
+ * With `--tune`, the learning rate is chosen on a validation share of the training rows.
  */
 import { writeFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { promptPart } from '../routing/learned/dataset.ts';
+import { routingCurveLoss } from '../routing/learned/evaluate.ts';
 import {
+  autoEpochs,
   DEFAULT_TRAIN_OPTIONS,
   prepareRows,
   trainPrepared,
@@ -33,7 +35,7 @@ interface TrainRouterOptions {
   exclude?: string;
   trainShare: number;
   minWeight: number;
-  tune: boolean;
+  tune?: boolean;
 }
 
 function parseShare(value: string): number {
@@ -64,7 +66,7 @@ export function registerTrainRouter(program: Command, setExitCode: (code: number
     )
     .option('--train-share <f>', 'train only on the prompts whose hash part is below f', parseShare, 1)
     .option('--min-weight <w>', 'leave out weights smaller than w', parseNonNegative, DEFAULT_MIN_WEIGHT)
-    .option('--no-tune', 'keep the default learning rate instead of choosing it on a validation share')
+    .option('--tune', 'choose the learning rate on a validation share of the training rows')
     .action((options: TrainRouterOptions) => {
       setExitCode(trainRouter(options));
     });
@@ -90,7 +92,14 @@ function trainRouter(options: TrainRouterOptions): number {
   const started = performance.now();
   const prepared = prepareRows(rows, labels);
   const all = Int32Array.from(rows, (_, r) => r);
-  const tuning = options.tune ? tuneTrainOptions(prepared, all, { seed: options.seed }) : undefined;
+  const tuning = options.tune
+    ? tuneTrainOptions(
+        prepared,
+        all,
+        { seed: options.seed },
+        { loss: routingCurveLoss(options.weak, options.strong) },
+      )
+    : undefined;
   const chosen = { ...DEFAULT_TRAIN_OPTIONS, ...tuning?.options, seed: options.seed };
   const model = trainPrepared(prepared, chosen, all);
   const trainingMs = performance.now() - started;
@@ -112,8 +121,16 @@ function trainRouter(options: TrainRouterOptions): number {
               seed: options.seed,
             }
           : undefined,
-      optimizer: { name: 'ftrl-proximal', ...trainOptions },
-      tuning: tuning && { validationShare: 0.2, logLoss: tuning.losses },
+      optimizer: {
+        name: 'ftrl-proximal',
+        ...trainOptions,
+        epochs: trainOptions.epochs === 'auto' ? autoEpochs(rows.length) : trainOptions.epochs,
+      },
+      tuning: tuning && {
+        validationShare: 0.2,
+        loss: 'minus the mean quality along the validation cost-quality curve',
+        losses: tuning.losses,
+      },
       minWeight: options.minWeight,
       trainingMs: Math.round(trainingMs),
     },

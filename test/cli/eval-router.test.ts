@@ -113,7 +113,7 @@ describe('switchyard eval-router', () => {
       '3',
       '--exclude',
       exclude,
-      '--no-tune',
+      '--tune',
     ]);
     assert.equal(result.status, 0, result.stderr);
     assert.match(
@@ -160,13 +160,16 @@ describe('switchyard train-router', () => {
     assert.equal(json.training.weak, WEAK);
     const model = loadQualityModel(json);
     assert.deepEqual(model.labels, [WEAK, STRONG]);
-    const gain = (text: string) => {
-      const [weak, strong] = model.predict(text);
-      return strong! - weak!;
+    // Fresh prompts from the same distribution: the marked ones must show a much larger gain.
+    const probes = rowsForCsv(200, 99);
+    const meanGain = (marked: boolean) => {
+      const chosen = probes.filter((row) => row.text.includes('zebra') === marked);
+      const total = chosen.reduce((sum, row) => {
+        const [weak, strong] = model.predict(row.text);
+        return sum + strong! - weak!;
+      }, 0);
+      return total / chosen.length;
     };
-    assert.ok(
-      gain('river zebra stone apple?\nA. yes\nB. no\nAnswer:') >
-        gain('river stone apple?\nA. yes\nB. no\nAnswer:') + 0.3,
-    );
+    assert.ok(meanGain(true) > meanGain(false) + 0.3, `gain ${meanGain(true)} vs ${meanGain(false)}`);
   });
 });

@@ -21,8 +21,10 @@
  * finished with MurmurHash3's `fmix32`, and masked to `hashBits`. A word bigram hashes the two
  * words' FNV states as `fmix32(imul(first, FNV_PRIME) ^ second ^ tag)`.
  *
- * Values: each family (word unigrams, word bigrams, character n-grams) has value `1/sqrt(count)` on
- * each occurrence, so a family's vector has about unit length whatever the prompt's length.
+ * Values: presence, not counts. Each family (word unigrams, word bigrams, character n-grams) lists
+ * each distinct slot once with value `1/sqrt(distinct slots in the family)`, so a family's vector has
+ * unit length whatever the prompt's length (a measured choice: presence beat counts by about 3 points
+ * of strong-call share in k-fold evaluation, bench/learned-router.md).
  */
 
 export interface FeatureConfig {
@@ -44,6 +46,9 @@ export const DEFAULT_FEATURE_CONFIG: Readonly<FeatureConfig> = Object.freeze({
 
 /** Names the hash in router files, so a file made with another hash is refused. */
 export const FEATURE_HASH = 'fnv1a32-fmix32';
+
+/** Names how feature values are made (see "Values" above), checked the same way. */
+export const FEATURE_VALUES = 'presence-l2';
 
 /** Tags XORed into the FNV offset basis, one per feature family. */
 export const FAMILY_TAGS = Object.freeze({ word: 0x1, bigram: 0x2, char: 0x3 });
@@ -73,7 +78,10 @@ export const DENSE_FEATURES: readonly string[] = Object.freeze([
   'log_longest_line',
 ]);
 
-/** A sparse vector: `indices[i]` has value `values[i]` for i < length; indices may repeat (they add). */
+/**
+ * A sparse vector: `indices[i]` has value `values[i]` for i < length. A slot appears once per family
+ * (two families whose n-grams hash to one slot list it twice: the values add).
+ */
 export interface SparseVector {
   indices: Int32Array;
   values: Float32Array;
@@ -180,6 +188,9 @@ export class Featurizer {
   readonly config: Readonly<FeatureConfig>;
   readonly dimension: number;
   private readonly mask: number;
+  /** `seen[slot] === stamp`: the slot is already in the current family (presence, not counts). */
+  private readonly seen: Int32Array;
+  private stamp = 0;
   private readonly denseBase: number;
   private indices = new Int32Array(8192);
   private values = new Float32Array(8192);
@@ -198,6 +209,7 @@ export class Featurizer {
     }
     if (!(maxChars >= 16)) throw new Error('maxChars must be at least 16');
     this.mask = (1 << hashBits) - 1;
+    this.seen = new Int32Array(1 << hashBits);
     this.denseBase = 1 << hashBits;
     this.dimension = featureDimension(this.config);
   }
@@ -240,6 +252,15 @@ export class Featurizer {
     this.values = new Float32Array(entries * 2);
   }
 
+  /** A fresh family marker for `seen` (cleared on the rare wrap-around). */
+  private nextStamp(): number {
+    if (this.stamp === 0x7fffffff) {
+      this.seen.fill(0);
+      this.stamp = 0;
+    }
+    return ++this.stamp;
+  }
+
   /** Gives every entry from `start` on the value 1/sqrt(number of entries). */
   private normalizeFrom(start: number): void {
     const n = this.count - start;
@@ -252,6 +273,8 @@ export class Featurizer {
     const indices = this.indices;
     let count = this.count;
     const wordStart = count;
+    const seen = this.seen;
+    const stamp = this.nextStamp();
     // Each word's FNV state, for the bigrams, which come after the unigrams (one range per family).
     if (this.states.length < lower.length + 1) this.states = new Int32Array(lower.length * 2 + 1);
     const states = this.states;
@@ -273,23 +296,35 @@ export class Featurizer {
         continue;
       }
       if (inWord) {
-        indices[count++] = fmix32(state) & mask;
+        const slot = fmix32(state) & mask;
+        if (seen[slot] !== stamp) {
+          seen[slot] = stamp;
+          indices[count++] = slot;
+        }
         states[words++] = state;
         state = FNV_OFFSET ^ FAMILY_TAGS.word;
         inWord = false;
       }
       if (cjk) {
         const single = Math.imul(state ^ code, FNV_PRIME);
-        indices[count++] = fmix32(single) & mask;
+        const slot = fmix32(single) & mask;
+        if (seen[slot] !== stamp) {
+          seen[slot] = stamp;
+          indices[count++] = slot;
+        }
         states[words++] = single;
       }
     }
     this.count = count;
     this.normalizeFrom(wordStart);
     const bigramStart = count;
+    const bigramStamp = this.nextStamp();
     for (let i = 1; i < words; i++) {
-      indices[count++] =
-        fmix32(Math.imul(states[i - 1]!, FNV_PRIME) ^ states[i]! ^ FAMILY_TAGS.bigram) & mask;
+      const slot = fmix32(Math.imul(states[i - 1]!, FNV_PRIME) ^ states[i]! ^ FAMILY_TAGS.bigram) & mask;
+      if (seen[slot] !== bigramStamp) {
+        seen[slot] = bigramStamp;
+        indices[count++] = slot;
+      }
     }
     this.count = count;
     this.normalizeFrom(bigramStart);
@@ -317,13 +352,20 @@ export class Featurizer {
     const indices = this.indices;
     const start = this.count;
     let count = start;
+    const seen = this.seen;
+    const stamp = this.nextStamp();
     const basis = FNV_OFFSET ^ FAMILY_TAGS.char;
     for (let i = 0; i + charNgramMin <= n; i++) {
       let h = basis;
       const end = Math.min(charNgramMax, n - i);
       for (let k = 0; k < end; k++) {
         h = Math.imul(h ^ chars[i + k]!, FNV_PRIME);
-        if (k + 1 >= charNgramMin) indices[count++] = fmix32(h) & mask;
+        if (k + 1 < charNgramMin) continue;
+        const slot = fmix32(h) & mask;
+        if (seen[slot] !== stamp) {
+          seen[slot] = stamp;
+          indices[count++] = slot;
+        }
       }
     }
     this.count = count;

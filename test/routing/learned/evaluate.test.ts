@@ -9,7 +9,7 @@ import {
   simulateRandomRouting,
   strongShareFor,
 } from '../../../src/routing/learned/evaluate.ts';
-import { prepareRows } from '../../../src/routing/learned/train.ts';
+import { DEFAULT_ALPHA_GRID, prepareRows } from '../../../src/routing/learned/train.ts';
 import { syntheticRows } from './synthetic.ts';
 
 describe('costQualityCurve', () => {
@@ -82,12 +82,16 @@ describe('crossValidate', () => {
 
   it('finds the rule: far fewer strong calls than random for 95% of strong quality', () => {
     const result = crossValidate(prepared, texts, 'weak', 'strong', { folds: 5, seed: 3 });
+    assert.deepEqual(result.foldAlphas, [0.1, 0.1, 0.1, 0.1, 0.1]);
     assert.equal(result.rows, 800);
     // The marker prompts (about 30%) are the only ones that gain: the router needs about that many.
     assert.ok(result.randomShareForTarget > 0.75, `random ${result.randomShareForTarget}`);
     assert.ok(result.strongShareForTarget < 0.4, `router ${result.strongShareForTarget}`);
     assert.ok(result.strongShareForTarget >= result.oracleShareForTarget);
-    assert.equal(result.foldAlphas.length, 5);
+    // Tuned per fold on the routing curve of a validation share: rates from the grid, no worse here.
+    const tuned = crossValidate(prepared, texts, 'weak', 'strong', { folds: 5, seed: 3, tune: true });
+    assert.ok(tuned.foldAlphas.every((alpha) => DEFAULT_ALPHA_GRID.includes(alpha)));
+    assert.ok(tuned.strongShareForTarget < 0.4, `tuned router ${tuned.strongShareForTarget}`);
   });
 
   it('is deterministic for a given seed', () => {

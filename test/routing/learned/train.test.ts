@@ -8,7 +8,7 @@ const labels = ['weak', 'strong'];
 
 describe('trainQualityModel', () => {
   it('recovers a known rule: prompts with the marker are answered by the strong label only', () => {
-    const model = trainQualityModel(syntheticRows(1500, 7), labels, { seed: 3, tune: true });
+    const model = trainQualityModel(syntheticRows(1500, 7), labels, { seed: 3 });
     const random = seededRandom(99);
     let withMarker = [0, 0];
     let without = [0, 0];
@@ -22,7 +22,7 @@ describe('trainQualityModel', () => {
     const mean = (pair: number[]) => pair.map((sum) => sum / trials);
     const [weakMarked, strongMarked] = mean(withMarker);
     const [weakPlain, strongPlain] = mean(without);
-    assert.ok(weakMarked! < 0.2, `P(weak | marker) = ${weakMarked}`);
+    assert.ok(weakMarked! < 0.15, `P(weak | marker) = ${weakMarked}`);
     assert.ok(strongMarked! - weakMarked! > 0.55, 'a large predicted gain with the marker');
     assert.ok(strongMarked! > 0.85, `P(strong | marker) = ${strongMarked}`);
     // Unmarked prompts: both about the base rate (0.9), so no gain from the strong model.
