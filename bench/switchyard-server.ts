@@ -7,16 +7,25 @@
  * or, as `npm run bench` runs it, compiled with bench/tsconfig.server-build.json (the production
  * form: no tsx loader thread) and started with `node node_modules/.cache/switchyard-bench/bench/switchyard-server.js`.
  *
+ * With BENCH_REDIS_URL (the `switchyard-redis` target): the same, plus `state.redis` on that URL
+ * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request pays one
+ * admission in Redis (and its settle and fleet-spend writes).
+ *
  * Under scripts/bench.mjs (IPC): reports its URL when listening; answers `{type: 'memory'}` with
- * process.memoryUsage() after a full GC when started with --expose-gc, and `{type: 'mark'}` with
- * the monotonic clock in µs; on SIGTERM or when the parent goes away it drains, closes the
- * request log and exits 0 (so --cpu-prof writes its file).
+ * process.memoryUsage() after a full GC when started with --expose-gc (no GC with `gc: false`),
+ * `{type: 'mark'}` with the monotonic clock in µs, and `{type: 'heap-snapshot', path}` with the
+ * file it wrote; on SIGTERM or when the parent goes away it drains, closes the request log and
+ * exits 0 (so --cpu-prof writes its file).
+ *
+ * With BENCH_CONFIG (bench/fault-soak.mjs): a JSON file of config sections (`models`, `routing`,
+ * ...) that replace this file's.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { normalizeConfig } from '../src/config/load.ts';
 import type { RawConfig } from '../src/config/schema.ts';
 import { type StartedGateway, startServer } from '../src/start.ts';
@@ -58,6 +67,18 @@ const raw: RawConfig = {
   },
 };
 
+// BENCH_CONFIG (bench/fault-soak.mjs): a JSON file whose top-level sections replace the ones above.
+if (process.env.BENCH_CONFIG) Object.assign(raw, JSON.parse(readFileSync(process.env.BENCH_CONFIG, 'utf8')));
+
+const redisUrl = process.env.BENCH_REDIS_URL;
+if (redisUrl) {
+  raw.state = { redis: { url: redisUrl, prefix: 'bench:' } };
+  for (const model of Object.values(raw.models)) {
+    model.rpm = 1_000_000_000;
+    model.tpm = 1_000_000_000_000;
+  }
+}
+
 const config = normalizeConfig(raw);
 const running: StartedGateway = await startServer(config, { seed: 42 });
 
@@ -95,18 +116,22 @@ process.on('SIGINT', stop);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (process.send) {
-  process.on('message', (message: { type?: string }) => {
+  process.on('message', (message: { type?: string; path?: string; gc?: boolean }) => {
     if (message?.type === 'memory') {
-      gc?.();
+      if (message.gc !== false) gc?.();
       process.send?.({ type: 'memory', gc: gc !== undefined, ...process.memoryUsage() });
     } else if (message?.type === 'mark') {
       // Same monotonic clock (µs) as a --cpu-prof profile's timestamps: lets the profile be cut
       // to the load window, without start-up.
       process.send?.({ type: 'mark', us: Number(process.hrtime.bigint() / 1000n) });
+    } else if (message?.type === 'heap-snapshot') {
+      process.send?.({ type: 'heap-snapshot', file: writeHeapSnapshot(message.path) });
     }
   });
   process.on('disconnect', stop);
   process.send({ ready: true, url: running.url });
 } else {
-  console.log(`switchyard (bench config) on ${running.url} -> ${upstream}; request log in ${dir}`);
+  console.log(
+    `switchyard (bench config${redisUrl ? `, shared state in ${redisUrl}` : ''}) on ${running.url} -> ${upstream}; request log in ${dir}`,
+  );
 }

@@ -15,6 +15,8 @@
 //   BENCH_ROUTING [1]       run bench/routing.bench.ts if present (0 skips)
 //   BENCH_QUIET_MAX [10]    before each run, wait up to this many seconds for other processes to
 //   BENCH_QUIET_CORES [0.3] use less than this many cores (the machine is shared); 0 disables
+//   BENCH_REDIS [1]         also run `switchyard-redis` (shared state in a redis-server of its own;
+//                           0 skips; skipped with a note when redis-server is not installed)
 //   BENCH_SWITCHYARD [dist] dist: src compiled by bench/tsconfig.server-build.json into
 //                           node_modules/.cache/switchyard-bench (production form); tsx: the .ts
 //                           sources under `node --import tsx` (adds tsx's loader thread, ~40 MB RSS)
@@ -33,6 +35,13 @@ import {
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatSummary, summarize } from '../bench/cpuprofile-top.mjs';
+import {
+  degradedState,
+  redisServerInstalled,
+  reportSharedState,
+  sharedStateTargets,
+  startRedis,
+} from '../bench/shared-state.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const bench = join(root, 'bench');
@@ -56,6 +65,7 @@ const settings = {
   soakConnections: num('BENCH_SOAK_CONNECTIONS', 50),
   profileS: num('BENCH_PROFILE', 10),
   routing: num('BENCH_ROUTING', 1) !== 0,
+  redis: num('BENCH_REDIS', 1) !== 0,
   switchyard: process.env.BENCH_SWITCHYARD === 'tsx' ? 'tsx' : 'dist',
   quietMaxS: num('BENCH_QUIET_MAX', 10),
   quietCores: num('BENCH_QUIET_CORES', 0.3),
@@ -67,6 +77,7 @@ const targets = {
   soakGrowth: 0.1,
   // Against the parse proxy (issue 14): the ceiling for a gateway that must read its traffic.
   parse: { throughputRatio: 0.6, cpuRatio: 1.7, addedP50Ms: 0.3 },
+  sharedState: sharedStateTargets,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +400,8 @@ async function main() {
   let bare;
   let parse;
   let switchyard;
+  let redis;
+  let switchyardRedis;
   try {
     upstream = await startServer('upstream', [join(bench, 'upstream.mjs')]);
     const upstreamEnv = { UPSTREAM_URL: upstream.url };
@@ -401,6 +414,24 @@ async function main() {
     const servers = [upstream, bare, parse, switchyard];
     const direct = { ...upstream, name: 'direct' };
     const targetList = [direct, bare, parse, switchyard];
+    if (settings.redis && !redisServerInstalled()) {
+      results.redis = { skipped: 'redis-server is not installed (apt-get install redis-server)' };
+      log(`  switchyard-redis skipped: ${results.redis.skipped}`);
+    } else if (settings.redis) {
+      redis = await startRedis(join(tmp, 'redis'), (child) => {
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+      });
+      switchyardRedis = await startServer('switchyard-redis', ['--expose-gc', ...entry.args], {
+        ...upstreamEnv,
+        BENCH_TMP: join(tmp, 'switchyard-redis'),
+        BENCH_REDIS_URL: redis.url,
+      });
+      servers.push(switchyardRedis, redis);
+      targetList.push(switchyardRedis);
+      results.redis = { url: redis.url, version: redis.version };
+    }
+    results.targetNames = targetList.map((server) => server.name);
     for (const server of targetList) {
       const check = await sanityCheck(server);
       log(
@@ -429,6 +460,7 @@ async function main() {
       for (const [mode, bodies] of Object.entries(modes)) {
         for (const connections of settings.connections) {
           for (const server of rotate(targetList, round)) {
+            const redisBefore = server === switchyardRedis ? await redis.counters() : undefined;
             const { result, usage } = await sampled(servers, () =>
               runChild(
                 'loadgen.mjs',
@@ -457,6 +489,14 @@ async function main() {
               foreignCoresBefore: usage.quietBefore,
               loadavg: load(),
             };
+            if (server === switchyardRedis) {
+              const requests = Math.max(1, result.ok + result.non2xx);
+              const redisAfter = await redis.counters();
+              run.redisScriptsPerRequest = (redisAfter.scripts - redisBefore.scripts) / requests;
+              // Less the INFO that read the counters before.
+              run.redisCommandsPerRequest = (redisAfter.commands - redisBefore.commands - 1) / requests;
+              run.redisCpuUsPerRequest = (usage.redis.cpuMs * 1000) / requests;
+            }
             results.runs.push(run);
             done++;
             const bad = failuresOf(run);
@@ -492,6 +532,14 @@ async function main() {
       }
     }
 
+    if (switchyardRedis) {
+      results.redis.degradedAtEnd = await degradedState(switchyardRedis.url);
+      await stopServer(switchyardRedis);
+      switchyardRedis = undefined;
+      await redis.close();
+      redis = undefined;
+    }
+
     // Soak: Switchyard alone, plain and streaming requests alternating on every connection.
     if (settings.soak > 0) {
       results.soak = await soak(switchyard, join(tmp, 'switchyard'));
@@ -507,6 +555,8 @@ async function main() {
       }
     }
   } finally {
+    await stopServer(switchyardRedis);
+    await redis?.close();
     await stopServer(switchyard);
     await stopServer(parse);
     await stopServer(bare);
@@ -683,7 +733,7 @@ function report(results) {
     `THROUGHPUT AND LATENCY UNDER LOAD — median of ${results.settings.rounds} rounds × ${results.settings.durationS} s (autocannon, own process)`,
   );
   log(
-    'mode   conns target       req/s  p50 ms  p99 ms  +p50 vs direct  +p50 vs bare  +p99 vs bare  +p50 vs parse  vs bare  vs parse  server CPU µs/req  CPU vs bare  CPU vs parse  cores  RSS max MB  other load',
+    'mode   conns target             req/s  p50 ms  p99 ms  +p50 vs direct  +p50 vs bare  +p99 vs bare  +p50 vs parse  vs bare  vs parse  server CPU µs/req  CPU vs bare  CPU vs parse  cores  RSS max MB  other load',
   );
   const percent = (ratio) => (ratio === undefined ? '—' : `${(ratio * 100).toFixed(0)}%`);
   const times = (ratio) => (ratio === undefined ? '—' : `${ratio.toFixed(2)}×`);
@@ -692,9 +742,9 @@ function report(results) {
       const direct = cell(mode, connections, 'direct');
       const bare = cell(mode, connections, 'bare');
       const parse = cell(mode, connections, 'parse');
-      for (const target of ['direct', 'bare', 'parse', 'switchyard']) {
+      for (const target of results.targetNames ?? ['direct', 'bare', 'parse', 'switchyard']) {
         const c = cell(mode, connections, target);
-        const isSwitchyard = target === 'switchyard';
+        const isSwitchyard = target.startsWith('switchyard');
         const row = {
           mode,
           connections,
@@ -711,7 +761,7 @@ function report(results) {
         };
         summary.load.push(row);
         log(
-          `${mode.padEnd(6)} ${pad(connections, 5)} ${target.padEnd(10)} ${pad(fmt(c.rps, 0), 7)} ${pad(fmt(c.p50), 7)} ${pad(fmt(c.p99), 7)}` +
+          `${mode.padEnd(6)} ${pad(connections, 5)} ${target.padEnd(16)} ${pad(fmt(c.rps, 0), 7)} ${pad(fmt(c.p50), 7)} ${pad(fmt(c.p99), 7)}` +
             `  ${pad(signed(row.addedP50VsDirectMs), 14)}  ${pad(signed(row.addedP50VsBareMs), 12)}  ${pad(signed(row.addedP99VsBareMs), 12)}` +
             `  ${pad(signed(row.addedP50VsParseMs), 13)}  ${pad(percent(row.throughputVsBare), 7)}  ${pad(percent(row.throughputVsParse), 8)}` +
             `  ${pad(fmt(c.cpuUs, 0), 17)}  ${pad(times(row.cpuVsBare), 11)}  ${pad(times(row.cpuVsParse), 12)}` +
@@ -722,16 +772,16 @@ function report(results) {
     }
   }
 
+  const lat = (target, field, stat) =>
+    median(results.latency.filter((r) => r.target === target && r[field]).map((r) => r[field][stat]));
   if (results.latency.length > 0) {
-    const lat = (target, field, stat) =>
-      median(results.latency.filter((r) => r.target === target && r[field]).map((r) => r[field][stat]));
     log(
       `\nUNLOADED LATENCY — 1 connection, ${results.settings.latencyN} sequential requests, median of ${results.settings.rounds} rounds (ms)`,
     );
     log(
-      'target      plain p50  plain p99  +p50 vs direct  +p50 vs bare  +p50 vs parse   TTFB p50  TTFB p99  +TTFB vs direct  +TTFB vs bare  +TTFB vs parse  stream total p50',
+      'target            plain p50  plain p99  +p50 vs direct  +p50 vs bare  +p50 vs parse   TTFB p50  TTFB p99  +TTFB vs direct  +TTFB vs bare  +TTFB vs parse  stream total p50',
     );
-    for (const target of ['direct', 'bare', 'parse', 'switchyard']) {
+    for (const target of results.targetNames ?? ['direct', 'bare', 'parse', 'switchyard']) {
       const row = {
         plainP50: lat(target, 'plainTotal', 'p50'),
         plainP99: lat(target, 'plainTotal', 'p99'),
@@ -741,21 +791,36 @@ function report(results) {
       };
       row.plainAddedVsDirect =
         target === 'direct' ? undefined : row.plainP50 - lat('direct', 'plainTotal', 'p50');
-      const overBare = target === 'switchyard' || target === 'parse';
+      const overBare = target.startsWith('switchyard') || target === 'parse';
       row.plainAddedVsBare = overBare ? row.plainP50 - lat('bare', 'plainTotal', 'p50') : undefined;
-      row.plainAddedVsParse =
-        target === 'switchyard' ? row.plainP50 - lat('parse', 'plainTotal', 'p50') : undefined;
+      row.plainAddedVsParse = target.startsWith('switchyard')
+        ? row.plainP50 - lat('parse', 'plainTotal', 'p50')
+        : undefined;
       row.ttfbAddedVsDirect =
         target === 'direct' ? undefined : row.ttfbP50 - lat('direct', 'streamTtfb', 'p50');
       row.ttfbAddedVsBare = overBare ? row.ttfbP50 - lat('bare', 'streamTtfb', 'p50') : undefined;
-      row.ttfbAddedVsParse =
-        target === 'switchyard' ? row.ttfbP50 - lat('parse', 'streamTtfb', 'p50') : undefined;
+      row.ttfbAddedVsParse = target.startsWith('switchyard')
+        ? row.ttfbP50 - lat('parse', 'streamTtfb', 'p50')
+        : undefined;
       summary.latency[target] = row;
       log(
-        `${target.padEnd(10)} ${pad(fmt(row.plainP50, 3), 10)} ${pad(fmt(row.plainP99, 3), 10)}  ${pad(signed(row.plainAddedVsDirect, 3), 14)}  ${pad(signed(row.plainAddedVsBare, 3), 12)}  ${pad(signed(row.plainAddedVsParse, 3), 13)}` +
+        `${target.padEnd(16)} ${pad(fmt(row.plainP50, 3), 10)} ${pad(fmt(row.plainP99, 3), 10)}  ${pad(signed(row.plainAddedVsDirect, 3), 14)}  ${pad(signed(row.plainAddedVsBare, 3), 12)}  ${pad(signed(row.plainAddedVsParse, 3), 13)}` +
           `  ${pad(fmt(row.ttfbP50, 3), 9)} ${pad(fmt(row.ttfbP99, 3), 9)}  ${pad(signed(row.ttfbAddedVsDirect, 3), 15)}  ${pad(signed(row.ttfbAddedVsBare, 3), 13)}  ${pad(signed(row.ttfbAddedVsParse, 3), 14)}  ${pad(fmt(row.streamTotalP50, 3), 16)}`,
       );
     }
+  }
+
+  if (results.redis?.url) {
+    summary.sharedState = reportSharedState(results, {
+      cell,
+      lat,
+      check,
+      log,
+      fmt,
+      signed,
+      pad,
+      modes: Object.keys(modes),
+    });
   }
 
   const { soak } = results;
