@@ -5,9 +5,8 @@
  * `day:…`, `week:…`, `month:…`) outlive a restart, so a budget is not reset by one.
  * A fleet keeps all of this in the shared store instead.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openPrivateDatabase } from '../state/sqlite.ts';
 import type { KeyRecord } from './record.ts';
 
 export interface UsageRow {
@@ -53,20 +52,7 @@ export class KeyDatabase {
   private readonly writeUsage: (deltas: readonly UsageDelta[]) => void;
 
   constructor(readonly path: string) {
-    const inMemory = path === ':memory:';
-    if (!inMemory) {
-      const folder = dirname(path);
-      const created = !existsSync(folder);
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
-      if (created) chmodSync(folder, 0o700);
-    }
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(schema);
-    if (!inMemory) {
-      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
-    }
+    this.db = openPrivateDatabase(path, schema);
     this.upsert = this.db.prepare(
       `INSERT INTO keys (id, name, key_hash, created_at, revoked_at, record)
        VALUES (@id, @name, @key_hash, @created_at, @revoked_at, @record)

@@ -7,10 +7,9 @@
  * are dropped and counted rather than growing without limit. Old rows are pruned at start and
  * hourly. `GET /admin/requests` pages through the log newest-first.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { invalidRequest } from '../errors.ts';
+import { openPrivateDatabase } from '../state/sqlite.ts';
 import type { GatewayEvents, RequestSummary } from './events.ts';
 
 const dayMs = 86_400_000;
@@ -203,19 +202,8 @@ export class RequestLog implements Partial<GatewayEvents> {
     this.maxQueue = options.maxQueue ?? 50_000;
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
-    const inMemory = options.path === ':memory:' || options.path === '';
-    if (!inMemory) {
-      // Prompts, keys' ids and spend live here: readable by this user only.
-      const folder = dirname(options.path);
-      const created = !existsSync(folder);
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
-      if (created) chmodSync(folder, 0o700);
-    }
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(schema);
+    // Prompts, keys' ids and spend live here: readable by this user only.
+    this.db = openPrivateDatabase(options.path, schema);
     const present = new Set(
       (this.db.pragma('table_info(requests)') as Array<{ name: string }>).map((column) => column.name),
     );
@@ -223,11 +211,6 @@ export class RequestLog implements Partial<GatewayEvents> {
       if (!present.has(name)) this.db.exec(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
     }
     this.db.exec(indexes);
-    if (!inMemory) {
-      for (const file of [options.path, `${options.path}-wal`, `${options.path}-shm`]) {
-        if (existsSync(file)) chmodSync(file, 0o600);
-      }
-    }
     this.insert = this.db.prepare(
       `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map((name) => `@${name}`).join(', ')})`,
     );

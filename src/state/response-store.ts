@@ -12,9 +12,8 @@
  *
  * Writes are synchronous on purpose: a client may name the response in its very next request.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openPrivateDatabase } from './sqlite.ts';
 
 const dayMs = 86_400_000;
 
@@ -79,24 +78,8 @@ export class ResponseStore {
   constructor(private readonly options: ResponseStoreOptions) {
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
-    const inMemory = options.path === ':memory:' || options.path === '';
-    if (!inMemory) {
-      // Conversations live here: readable by this user only.
-      const folder = dirname(options.path);
-      const created = !existsSync(folder);
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
-      if (created) chmodSync(folder, 0o700);
-    }
-    this.db = new Database(inMemory ? ':memory:' : options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(schema);
-    if (!inMemory) {
-      for (const file of [options.path, `${options.path}-wal`, `${options.path}-shm`]) {
-        if (existsSync(file)) chmodSync(file, 0o600);
-      }
-    }
+    // Conversations live here: readable by this user only.
+    this.db = openPrivateDatabase(options.path, schema);
     this.insert = this.db.prepare(
       'INSERT OR REPLACE INTO responses (id, owner, created_ms, bytes, document) VALUES (?, ?, ?, ?, ?)',
     );
