@@ -7,8 +7,8 @@
  * ```json
  * {
  *   "format": "switchyard-router", "version": 1,
- *   "features": { "hash": "fnv1a32-fmix32", "hashBits": 18, "charNgramMin": 3, "charNgramMax": 5,
- *                 "maxChars": 4096, "dense": ["log_chars", ...] },
+ *   "features": { "hash": "fnv1a32-fmix32", "values": "presence-l2", "hashBits": 18, "charNgramMin": 3,
+ *                 "charNgramMax": 5, "maxChars": 4096, "dense": ["log_chars", ...] },
  *   "labels": ["mixtral", "gpt-4"],
  *   "model": { "kind": "logistic",
  *              "weights": { "mixtral": { "bias": 0.71, "index": [12, 40, ...], "weight": [0.013, -0.2, ...] } } },
@@ -24,6 +24,7 @@
 import {
   DENSE_FEATURES,
   FEATURE_HASH,
+  FEATURE_VALUES,
   type FeatureConfig,
   Featurizer,
   featureDimension,
@@ -49,7 +50,7 @@ export interface TrainingMetadata {
 export interface RouterFile {
   format: typeof ROUTER_FILE_FORMAT;
   version: typeof ROUTER_FILE_VERSION;
-  features: FeatureConfig & { hash: string; dense: string[] };
+  features: FeatureConfig & { hash: string; values: string; dense: string[] };
   labels: string[];
   model: {
     kind: 'logistic';
@@ -164,7 +165,12 @@ export class LogisticQualityModel implements QualityModel {
     return {
       format: ROUTER_FILE_FORMAT,
       version: ROUTER_FILE_VERSION,
-      features: { ...this.featureConfig, hash: FEATURE_HASH, dense: [...DENSE_FEATURES] },
+      features: {
+        ...this.featureConfig,
+        hash: FEATURE_HASH,
+        values: FEATURE_VALUES,
+        dense: [...DENSE_FEATURES],
+      },
       labels: [...this.labels],
       model: { kind: 'logistic', weights },
       training,
@@ -193,6 +199,9 @@ export function loadQualityModel(json: unknown): QualityModel {
   const features = file.features;
   if (!features || features.hash !== FEATURE_HASH)
     throw new Error(`router file: features.hash must be "${FEATURE_HASH}"`);
+  if (features.values !== FEATURE_VALUES) {
+    throw new Error(`router file: features.values must be "${FEATURE_VALUES}"`);
+  }
   if (JSON.stringify(features.dense) !== JSON.stringify(DENSE_FEATURES)) {
     throw new Error('router file: features.dense differs from this version of the featurizer');
   }

@@ -29,6 +29,7 @@ describe('router file', () => {
     assert.equal(file.format, 'switchyard-router');
     assert.equal(file.version, 1);
     assert.equal(file.features.hash, 'fnv1a32-fmix32');
+    assert.equal(file.features.values, 'presence-l2');
     assert.deepEqual(file.training, metadata);
     for (const entry of Object.values(file.model.weights)) {
       assert.ok(entry.index.length > 0);
@@ -66,6 +67,10 @@ describe('router file', () => {
     assert.throws(
       broken((copy) => (copy.features.hash = 'md5')),
       /hash/,
+    );
+    assert.throws(
+      broken((copy) => (copy.features.values = 'counts')),
+      /values/,
     );
     assert.throws(
       broken((copy) => copy.features.dense.pop()),
