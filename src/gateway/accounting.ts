@@ -125,6 +125,16 @@ export class Accountant {
       reason: facts.decision?.reason,
     };
     if (facts.cache) summary.cache = facts.cache;
+    const { decision } = facts;
+    // References, not copies: the decision is not changed after it is made (the log copies at write).
+    if (decision) {
+      summary.candidates = {
+        primary: decision.model,
+        fallbacks: decision.fallbacks,
+        scored: decision.scores,
+        excluded: decision.excluded,
+      };
+    }
     return summary;
   }
 }

@@ -33,6 +33,26 @@ export interface ModelUsage {
   estimated: boolean;
 }
 
+/** One candidate's score in a routing decision: normalised 0..1 components (higher is better). */
+export interface CandidateScore {
+  model: string;
+  score: number;
+  match: number;
+  health: number;
+  cost: number;
+  speed: number;
+  quality: number;
+}
+
+/** What the router weighed: every scored candidate, every excluded model and why, the chain it built. */
+export interface DecisionCandidates {
+  /** The primary, then its fallbacks, in order. */
+  primary: string;
+  fallbacks: readonly string[];
+  scored: readonly CandidateScore[];
+  excluded: ReadonlyArray<{ model: string; reason: string }>;
+}
+
 /** Which client API the request came in through. */
 export type FrontDoor = 'chat' | 'messages' | 'responses' | 'embeddings';
 
@@ -70,6 +90,8 @@ export interface RequestSummary {
   errorCode: string | undefined;
   errorMessage: string | undefined;
   reason: string | undefined;
+  /** The routing decision's candidates (absent when the request never got a decision). */
+  candidates?: DecisionCandidates;
   /** Prompt and answer, only when `log_content` is on. */
   content?: { request: unknown; response: string };
 }

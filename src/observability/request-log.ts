@@ -11,6 +11,9 @@ import type Database from 'better-sqlite3';
 import { invalidRequest } from '../errors.ts';
 import { openPrivateDatabase } from '../state/sqlite.ts';
 import type { GatewayEvents, RequestSummary } from './events.ts';
+import { type DecisionRow, decisionRow, type UsageRow, usageRow } from './request-row.ts';
+
+export type { DecisionRow, UsageRow } from './request-row.ts';
 
 const dayMs = 86_400_000;
 
@@ -58,6 +61,10 @@ export interface AttemptRow {
   status: number | null;
   message: string | null;
   latency_ms: number;
+  /** Wall-clock ms when the attempt started (rows written before it was kept have none). */
+  started_at?: number;
+  /** A hedge started beside the primary. */
+  hedge?: boolean;
 }
 
 export interface RequestRow {
@@ -92,15 +99,24 @@ export interface RequestRow {
   /** A client's score of the answer (`POST /v1/feedback`), 0..1. */
   feedback_score: number | null;
   feedback_at: number | null;
+  /** What the router weighed (null for requests that never got a decision, and older rows). */
+  decision: DecisionRow | null;
+  /** Per model that delivered part of the answer (null for older rows). */
+  usage: UsageRow[] | null;
 }
 
 /** A row as SQLite returns it: JSON and booleans still encoded, plus the rowid. */
-type StoredRow = Omit<RequestRow, 'time' | 'models_tried' | 'usage_estimated' | 'stream' | 'content'> & {
+type StoredRow = Omit<
+  RequestRow,
+  'time' | 'models_tried' | 'usage_estimated' | 'stream' | 'content' | 'decision' | 'usage'
+> & {
   id: number;
   models_tried: string;
   usage_estimated: number;
   stream: number;
   content: string | null;
+  decision: string | null;
+  usage: string | null;
 };
 
 const schema = `
@@ -141,6 +157,8 @@ const addedColumns: Array<[string, string]> = [
   ['feedback_score', 'REAL'],
   ['feedback_at', 'INTEGER'],
   ['cache', 'TEXT'],
+  ['decision', 'TEXT'],
+  ['usage', 'TEXT'],
 ];
 
 const indexes = `
@@ -175,6 +193,8 @@ const columns = [
   'api',
   'client_request_id',
   'cache',
+  'decision',
+  'usage',
 ] as const;
 
 export class RequestLog implements Partial<GatewayEvents> {
@@ -279,6 +299,7 @@ export class RequestLog implements Partial<GatewayEvents> {
           status: attempt.status ?? null,
           message: attempt.message ?? null,
           latency_ms: Math.round(attempt.latencyMs),
+          ...(attempt.startedAt === undefined ? {} : { started_at: Math.round(attempt.startedAt) }),
           ...(attempt.hedge ? { hedge: true } : {}),
         })),
       ),
@@ -300,6 +321,8 @@ export class RequestLog implements Partial<GatewayEvents> {
       api: summary.api,
       client_request_id: summary.clientRequestId ?? null,
       cache: summary.cache ?? null,
+      decision: summary.candidates ? JSON.stringify(decisionRow(summary.candidates)) : null,
+      usage: JSON.stringify(summary.usage.map(usageRow)),
     };
   }
 
@@ -376,6 +399,16 @@ export class RequestLog implements Partial<GatewayEvents> {
     );
   }
 
+  /** One request's row by its id (the latest, should an id repeat); undefined when not in the log. */
+  get(requestId: string): RequestRow | undefined {
+    this.flush(); // it may have finished a moment ago
+    if (!this.db.open) return undefined;
+    const row = this.db
+      .prepare('SELECT * FROM requests WHERE request_id = ? ORDER BY id DESC LIMIT 1')
+      .get(requestId) as StoredRow | undefined;
+    return row && toPublic(row);
+  }
+
   /** Rows with feedback (for training the learned router), newest first. */
   feedback(limit = 100_000): RequestRow[] {
     if (!this.db.open) return [];
@@ -417,6 +450,8 @@ function toPublic(row: StoredRow): RequestRow {
     usage_estimated: row.usage_estimated === 1,
     stream: row.stream === 1,
     content: row.content === null ? null : (JSON.parse(row.content) as unknown),
+    decision: row.decision == null ? null : (JSON.parse(row.decision) as DecisionRow),
+    usage: row.usage == null ? null : (JSON.parse(row.usage) as UsageRow[]),
   };
 }
 
