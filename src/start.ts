@@ -40,7 +40,18 @@ export async function startServer(
   config: GatewayConfig,
   options: StartOptions = {},
 ): Promise<StartedGateway> {
-  const gateway = createGateway({ config, seed: options.seed, logger: options.logger });
+  // Tracing (issue 16): the OpenTelemetry SDK is loaded only when `observability.otel` (or an
+  // OTEL_EXPORTER_OTLP_* endpoint) is set; otherwise the gateway keeps its free no-op tracer.
+  const tracer = config.observability.otel
+    ? await openTracer(config, (error, suppressed) =>
+        gateway.logger.warn(
+          { err: error, suppressed },
+          'OpenTelemetry: exporting spans failed (check observability.otel.endpoint)',
+        ),
+      )
+    : undefined;
+  const gateway = createGateway({ config, seed: options.seed, logger: options.logger, tracer });
+  tracer?.watchBreakers((model) => gateway.health.model(model)?.breaker.phase);
   await gateway.ready();
   const { request_log: logConfig } = config.observability;
   const unsubscribe: Array<() => void> = [];
@@ -92,9 +103,11 @@ export async function startServer(
     });
     unsubscribe.push(gateway.events.subscribe(dashboardData));
     let stats: StatsCollector | undefined;
-    const dashboard = createDashboard(dashboardData, () => ({
-      report: () => stats!.report(fleet?.latest()),
-    }));
+    const dashboard = createDashboard(
+      dashboardData,
+      () => ({ report: () => stats!.report(fleet?.latest()) }),
+      { console: { gateway, requestLog } }, // the request console: its rows and model controls
+    );
     const log = requestLog;
     const server = createGatewayServer(gateway, {
       routes: {
@@ -128,6 +141,7 @@ export async function startServer(
             await running.close();
           } finally {
             log?.close(); // writes what the drained requests queued
+            await tracer?.close(); // exports the drained requests' spans
             await openedKeys.close(); // the last usage tallies, then the key database
             responses.close();
             for (const stop of unsubscribe) stop();
@@ -144,8 +158,15 @@ export async function startServer(
     metrics?.close();
     for (const stop of unsubscribe) stop();
     await gateway.close();
+    await tracer?.close();
     throw error;
   }
+}
+
+/** The OTLP tracer, imported on demand so that tracing off loads none of OpenTelemetry. */
+async function openTracer(config: GatewayConfig, onExportError: (error: Error, suppressed: number) => void) {
+  const { createOtelTracer } = await import('./observability/otel.ts');
+  return createOtelTracer({ settings: config.observability.otel!, models: config.models, onExportError });
 }
 
 /** Stored responses sit beside the request log (in memory when it is). */

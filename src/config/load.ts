@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { type OtelSettings, resolveOtelSettings } from '../observability/otel-settings.ts';
 import { providers } from '../providers/registry.ts';
 import type { ModelSpec, Strength } from './model-spec.ts';
 import { type Capability, configSchema, type ParsedConfig, type ParsedModel } from './schema.ts';
@@ -24,7 +25,8 @@ export interface GatewayConfig {
   models: ModelSpec[];
   routing: ParsedConfig['routing'];
   resilience: ParsedConfig['resilience'];
-  observability: ParsedConfig['observability'];
+  /** `otel` resolved with the OTEL_* variables: present only when tracing is on. */
+  observability: Omit<ParsedConfig['observability'], 'otel'> & { otel?: OtelSettings };
   state: ParsedConfig['state'];
   responses: ParsedConfig['responses'];
   cache: ParsedConfig['cache'];
@@ -78,6 +80,7 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
   const parsed = result.data;
   problems.push(...crossChecks(parsed));
   const parsedOptions = parseProviderOptions(parsed, problems);
+  const otel = resolveOtelSettings(parsed.observability.otel, env, problems); // tracing (issue 16)
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     server: parsed.server,
@@ -86,7 +89,7 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
       .map(([name, model]) => toModelSpec(name, model, parsedOptions.get(name))),
     routing: parsed.routing,
     resilience: parsed.resilience,
-    observability: parsed.observability,
+    observability: { ...parsed.observability, otel },
     state: parsed.state,
     responses: parsed.responses,
     cache: parsed.cache,

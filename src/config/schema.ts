@@ -4,6 +4,7 @@
  * Durations in the file are seconds (as in the brief); the normalised config uses milliseconds.
  */
 import { z } from 'zod';
+import { isHttpUrl } from '../observability/otel-settings.ts';
 import { providerNames } from '../providers/registry.ts';
 
 export const strengthTags = [
@@ -212,6 +213,20 @@ export const observabilitySchema = z.strictObject({
       log_content: z.boolean().default(false),
     })
     .default({ enabled: true, path: '.switchyard/requests.db', retention_days: 7, log_content: false }),
+  // OpenTelemetry traces (issue 16). The OTEL_EXPORTER_OTLP_* variables fill what is not set here;
+  // with no endpoint in either, tracing is off (resolved in load.ts by observability/otel-settings.ts).
+  otel: z
+    .strictObject({
+      /** OTLP/HTTP collector URL: a base (`/v1/traces` is appended) or the full traces URL. */
+      endpoint: z.string().refine(isHttpUrl, { message: 'expected an http(s) URL' }).optional(),
+      /** Sent with every export (e.g. an API key): secrets, scrubbed like the others. */
+      headers: z.record(z.string(), z.string()).optional(),
+      /** The resource's `service.name`; default `switchyard` (or OTEL_SERVICE_NAME). */
+      service_name: z.string().min(1).optional(),
+      /** Share of new traces recorded, 0..1; default 1 (or OTEL_TRACES_SAMPLER_ARG). */
+      sampling_ratio: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
 });
 
 export const serverSchema = z.strictObject({

@@ -54,7 +54,7 @@ export function resilienceSettings(config: GatewayConfig): ResilienceSettings {
   };
 }
 
-/** Every secret the config holds: provider keys, upstream header values, client and admin keys, the key secret. */
+/** Every secret the config holds: provider keys, upstream header values, client and admin keys, the key secret, trace export headers. */
 export function secretsOf(config: GatewayConfig): string[] {
   const secrets: string[] = [...config.server.api_keys];
   if (config.server.admin_key) secrets.push(config.server.admin_key);
@@ -62,6 +62,13 @@ export function secretsOf(config: GatewayConfig): string[] {
   for (const spec of config.models) {
     if (spec.apiKey) secrets.push(spec.apiKey);
     secrets.push(...Object.values(spec.headers));
+  }
+  // The trace exporter's headers (collector API keys), from the config or OTEL_EXPORTER_OTLP_HEADERS;
+  // `Bearer <token>`-style values count with and without their scheme.
+  for (const value of Object.values(config.observability.otel?.headers ?? {})) {
+    secrets.push(value);
+    const token = value.slice(value.lastIndexOf(' ') + 1);
+    if (token !== value) secrets.push(token);
   }
   return secrets;
 }
