@@ -327,7 +327,7 @@
         'data-request-id': decision.request_id,
         'data-status': decision.status >= 400 ? 'error' : 'ok',
       });
-      const model = el('td');
+      const model = el('td', { class: 'name' });
       if (decision.model) {
         const swatch = el('span', { class: 'swatch', 'aria-hidden': 'true' });
         swatch.style.background = colorOf(decision.model);
@@ -461,6 +461,8 @@
     renderBreakerEvents(snapshot.breaker_events);
     renderKeys(snapshot.keys ?? []);
     document.body.setAttribute('data-updated', String(snapshot.time));
+    // The request console (console.js) adds its model controls from the same snapshot.
+    document.dispatchEvent(new CustomEvent('switchyard:snapshot', { detail: snapshot }));
   }
 
   function setConnection(state, text) {

@@ -103,9 +103,11 @@ export async function startServer(
     });
     unsubscribe.push(gateway.events.subscribe(dashboardData));
     let stats: StatsCollector | undefined;
-    const dashboard = createDashboard(dashboardData, () => ({
-      report: () => stats!.report(fleet?.latest()),
-    }));
+    const dashboard = createDashboard(
+      dashboardData,
+      () => ({ report: () => stats!.report(fleet?.latest()) }),
+      { console: { gateway, requestLog } }, // the request console: its rows and model controls
+    );
     const log = requestLog;
     const server = createGatewayServer(gateway, {
       routes: {

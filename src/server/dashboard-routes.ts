@@ -3,12 +3,15 @@
  * package root, read once), a JSON snapshot, and a server-sent-events stream that pushes the
  * same snapshot to every viewer once a second. One timer serves all viewers and runs only
  * while someone is watching; a viewer whose socket is backed up skips frames instead of
- * buffering them.
+ * buffering them. With the gateway and its request log at hand, the request console too
+ * (`console-routes.ts`): the log's rows, one request in full, and the per-model controls; each
+ * model in the snapshot then says whether it is in rotation.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.ts';
-import type { DashboardData, StatsSource } from '../observability/dashboard-data.ts';
+import type { DashboardData, DashboardSnapshot, StatsSource } from '../observability/dashboard-data.ts';
+import { type ConsoleDeps, consoleApi } from './console-routes.ts';
 import { sendJson } from './http-io.ts';
 
 const assetDir = new URL('../../dashboard/', import.meta.url);
@@ -17,7 +20,10 @@ const assetTypes: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'console.js': 'text/javascript; charset=utf-8',
 };
+
+const requestDetailPrefix = 'api/requests/';
 
 const securityHeaders = {
   'content-security-policy':
@@ -44,9 +50,11 @@ export interface DashboardServer {
 export function createDashboard(
   data: DashboardData,
   stats: () => StatsSource,
-  options: { intervalMs?: number } = {},
+  options: { intervalMs?: number; console?: ConsoleDeps } = {},
 ): DashboardServer {
   const intervalMs = options.intervalMs ?? 1000;
+  const requestConsole = options.console && consoleApi(options.console);
+  const gateway = options.console?.gateway;
   const assets = new Map<string, Buffer>();
   for (const name of Object.keys(assetTypes)) assets.set(name, readFileSync(new URL(name, assetDir)));
   const viewers = new Set<ServerResponse>();
@@ -61,8 +69,19 @@ export function createDashboard(
     response.end(body);
   }
 
+  /** The snapshot, each model with whether an operator has it in rotation (when the console is on). */
+  function snapshot(): DashboardSnapshot {
+    const current = data.snapshot(stats());
+    if (!gateway) return current;
+    const inRotation = new Map(gateway.modelStatus().map((status) => [status.model, status.inRotation]));
+    return {
+      ...current,
+      models: current.models.map((model) => ({ ...model, in_rotation: inRotation.get(model.model) ?? true })),
+    };
+  }
+
   function frame(): string {
-    return `data: ${JSON.stringify(data.snapshot(stats()))}\n\n`;
+    return `data: ${JSON.stringify(snapshot())}\n\n`;
   }
 
   function tick(): void {
@@ -108,9 +127,14 @@ export function createDashboard(
       'GET /dashboard': (_request, response) => serveAsset(response, 'index.html'),
       'GET /dashboard/events': events,
       'GET /dashboard/api/snapshot': (_request, response) =>
-        sendJson(response, 200, data.snapshot(stats()), { 'cache-control': 'no-store' }),
+        sendJson(response, 200, snapshot(), { 'cache-control': 'no-store' }),
+      ...requestConsole?.routes,
       'GET /dashboard/*': (_request, response, context) => {
         const name = context.url.pathname.slice('/dashboard/'.length);
+        if (requestConsole && name.startsWith(requestDetailPrefix)) {
+          requestConsole.requestDetail(response, name.slice(requestDetailPrefix.length));
+          return;
+        }
         if (name === '' || name === 'index.html') {
           response.writeHead(308, { location: '../dashboard' });
           response.end();

@@ -49,6 +49,7 @@ const publicPaths = new Set([
   '/dashboard/',
   '/dashboard/app.js',
   '/dashboard/style.css',
+  '/dashboard/console.js',
 ]);
 
 export function createGatewayServer(
