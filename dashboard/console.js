@@ -334,7 +334,13 @@
   }
 
   function renderAttempts(row) {
-    const attempts = row.models_tried;
+    // The log keeps attempts in the order they ended (a hedge that wins ends first): show them by start.
+    const attempts = row.models_tried
+      .map((attempt, index) => ({ attempt, index }))
+      .sort(
+        (a, b) => (a.attempt.started_at ?? a.index) - (b.attempt.started_at ?? b.index) || a.index - b.index,
+      )
+      .map((entry) => entry.attempt);
     // The timeline spans the request: each attempt placed at its start, as long as it took.
     let span = Math.max(1, row.latency_ms);
     for (const attempt of attempts) {

@@ -45,12 +45,24 @@ before(async () => {
     testConfig({
       server: { admin_key: adminKey },
       observability: { request_log: { log_content: true } },
+      // Hedging on request (x-switchyard-hedge): a second model starts 20 ms into a slow attempt.
+      resilience: { hedging: { enabled: false, delay: 0.02, budget: 1 } },
       models: {
         'gpt-4o': fastModel({ strengths: ['coding', 'complex_reasoning'], fallbacks: ['gpt-4o-mini'] }),
         'gpt-4o-mini': fastModel({ strengths: ['simple_qa'] }),
         claude: fastModel({
           strengths: ['long_context'],
           circuit_breaker: { failure_threshold: 1, recovery_timeout: 600 },
+        }),
+        slowpoke: fastModel({
+          strengths: [],
+          fallbacks: ['gpt-4o-mini'],
+          simulate: {
+            ttft_ms: 400,
+            ttft_sigma: 0,
+            tokens_per_second: 5000,
+            output_tokens: { min: 5, max: 8 },
+          },
         }),
         [evilName]: fastModel(),
       },
@@ -95,9 +107,9 @@ async function simulate(model: string, action: 'down' | 'up') {
   assert.equal(response.status, 200);
 }
 
-async function ask(model: string, content = 'What is the capital of France?') {
+async function ask(model: string, content = 'What is the capital of France?', headers = {}) {
   const { data, response } = await client.chat.completions
-    .create({ model, messages: [{ role: 'user', content }] })
+    .create({ model, messages: [{ role: 'user', content }] }, { headers })
     .withResponse();
   return { id: response.headers.get('x-switchyard-request-id')!, model: data.model };
 }
@@ -152,6 +164,8 @@ test('the request console: filters, pages, detail, rotation and breaker controls
   await simulate('gpt-4o', 'up');
   await simulate('claude', 'down');
   await assert.rejects(ask('claude'), (error: { status?: number }) => (error.status ?? 0) >= 500);
+  const hedged = await ask('slowpoke', 'Hello?', { 'x-switchyard-hedge': 'true' });
+  assert.equal(hedged.model, 'gpt-4o-mini', 'the hedge won');
   const evil = await ask(evilName, evilPrompt);
 
   await page.goto(`${server.url}/dashboard?key=${adminKey}`);
@@ -166,7 +180,7 @@ test('the request console: filters, pages, detail, rotation and breaker controls
   await page.click('#requests-older');
   await page.waitForFunction(() => document.querySelector('#requests-page')?.textContent === 'page 2');
   const secondPage = await shownRows();
-  assert.equal(secondPage.length, 27 - 25);
+  assert.equal(secondPage.length, 28 - 25);
   assert.equal(
     secondPage.some((row) => firstPage.some((seen) => seen.id === row.id)),
     false,
@@ -259,6 +273,24 @@ test('the request console: filters, pages, detail, rotation and breaker controls
   for (const [, , latency] of attempts) assert.match(latency, /\d+ ms|\d s/);
   assert.equal(await page.locator('#detail-usage tbody tr[data-model="gpt-4o-mini"]').count(), 1);
   assert.match((await page.locator('#detail-content pre').first().textContent()) ?? '', /reverses a list/);
+
+  // The hedged request: the hedge is marked on its attempt, started after the primary.
+  await page.click('#request-filters button[type="reset"]');
+  await page.waitForSelector(`#requests tbody tr[data-request-id="${hedged.id}"]`);
+  await page.click(`#requests tbody tr[data-request-id="${hedged.id}"] button[data-action="open"]`);
+  await page.waitForFunction((id) => document.querySelector('#detail-id')?.textContent === id, hedged.id);
+  const hedgeAttempts = await page
+    .locator('#detail-attempts li[data-model]')
+    .evaluateAll((items) =>
+      items.map((item) => [
+        item.getAttribute('data-model'),
+        item.querySelector('[data-field="hedge"]') !== null,
+      ]),
+    );
+  assert.deepEqual(hedgeAttempts, [
+    ['slowpoke', false],
+    ['gpt-4o-mini', true],
+  ]);
 
   // The markup-laden request: its model name and its prompt are text.
   await page.click('#request-filters button[type="reset"]');
