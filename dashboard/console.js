@@ -72,6 +72,12 @@
   let nextCursor = null;
   let generation = 0;
   let selectedId;
+  // Auto-refresh asks again only when this gateway finished requests since (the live snapshot's
+  // count says so), or after a while for sliding time ranges: an idle gateway is not polled.
+  let requestsSeen;
+  let requestsLoaded;
+  let loadedAt = 0;
+  let logMissing = false;
 
   function readFilters() {
     const filters = {};
@@ -136,6 +142,7 @@
 
   async function load() {
     const ticket = ++generation;
+    const seen = requestsSeen;
     try {
       const { response, body } = await getJson(
         `dashboard/api/requests?${queryOf(applied, cursors[cursors.length - 1])}`,
@@ -143,8 +150,12 @@
       if (ticket !== generation) return; // a newer load (other filters, other page) is on its way
       if (!response.ok) {
         setStatus(failure(response, body), 'poor');
+        logMissing = response.status === 404; // the request log is off: nothing to refresh
         return;
       }
+      logMissing = false;
+      requestsLoaded = seen;
+      loadedAt = Date.now();
       nextCursor = body.next_cursor;
       renderRows(body.data);
       const page = cursors.length;
@@ -541,6 +552,7 @@
 
   // ---- wiring ----------------------------------------------------------------------------
   document.addEventListener('switchyard:snapshot', (event) => {
+    requestsSeen = event.detail?.totals?.requests;
     const models = event.detail?.models ?? [];
     fillModelNames(models);
     renderControls(models);
@@ -583,7 +595,9 @@
 
   setInterval(() => {
     const auto = form.elements.namedItem('auto').checked;
-    if (auto && cursors.length === 1 && !document.hidden) load();
+    if (!auto || cursors.length > 1 || document.hidden || logMissing) return;
+    const news = requestsSeen === undefined || requestsSeen !== requestsLoaded;
+    if (news || Date.now() - loadedAt > 30_000) load();
   }, refreshMs);
 
   restoreFilters();
