@@ -142,8 +142,9 @@ interface Entry {
 }
 
 interface WindowLog {
-  /** Admissions in time order: [at, amount, id]. */
+  /** Admissions in time order: [at, amount, id]; those before `head` have left the window. */
   entries: Array<[number, number, string]>;
+  head: number;
   total: number;
 }
 
@@ -282,9 +283,10 @@ export class MemoryStore implements Store {
         this.write(adjustment.key, total, 1, Math.max(1, adjustment.expiresAtMs - now));
       } else {
         const log = this.prunedWindow(adjustment.key, adjustment.windowMs, now);
-        const entry = log?.entries.find((candidate) => candidate[2] === admissionId);
-        if (log && entry) {
-          entry[1] += adjustment.delta;
+        // From the newest: the admission being settled is usually among the last few.
+        const index = log?.entries.findLastIndex((candidate) => candidate[2] === admissionId) ?? -1;
+        if (log && index >= log.head) {
+          log.entries[index]![1] += adjustment.delta;
           log.total += adjustment.delta;
         }
       }
@@ -353,7 +355,9 @@ export class MemoryStore implements Store {
       return { remaining, resetMs, retryAfterMs: Infinity };
     // The oldest entries leave the window first: wait until enough of them have.
     let freed = remaining;
-    for (const [at, amount] of log?.entries ?? []) {
+    const entries = log?.entries ?? [];
+    for (let index = log?.head ?? 0; index < entries.length; index++) {
+      const [at, amount] = entries[index]!;
       freed += amount;
       if (fits(bucket.amount, freed, bucket.limit))
         return { remaining, resetMs, retryAfterMs: Math.max(1, at + bucket.windowMs - now) };
@@ -376,7 +380,7 @@ export class MemoryStore implements Store {
     } else {
       let log = this.windows.get(bucket.key);
       if (!log) {
-        log = { entries: [], total: 0 };
+        log = { entries: [], head: 0, total: 0 };
         this.windows.set(bucket.key, log);
       }
       log.entries.push([now, bucket.amount, id]);
@@ -387,15 +391,19 @@ export class MemoryStore implements Store {
   private prunedWindow(key: string, windowMs: number, now: number): WindowLog | undefined {
     const log = this.windows.get(key);
     if (!log) return undefined;
-    let drop = 0;
-    while (drop < log.entries.length && log.entries[drop]![0] <= now - windowMs) {
-      log.total -= log.entries[drop]![1];
-      drop++;
+    const { entries } = log;
+    while (log.head < entries.length && entries[log.head]![0] <= now - windowMs) {
+      log.total -= entries[log.head]![1];
+      log.head++;
     }
-    if (drop > 0) log.entries.splice(0, drop);
-    if (log.entries.length === 0) {
+    if (log.head === entries.length) {
       this.windows.delete(key);
       return undefined;
+    }
+    // Cut the expired prefix once it is half the log: one shift per many prunes, not one each.
+    if (log.head > 64 && log.head * 2 > entries.length) {
+      entries.splice(0, log.head);
+      log.head = 0;
     }
     return log;
   }
