@@ -5,9 +5,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.ts';
-import { asGatewayError, type Gateway, type ResponseMeta } from '../gateway/index.ts';
+import type { Gateway } from '../gateway/index.ts';
 import { noRouteError } from '../gateway/plan.ts';
-import { parseJson, readBody, sendJson, writeWithBackpressure } from './http-io.ts';
+import {
+  abortOnDisconnect,
+  chatCompletionsEncoder,
+  metaHeaders,
+  openEventStream,
+  pipeEventStream,
+  requestOptionsFor,
+} from './event-stream.ts';
+import { parseJson, readBody, sendJson } from './http-io.ts';
 import type { RequestContext, RouteTable } from './routes.ts';
 import { validateChatRequest, validateEmbeddingsRequest } from './validate.ts';
 
@@ -22,13 +30,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
   ) {
     const body = validateChatRequest(parseJson(await readBody(request, bodyLimit)));
     const abort = abortOnDisconnect(request, response);
-    const requestOptions = {
-      signal: abort.signal,
-      headers: request.headers,
-      clientKeyId: context.clientKeyId,
-      clientRequestId: clientRequestId(request),
-      access: context.access,
-    };
+    const requestOptions = requestOptionsFor(request, context, abort.signal);
     if (body.stream !== true) {
       const { completion, meta } = await gateway.chat(body, requestOptions);
       if (abort.signal.aborted) return;
@@ -36,24 +38,8 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       return;
     }
     const { meta, chunks } = await gateway.chatStream(body, requestOptions);
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...metaHeaders(meta),
-    });
-    // No flushHeaders(): the first chunk is ready, and the headers go out in the same write.
-    try {
-      for await (const chunk of chunks) {
-        if (!(await writeWithBackpressure(response, `data: ${JSON.stringify(chunk)}\n\n`))) return;
-      }
-      response.end('data: [DONE]\n\n');
-    } catch (error) {
-      // Headers are out: the failure is an SSE error event, and no [DONE] follows it.
-      const gatewayError = asGatewayError(error);
-      if (!response.destroyed) response.end(`data: ${JSON.stringify(gatewayError.toJSON())}\n\n`);
-    }
+    openEventStream(response, metaHeaders(meta));
+    await pipeEventStream(response, chatCompletionsEncoder, chunks);
   }
 
   function listModels(_request: IncomingMessage, response: ServerResponse): void {
@@ -83,14 +69,10 @@ export function apiRoutes(gateway: Gateway): RouteTable {
   async function embeddings(request: IncomingMessage, response: ServerResponse, context: RequestContext) {
     const body = validateEmbeddingsRequest(parseJson(await readBody(request, bodyLimit)));
     const abort = abortOnDisconnect(request, response);
-    const result = await gateway.embeddings(body, {
-      signal: abort.signal,
-      headers: request.headers,
-      clientKeyId: context.clientKeyId,
-      clientRequestId: clientRequestId(request),
-      access: context.access,
-      api: 'embeddings',
-    });
+    const result = await gateway.embeddings(
+      body,
+      requestOptionsFor(request, context, abort.signal, { api: 'embeddings' }),
+    );
     if (abort.signal.aborted) return;
     sendJson(response, 200, result.response, {
       'x-switchyard-model': result.model,
@@ -122,36 +104,4 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     'POST /embeddings': embeddings,
     'POST /v1/route': routeOnly,
   };
-}
-
-export function metaHeaders(meta: ResponseMeta): Record<string, string> {
-  return {
-    ...meta.rateLimitHeaders,
-    ...(meta.cache ? { 'x-switchyard-cache': meta.cache } : {}),
-    'x-switchyard-model': meta.model,
-    'x-switchyard-task': meta.task,
-    'x-switchyard-fallbacks': String(meta.fallbacks),
-    'x-switchyard-request-id': meta.requestId,
-    'x-switchyard-priority': meta.priority,
-  };
-}
-
-/** An AbortSignal that fires if the client goes away before the response is complete. */
-export function abortOnDisconnect(request: IncomingMessage, response: ServerResponse): AbortController {
-  const controller = new AbortController();
-  const onClose = () => {
-    if (!response.writableFinished) controller.abort(clientDisconnected);
-  };
-  response.once('close', onClose);
-  request.once('aborted', onClose);
-  return controller;
-}
-
-const clientDisconnected = new Error('client disconnected');
-
-/** The client's `x-request-id`, when it is a short safe token; logged beside our own id, never used as it. */
-export function clientRequestId(request: IncomingMessage): string | undefined {
-  const value = request.headers['x-request-id'];
-  if (typeof value !== 'string' || value.length === 0 || value.length > 128) return undefined;
-  return /^[A-Za-z0-9._:-]+$/.test(value) ? value : undefined;
 }

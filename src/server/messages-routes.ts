@@ -17,11 +17,16 @@ import {
   toAnthropicError,
   validateMessagesRequest,
 } from '../front-doors/anthropic-messages/index.ts';
-import type { Gateway, RequestOptions } from '../gateway/index.ts';
+import type { Gateway } from '../gateway/index.ts';
 import { newRequestId } from '../gateway/wiring.ts';
-import type { ChatCompletionChunk } from '../types/openai.ts';
-import { abortOnDisconnect, clientRequestId, metaHeaders } from './api-routes.ts';
-import { parseJson, readBody, sendJson, writeWithBackpressure } from './http-io.ts';
+import {
+  abortOnDisconnect,
+  metaHeaders,
+  openEventStream,
+  pipeEventStream,
+  requestOptionsFor,
+} from './event-stream.ts';
+import { parseJson, readBody, sendJson } from './http-io.ts';
 import type { ErrorWriter, Handler, RequestContext, RouteTable } from './routes.ts';
 
 /** A stream silent this long gets a `ping` event, so proxies and clients keep the connection. */
@@ -44,15 +49,7 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     refuseUnservableTools(body);
     const chat = messagesToChat(body, { betas: request.headers['anthropic-beta'] });
     const abort = abortOnDisconnect(request, response);
-    const requestOptions: RequestOptions = {
-      signal: abort.signal,
-      headers: request.headers,
-      requestId,
-      clientKeyId: context.clientKeyId,
-      clientRequestId: clientRequestId(request),
-      access: context.access,
-      api: 'messages',
-    };
+    const requestOptions = requestOptionsFor(request, context, abort.signal, { requestId, api: 'messages' });
     if (body.stream !== true) {
       const { completion, meta } = await gateway.chat(chat, requestOptions);
       if (abort.signal.aborted) return;
@@ -62,15 +59,9 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     // The gateway pulls the first chunk before it answers: a failure before any output throws
     // here and becomes an HTTP error in Anthropic's shape.
     const { meta, chunks } = await gateway.chatStream(chat, requestOptions);
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...metaHeaders(meta),
-    });
-    const encoder = new MessagesStreamEncoder();
-    await writeStream(response, encoder, chunks, silenceMs);
+    openEventStream(response, metaHeaders(meta));
+    // A failure after the first byte is an `error` event; a silence gets a `ping`.
+    await pipeEventStream(response, new MessagesStreamEncoder(), chunks, silenceMs);
   }
 
   /**
@@ -126,41 +117,6 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     };
   }
   return table;
-}
-
-/**
- * Chunks -> Messages events, with backpressure. A keep-alive ping goes out after a silence; a
- * failure after the first byte is an `error` event and the stream ends there.
- */
-async function writeStream(
-  response: ServerResponse,
-  encoder: MessagesStreamEncoder,
-  chunks: AsyncIterable<ChatCompletionChunk>,
-  silenceMs: number,
-): Promise<void> {
-  let lastWrite = Date.now();
-  const keepAlive = setInterval(
-    () => {
-      if (Date.now() - lastWrite < silenceMs || response.writableEnded || response.destroyed) return;
-      lastWrite = Date.now();
-      response.write(encoder.ping());
-    },
-    Math.max(10, Math.floor(silenceMs / 2)),
-  );
-  keepAlive.unref();
-  try {
-    for await (const chunk of chunks) {
-      const frames = encoder.push(chunk);
-      if (frames.length === 0) continue;
-      lastWrite = Date.now();
-      if (!(await writeWithBackpressure(response, frames.join('')))) return;
-    }
-    response.end(encoder.finish().join(''));
-  } catch (error) {
-    if (!response.destroyed) response.end(encoder.fail(error).join(''));
-  } finally {
-    clearInterval(keepAlive);
-  }
 }
 
 /** Any error as Anthropic's `{"type":"error","error":{...}}`, with the request id when there is one. */

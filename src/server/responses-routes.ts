@@ -23,11 +23,16 @@ import {
   validateResponsesRequest,
 } from '../front-doors/openai-responses/index.ts';
 import { isObject } from '../front-doors/shared.ts';
-import type { Gateway, RequestOptions } from '../gateway/index.ts';
+import type { Gateway } from '../gateway/index.ts';
 import type { ResponseStore } from '../state/response-store.ts';
-import type { ChatCompletionChunk } from '../types/openai.ts';
-import { abortOnDisconnect, clientRequestId, metaHeaders } from './api-routes.ts';
-import { parseJson, readBody, sendJson, writeWithBackpressure } from './http-io.ts';
+import {
+  abortOnDisconnect,
+  metaHeaders,
+  openEventStream,
+  pipeEventStream,
+  requestOptionsFor,
+} from './event-stream.ts';
+import { parseJson, readBody, sendJson } from './http-io.ts';
 import type { RequestContext, RouteTable } from './routes.ts';
 
 /** What the store keeps per response: the object itself and the items it answered. */
@@ -52,14 +57,7 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
       save(object, conversationInput(body, previous), owner);
     };
     const abort = abortOnDisconnect(request, response);
-    const requestOptions: RequestOptions = {
-      signal: abort.signal,
-      headers: request.headers,
-      clientKeyId: context.clientKeyId,
-      clientRequestId: clientRequestId(request),
-      access: context.access,
-      api: 'responses',
-    };
+    const requestOptions = requestOptionsFor(request, context, abort.signal, { api: 'responses' });
     if (body.stream !== true) {
       const { completion, meta } = await gateway.chat(chat, requestOptions);
       if (abort.signal.aborted) return;
@@ -70,15 +68,10 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
     }
     // A failure before the first chunk throws here: a plain HTTP error in OpenAI's shape.
     const { meta, chunks } = await gateway.chatStream(chat, requestOptions);
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...metaHeaders(meta),
-    });
+    openEventStream(response, metaHeaders(meta));
+    // A failure after the first byte is an `error` event and `response.failed`.
     const encoder = new ResponsesStreamEncoder(body);
-    if (await writeStream(response, encoder, chunks)) {
+    if (await pipeEventStream(response, encoder, chunks)) {
       const object = encoder.completedResponse;
       if (object) keep(object);
     }
@@ -175,27 +168,4 @@ function responseIdOf(context: RequestContext): string {
 
 function notFound(id: string): GatewayError {
   return new GatewayError('not_found', `Response with id '${id.slice(0, 256)}' not found.`);
-}
-
-/**
- * Chunks -> Responses events, with backpressure. True when the stream ended whole; a failure
- * after the first byte is an `error` event and `response.failed`.
- */
-async function writeStream(
-  response: ServerResponse,
-  encoder: ResponsesStreamEncoder,
-  chunks: AsyncIterable<ChatCompletionChunk>,
-): Promise<boolean> {
-  try {
-    for await (const chunk of chunks) {
-      const frames = encoder.push(chunk);
-      if (frames.length === 0) continue;
-      if (!(await writeWithBackpressure(response, frames.join('')))) return false;
-    }
-    response.end(encoder.finish().join(''));
-    return true;
-  } catch (error) {
-    if (!response.destroyed) response.end(encoder.fail(error).join(''));
-    return false;
-  }
 }

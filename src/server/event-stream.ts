@@ -1,0 +1,132 @@
+/**
+ * One way every front door streams: the SSE headers with the gateway's own, then the encoder's
+ * frames for each chunk under backpressure, and a failure after the first byte as the API's own
+ * error event (the headers are out, so it cannot be an HTTP status any more).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestOptions, ResponseMeta } from '../gateway/index.ts';
+import { asGatewayError } from '../gateway/index.ts';
+import type { ChatCompletionChunk } from '../types/openai.ts';
+import { writeWithBackpressure } from './http-io.ts';
+import type { RequestContext } from './routes.ts';
+
+/** Chat chunks -> one API's SSE frames. */
+export interface StreamEncoder {
+  push(chunk: ChatCompletionChunk): string[];
+  /** The frames that close a stream that ended whole. */
+  finish(): string[];
+  /** The frames that close a stream cut by `error`. */
+  fail(error: unknown): string[];
+  /** A keep-alive frame, for APIs that define one. */
+  ping?(): string;
+}
+
+/** Chat Completions' own framing: each chunk as `data:`, `[DONE]` at the end, no `[DONE]` after an error. */
+export const chatCompletionsEncoder: StreamEncoder = {
+  push: (chunk) => [`data: ${JSON.stringify(chunk)}\n\n`],
+  finish: () => ['data: [DONE]\n\n'],
+  fail: (error) => [`data: ${JSON.stringify(asGatewayError(error).toJSON())}\n\n`],
+};
+
+export function openEventStream(response: ServerResponse, headers: Record<string, string>): void {
+  // No flushHeaders(): the first chunk is ready, and the headers go out in the same write.
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...headers,
+  });
+}
+
+/**
+ * Writes the stream to its end; true when it ended whole. With `keepAliveMs` and an encoder that
+ * pings, a ping goes out after that long a silence (proxies cut idle connections).
+ */
+export async function pipeEventStream(
+  response: ServerResponse,
+  encoder: StreamEncoder,
+  chunks: AsyncIterable<ChatCompletionChunk>,
+  keepAliveMs?: number,
+): Promise<boolean> {
+  let lastWrite = Date.now();
+  const ping = encoder.ping?.bind(encoder);
+  const keepAlive =
+    ping && keepAliveMs
+      ? setInterval(
+          () => {
+            if (Date.now() - lastWrite < keepAliveMs || response.writableEnded || response.destroyed) return;
+            lastWrite = Date.now();
+            response.write(ping());
+          },
+          Math.max(10, Math.floor(keepAliveMs / 2)),
+        )
+      : undefined;
+  keepAlive?.unref();
+  try {
+    for await (const chunk of chunks) {
+      const frames = encoder.push(chunk);
+      if (frames.length === 0) continue;
+      lastWrite = Date.now();
+      if (!(await writeWithBackpressure(response, frames.length === 1 ? frames[0]! : frames.join('')))) {
+        return false;
+      }
+    }
+    response.end(encoder.finish().join(''));
+    return true;
+  } catch (error) {
+    if (!response.destroyed) response.end(encoder.fail(error).join(''));
+    return false;
+  } finally {
+    if (keepAlive) clearInterval(keepAlive);
+  }
+}
+
+/** What every front door passes the gateway about the HTTP request; `extra` adds the API's own. */
+export function requestOptionsFor(
+  request: IncomingMessage,
+  context: RequestContext,
+  signal: AbortSignal,
+  extra: Partial<RequestOptions> = {},
+): RequestOptions {
+  return {
+    signal,
+    headers: request.headers,
+    clientKeyId: context.clientKeyId,
+    clientRequestId: clientRequestId(request),
+    access: context.access,
+    ...extra,
+  };
+}
+
+export function metaHeaders(meta: ResponseMeta): Record<string, string> {
+  return {
+    ...meta.rateLimitHeaders,
+    ...(meta.cache ? { 'x-switchyard-cache': meta.cache } : {}),
+    'x-switchyard-model': meta.model,
+    'x-switchyard-task': meta.task,
+    'x-switchyard-fallbacks': String(meta.fallbacks),
+    'x-switchyard-request-id': meta.requestId,
+    'x-switchyard-priority': meta.priority,
+  };
+}
+
+/** An AbortSignal that fires if the client goes away before the response is complete. */
+export function abortOnDisconnect(request: IncomingMessage, response: ServerResponse): AbortController {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!response.writableFinished) controller.abort(clientDisconnected);
+  };
+  response.once('close', onClose);
+  request.once('aborted', onClose);
+  return controller;
+}
+
+const clientDisconnected = new Error('client disconnected');
+
+/** The client's `x-request-id`, when it is a short safe token; logged beside our own id, never used as it. */
+export function clientRequestId(request: IncomingMessage): string | undefined {
+  const value = request.headers['x-request-id'];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 128) return undefined;
+  return /^[A-Za-z0-9._:-]+$/.test(value) ? value : undefined;
+}
