@@ -1,7 +1,7 @@
 /** Wire a gateway, its HTTP server and its observability sinks, and listen. */
 import { dirname, join } from 'node:path';
 import type { GatewayConfig } from './config/load.ts';
-import { createGateway, type Gateway } from './gateway/index.ts';
+import type { Gateway } from './gateway/index.ts';
 import { registerKeyMetrics } from './keys/key-metrics.ts';
 import type { KeyService } from './keys/service.ts';
 import { openKeyService } from './keys/wiring.ts';
@@ -13,9 +13,12 @@ import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
 import { RequestLog } from './observability/request-log.ts';
 import type { StatsCollector } from './observability/stats.ts';
 import { adminRoutes } from './server/admin-routes.ts';
+import { createConfigReloader, type ReloadResult, type ReloadTrigger } from './server/config-reload.ts';
+import { configRoutes } from './server/config-routes.ts';
 import { createDashboard } from './server/dashboard-routes.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
 import { keysRoutes } from './server/keys-routes.ts';
+import { openLiveGateway } from './server/live-gateway.ts';
 import { messagesErrorWriters, messagesRoutes } from './server/messages-routes.ts';
 import { responsesRoutes } from './server/responses-routes.ts';
 import { ResponseStore } from './state/response-store.ts';
@@ -28,12 +31,16 @@ export interface StartedGateway extends RunningServer {
   dashboard: DashboardData;
   /** Virtual keys: records, limits, budgets, usage (src/keys). */
   keys: KeyService;
+  /** Re-read the config (`StartOptions.reloadConfig`) and swap it in; problems leave the running one. */
+  reload(trigger?: ReloadTrigger): Promise<ReloadResult>;
 }
 
 export interface StartOptions {
   seed?: number;
   /** Logger to use instead of one built from `observability.log_level` (tests capture output). */
   logger?: GatewayLogger;
+  /** How to read the config again for a reload (the CLI re-reads its file); absent: no reload. */
+  reloadConfig?: () => GatewayConfig | Promise<GatewayConfig>;
 }
 
 export async function startServer(
@@ -50,9 +57,10 @@ export async function startServer(
         ),
       )
     : undefined;
-  const gateway = createGateway({ config, seed: options.seed, logger: options.logger, tracer });
+  // Config reload (issue 16): everything below holds the live facade; a reload swaps the gateway behind it.
+  const live = await openLiveGateway({ config, seed: options.seed, logger: options.logger, tracer });
+  const gateway = live.gateway;
   tracer?.watchBreakers((model) => gateway.health.model(model)?.breaker.phase);
-  await gateway.ready();
   const { request_log: logConfig } = config.observability;
   const unsubscribe: Array<() => void> = [];
   let requestLog: RequestLog | undefined;
@@ -64,7 +72,7 @@ export async function startServer(
     const fleet = shared
       ? new FleetSpend(
           gateway.store,
-          config.models.map((spec) => spec.name),
+          () => gateway.config.models.map((spec) => spec.name), // config reload: read each time
           () => {},
         )
       : undefined;
@@ -109,6 +117,16 @@ export async function startServer(
       { console: { gateway, requestLog } }, // the request console: its rows and model controls
     );
     const log = requestLog;
+    // Config reload (issue 16): re-read, validate, swap; metrics then learn the models it added.
+    const metricsToRefresh = metrics;
+    const reloader = options.reloadConfig
+      ? createConfigReloader({
+          live,
+          load: options.reloadConfig,
+          logger: gateway.logger,
+          onSwap: () => metricsToRefresh.refreshModels(),
+        })
+      : undefined;
     const server = createGatewayServer(gateway, {
       routes: {
         ...messagesRoutes(gateway),
@@ -116,6 +134,7 @@ export async function startServer(
         ...adminRoutes(gateway, metrics, log),
         ...dashboard.routes,
         ...keyRoutes,
+        ...configRoutes(gateway, { reloader, audit: gateway.logger }), // config reload
       },
       errorWriters: messagesErrorWriters,
       fleetSpend,
@@ -134,6 +153,12 @@ export async function startServer(
       requestLog: log,
       dashboard: dashboardData,
       keys: openedKeys,
+      reload: (trigger = 'api') =>
+        reloader?.reload(trigger) ??
+        Promise.resolve({
+          ok: false,
+          problems: ['(config): started from a config object: nothing to re-read'],
+        }),
       close() {
         closing ??= (async () => {
           dashboard.close(); // event streams would otherwise hold the drain open

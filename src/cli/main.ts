@@ -13,6 +13,7 @@ import { startServer } from '../start.ts';
 import { registerEvalRouter } from './eval-router.ts';
 import { registerKeys } from './keys.ts';
 import { registerTrainRouter } from './train-router.ts';
+import { type ConfigWatcher, configDigest, watchConfigFile } from './watch-config.ts';
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('-p, --port <port>', 'port to listen on', parsePort)
     .option('-H, --host <host>', 'address to listen on')
-    .action(async (options: { config?: string; port?: number; host?: string }) => {
+    .option('--watch-config', 'reload the config when its file changes (SIGHUP always reloads)')
+    .action(async (options: StartCommandOptions) => {
       exitCode = await start(options);
     });
 
@@ -89,12 +91,21 @@ export async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-async function start(options: { config?: string; port?: number; host?: string }): Promise<number> {
+interface StartCommandOptions {
+  config?: string;
+  port?: number;
+  host?: string;
+  watchConfig?: boolean;
+}
+
+async function start(options: StartCommandOptions): Promise<number> {
   let config: GatewayConfig;
   let notice: string | undefined;
+  let loadedDigest: string | undefined;
+  const path = options.config ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
   try {
-    const path = options.config ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
     if (path) {
+      loadedDigest = configDigest(path); // before reading: --watch-config then misses no change
       config = loadConfigFile(path);
       notice = `config: ${path}`;
     } else {
@@ -110,16 +121,35 @@ async function start(options: { config?: string; port?: number; host?: string })
   }
   // --port, else the PORT variable (as hosting platforms set it), else the config's port.
   const port = options.port ?? (process.env.PORT ? parsePort(process.env.PORT) : undefined);
-  if (port !== undefined) config.server.port = port;
-  if (options.host !== undefined) config.server.host = options.host;
-  const running = await startServer(config);
+  const withOverrides = (loaded: GatewayConfig): GatewayConfig => {
+    if (port !== undefined) loaded.server.port = port;
+    if (options.host !== undefined) loaded.server.host = options.host;
+    return loaded;
+  };
+  withOverrides(config);
+  // A reload reads the same file (or the embedded default) with the same overrides.
+  const reloadConfig = () =>
+    withOverrides(path ? loadConfigFile(path) : normalizeConfig(defaultConfig(process.env).config));
+  const running = await startServer(config, { reloadConfig });
   process.stderr.write(`${notice}\n`);
+  // SIGHUP: re-read the config; problems are logged and the running config stays. Both are set
+  // up before the listening line, so whoever waits for it can send SIGHUP or edit the file.
+  const onHangUp = () => void running.reload('sighup');
+  process.on('SIGHUP', onHangUp);
+  let watcher: ConfigWatcher | undefined;
+  if (options.watchConfig && path) {
+    watcher = watchConfigFile(path, () => void running.reload('file'), running.gateway.logger, loadedDigest);
+  } else if (options.watchConfig) {
+    process.stderr.write('--watch-config: no config file to watch (running on the embedded default)\n');
+  }
   console.log(`switchyard listening on ${running.url}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      watcher?.close();
+      process.off('SIGHUP', onHangUp);
       process.stderr.write(`${signal} received: draining in-flight requests\n`);
       running.close().then(resolve, resolve);
     };

@@ -26,6 +26,7 @@ import { HealthChecker } from '../resilience/health-checker.ts';
 import { HedgeBudget } from '../resilience/hedge.ts';
 import { Limiter } from '../resilience/limiter.ts';
 import { countTokens } from '../routing/tokenizer.ts';
+import { FailoverStore } from '../state/failover-store.ts';
 import type { ChatRequest } from '../types/openai.ts';
 import { Accountant } from './accounting.ts';
 import { ResponseCache } from './cache.ts';
@@ -57,10 +58,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     options.seed ?? config.routing.seed ?? Math.floor(Math.random() * 2 ** 31),
   );
   const logger = options.logger ?? createLogger(config.observability.log_level);
-  const events = new EventBus((error) => logger.error({ err: error }, 'an event sink failed'));
+  const events =
+    options.events ?? new EventBus((error) => logger.error({ err: error }, 'an event sink failed'));
   const instance = options.instanceId ?? randomUUID().slice(0, 8);
   const tracer = options.tracer ?? noTracer;
-  const { store, failover } = storeFor(config, options.store, clock, instance, logger);
+  const { store, failover: ownFailover } = storeFor(config, options.store, clock, instance, logger);
+  // A fail-over store handed in (config reload: the next gateway shares its predecessor's) is
+  // followed here (degraded status, re-sync on recovery) but started and closed by its owner.
+  const failover = ownFailover ?? (options.store instanceof FailoverStore ? options.store : undefined);
   const scrub = createScrubber(secretsOf(config));
   const http = createHttpClient();
   const specs = new Map<string, ModelSpec>(config.models.map((spec) => [spec.name, spec]));
@@ -107,11 +112,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   // Redis first (or degraded), then the fleet's current breaker states.
   const started = (async () => {
-    await failover?.start();
+    await ownFailover?.start();
     await board.start();
   })().catch(onStoreError);
   // Back on shared state after an outage: adopt what the fleet decided meanwhile.
-  failover?.onStateChange((change) => {
+  const stopFollowingStore = failover?.onStateChange((change) => {
     if (!change.degraded) void board.resync();
   });
   const settings = resilienceSettings(config);
@@ -285,6 +290,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
 
     async close() {
+      stopFollowingStore?.();
       healthChecker.close();
       board.close();
       await Promise.all([...clients.values()].map((client) => client.close?.()));

@@ -33,6 +33,11 @@ export interface GatewayOptions {
   instanceId?: string;
   /** Request and attempt spans (OpenTelemetry); default: none, at no cost. */
   tracer?: RequestTracer;
+  /**
+   * The event bus to publish on (default: a new one). A reloaded gateway takes its predecessor's,
+   * so stats, metrics, the request log and the dashboard keep their subscriptions (config reload).
+   */
+  events?: EventBus;
 }
 
 export interface RequestOptions {

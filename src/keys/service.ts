@@ -47,8 +47,11 @@ export interface KeyServiceOptions {
   keySecret?: string;
   /** Folder of the local databases (`keys.db`, `key-secret`); undefined keeps them in memory. */
   folder: string | undefined;
-  /** Names a key's `models` may list (configured models and `auto` aliases); absent: not checked. */
-  modelNames?: readonly string[];
+  /**
+   * Names a key's `models` may list (configured models and `auto` aliases); absent: not checked.
+   * A function is asked each time (a config reload may add models).
+   */
+  modelNames?: readonly string[] | (() => readonly string[]);
   /** How long a concurrency slot is leased, ms (the request deadline plus a margin). */
   leaseMs: number;
   logger: KeyLogger;
@@ -323,7 +326,8 @@ export class KeyService {
   }
 
   private checkModels(models: readonly string[] | null | undefined): void {
-    const known = this.options.modelNames;
+    const { modelNames } = this.options;
+    const known = typeof modelNames === 'function' ? modelNames() : modelNames;
     if (!models || !known) return;
     const names = new Set(known);
     models.forEach((name, index) => {

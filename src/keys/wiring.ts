@@ -23,7 +23,7 @@ export function openKeyService(
     stateStatus: () => gateway.stateStatus(),
     keySecret: config.server.key_secret,
     folder: keyFolderFor(config.observability.request_log.path),
-    modelNames: gateway.modelNames(),
+    modelNames: () => gateway.modelNames(), // asked each time: a config reload may add models
     leaseMs: config.resilience.request_deadline * 1000 + leaseMarginMs,
     logger: gateway.logger,
   });

@@ -204,8 +204,7 @@ export class DashboardData implements Partial<GatewayEvents> {
   }
 
   attempt(_requestId: string, record: AttemptRecord): void {
-    const ring = this.rings.get(record.model);
-    if (!ring) return;
+    const ring = this.ringOf(record.model);
     const index = ring.slot(Math.floor(this.now() / 1000));
     ring.attempts[index]!++;
     if (record.outcome !== 'success') ring.attemptFailures[index]!++;
@@ -219,7 +218,8 @@ export class DashboardData implements Partial<GatewayEvents> {
       if (usage.costUsd > 0)
         this.todayByModel.set(usage.model, (this.todayByModel.get(usage.model) ?? 0) + usage.costUsd);
     }
-    const ring = this.rings.get(summary.model ?? summary.attempts[0]?.model ?? '');
+    const answering = summary.model ?? summary.attempts[0]?.model;
+    const ring = answering === undefined ? undefined : this.ringOf(answering);
     if (ring) {
       const index = ring.slot(Math.floor(now / 1000));
       ring.requests[index]!++;
@@ -330,6 +330,16 @@ export class DashboardData implements Partial<GatewayEvents> {
       out[model] = { requests, errors, latency_ms: latency };
     }
     return { bucket_s: bucketSeconds, start: firstStart * 1000, partial_last: true, models: out };
+  }
+
+  /** A model's ring; one added by a config reload starts empty (events name configured models only). */
+  private ringOf(model: string): SecondRing {
+    let ring = this.rings.get(model);
+    if (!ring) {
+      ring = new SecondRing();
+      this.rings.set(model, ring);
+    }
+    return ring;
   }
 
   private rollDay(now: number): void {

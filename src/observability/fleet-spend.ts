@@ -16,7 +16,8 @@ export class FleetSpend implements Partial<GatewayEvents> {
 
   constructor(
     private readonly store: Store,
-    private readonly models: readonly string[],
+    /** The models to read back; a function is asked at each refresh (a config reload may add models). */
+    private readonly models: readonly string[] | (() => readonly string[]),
     private readonly onError: (error: unknown) => void = () => {},
   ) {}
 
@@ -46,9 +47,10 @@ export class FleetSpend implements Partial<GatewayEvents> {
   }
 
   private async refresh(): Promise<void> {
-    const values = await this.store.getMany(this.models.map((model) => stateKeys.modelSpend(model)));
+    const models = typeof this.models === 'function' ? this.models() : this.models;
+    const values = await this.store.getMany(models.map((model) => stateKeys.modelSpend(model)));
     const next = new Map<string, number>();
-    this.models.forEach((model, index) => {
+    models.forEach((model, index) => {
       next.set(model, values[index] ?? 0);
     });
     this.cached = next;

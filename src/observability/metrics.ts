@@ -49,6 +49,11 @@ export interface GatewayMetrics {
   readonly sink: Partial<GatewayEvents>;
   /** The Prometheus text exposition and its content type. */
   render(): Promise<{ text: string; contentType: string }>;
+  /**
+   * Re-read the configured models from the source (after a config reload): new ones get their
+   * series at zero; removed ones leave the gauges, their counters stay.
+   */
+  refreshModels(): void;
   /** Unsubscribe from the gateway's events. */
   close(): void;
 }
@@ -122,7 +127,8 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     registers,
   });
 
-  const models = source.modelStatus().map((status) => ({ name: status.model, provider: status.provider }));
+  /** The models configured now (`refreshModels` re-reads them). */
+  let models: Array<{ name: string; provider: string }> = [];
   const inFlight = new Map<string, number>();
   new Gauge({
     name: 'switchyard_breaker_state',
@@ -130,6 +136,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     labelNames: ['model'],
     registers,
     collect() {
+      this.reset(); // a model removed by a reload leaves the gauge
       for (const status of source.modelStatus())
         this.set({ model: status.model }, breakerValue[status.breaker] ?? 0);
     },
@@ -140,6 +147,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     labelNames: ['model'],
     registers,
     collect() {
+      this.reset();
       for (const status of source.modelStatus()) {
         this.set({ model: status.model }, Number.isFinite(status.healthScore) ? status.healthScore : 0);
       }
@@ -151,7 +159,10 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     labelNames: ['model'],
     registers,
     collect() {
+      this.reset();
       for (const model of models) this.set({ model: model.name }, inFlight.get(model.name) ?? 0);
+      // A removed model still draining its last requests stays visible until they end.
+      for (const [model, count] of inFlight) if (count > 0) this.set({ model }, count);
     },
   });
 
@@ -208,7 +219,8 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     children.set(model, entry);
     return entry;
   };
-  const specs = new Map(models.map((model) => [model.name, model]));
+  /** Every model configured since start: a removed one keeps its label for its last requests. */
+  const specs = new Map<string, { name: string; provider: string }>();
   function providerOf(model: string): string {
     return specs.get(model)?.provider ?? (autoNames.has(model) ? 'switchyard' : 'none');
   }
@@ -217,17 +229,23 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     if (name === undefined) return 'unknown';
     return specs.has(name) || autoNames.has(name) ? name : 'unknown';
   }
-  // Every configured model is present from the first scrape, with zeros.
-  for (const spec of models) {
-    const entry = childrenOf(spec.name);
-    for (const child of [entry.retries, entry.fallbacks, entry.tokensIn, entry.tokensOut, entry.cost])
-      child.inc(0);
-    requestsChild(entry, spec.name, 200).inc(0);
-    attemptsChild(entry, spec.name, 'success').inc(0);
-    duration.zero({ model: spec.name });
-    ttft.zero({ model: spec.name });
-    inFlight.set(spec.name, 0);
+  // Every configured model is present from the first scrape (or the reload that added it), with zeros.
+  function refreshModels(): void {
+    models = source.modelStatus().map((status) => ({ name: status.model, provider: status.provider }));
+    for (const spec of models) {
+      if (specs.has(spec.name)) continue;
+      specs.set(spec.name, spec);
+      const entry = childrenOf(spec.name);
+      for (const child of [entry.retries, entry.fallbacks, entry.tokensIn, entry.tokensOut, entry.cost])
+        child.inc(0);
+      requestsChild(entry, spec.name, 200).inc(0);
+      attemptsChild(entry, spec.name, 'success').inc(0);
+      duration.zero({ model: spec.name });
+      ttft.zero({ model: spec.name });
+      if (!inFlight.has(spec.name)) inFlight.set(spec.name, 0);
+    }
   }
+  refreshModels();
 
   function requestsChild(entry: ModelChildren, model: string, status: number): Counter.Internal {
     let child = entry.requests.get(status);
@@ -305,6 +323,7 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
     async render() {
       return { text: await registry.metrics(), contentType: registry.contentType };
     },
+    refreshModels,
     close() {
       unsubscribe();
       registry.clear();

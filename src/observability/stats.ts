@@ -73,8 +73,7 @@ export class StatsCollector implements Partial<GatewayEvents> {
   }
 
   attempt(_requestId: string, record: AttemptRecord): void {
-    const stats = this.models.get(record.model);
-    if (!stats) return;
+    const stats = this.of(record.model);
     if (record.outcome === 'cancelled') {
       // A lost hedge or a client that left says nothing about the model: not in its success rate.
       stats.errors.cancelled = (stats.errors.cancelled ?? 0) + 1;
@@ -95,15 +94,13 @@ export class StatsCollector implements Partial<GatewayEvents> {
     this.totalCost += summary.costUsd;
     // Tokens and spend go to every model that delivered part of the answer, even if it failed later.
     for (const usage of summary.usage) {
-      const stats = this.models.get(usage.model);
-      if (!stats) continue;
+      const stats = this.of(usage.model);
       stats.tokensIn += usage.promptTokens;
       stats.tokensOut += usage.completionTokens;
       stats.costUsd += usage.costUsd;
     }
     if (!summary.model) return;
-    const stats = this.models.get(summary.model);
-    if (!stats) return;
+    const stats = this.of(summary.model);
     stats.retries += summary.retries;
     if (summary.fallbacks > 0) stats.fallbacks++;
     stats.latency.recordValue(clampMs(summary.latencyMs));
@@ -114,8 +111,7 @@ export class StatsCollector implements Partial<GatewayEvents> {
   report(fleet?: ReadonlyMap<string, number>): StatsReport {
     const models: ModelReport[] = [];
     for (const status of this.source.modelStatus()) {
-      const stats = this.models.get(status.model);
-      if (!stats) continue;
+      const stats = this.of(status.model);
       const { breaker } = status;
       const count = stats.latency.totalCount;
       models.push({
@@ -162,6 +158,16 @@ export class StatsCollector implements Partial<GatewayEvents> {
       report.fleet_cost_usd = round(total);
     }
     return report;
+  }
+
+  /** A model's numbers; one added by a config reload starts at zero (events name configured models only). */
+  private of(model: string): ModelStats {
+    let stats = this.models.get(model);
+    if (!stats) {
+      stats = this.empty();
+      this.models.set(model, stats);
+    }
+    return stats;
   }
 
   private empty(): ModelStats {
