@@ -62,7 +62,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     const owner =
       id === 'auto' || id.startsWith('auto:')
         ? 'switchyard'
-        : (config.models.find((spec) => spec.name === id)?.provider ?? 'switchyard');
+        : (gateway.config.models.find((spec) => spec.name === id)?.provider ?? 'switchyard'); // read now: a reload may add models
     return { id, object: 'model', created, owned_by: owner };
   }
 

@@ -73,10 +73,11 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
       (tool) => tool.type !== undefined && tool.type !== null && tool.type !== 'custom',
     );
     if (!builtin) return;
-    const named = config.models.find((spec) => spec.name === body.model);
+    const { models } = gateway.config; // read now: a reload may add or remove models
+    const named = models.find((spec) => spec.name === body.model);
     const servable = named
       ? named.provider === 'anthropic'
-      : config.models.some((spec) => spec.provider === 'anthropic');
+      : models.some((spec) => spec.provider === 'anthropic');
     if (servable) return;
     throw new AnthropicApiError(
       'invalid_request_error',

@@ -116,6 +116,10 @@ describe('POST /admin/config/reload', () => {
     assert.deepEqual(reloaded.json.models, { added: ['gamma'], removed: ['beta'], kept: ['alpha'] });
     assert.deepEqual(reloaded.json.restart_needed, []);
     assert.deepEqual(await modelIds(gateway.started.url), ['alpha', 'gamma']);
+    const listed = (await (await fetch(`${gateway.started.url}/v1/models/gamma`)).json()) as {
+      owned_by: string;
+    };
+    assert.equal(listed.owned_by, 'simulated');
 
     const answered = await gateway.chat('gamma');
     assert.equal(answered.status, 200, answered.text);
