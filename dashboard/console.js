@@ -321,6 +321,11 @@
         el('td', { class: 'num', 'data-field': 'cost' }, fixed(candidate.cost)),
         el('td', { class: 'num', 'data-field': 'speed' }, fixed(candidate.speed)),
         el('td', { class: 'num', 'data-field': 'quality' }, fixed(candidate.quality)),
+        el(
+          'td',
+          { class: 'num', 'data-field': 'predicted' },
+          candidate.predicted === undefined ? '–' : fixed(candidate.predicted),
+        ),
       );
       return tr;
     });
@@ -329,7 +334,7 @@
       tr.append(
         el(
           'td',
-          { colspan: 8, class: 'empty' },
+          { colspan: 9, class: 'empty' },
           decision ? 'No candidate was scored.' : 'No decision recorded.',
         ),
       );

@@ -16,6 +16,7 @@ import { adminRoutes } from './server/admin-routes.ts';
 import { createConfigReloader, type ReloadResult, type ReloadTrigger } from './server/config-reload.ts';
 import { configRoutes } from './server/config-routes.ts';
 import { createDashboard } from './server/dashboard-routes.ts';
+import { feedbackRoutes } from './server/feedback-routes.ts';
 import { createGatewayServer, type RunningServer } from './server/http-server.ts';
 import { keysRoutes } from './server/keys-routes.ts';
 import { openLiveGateway } from './server/live-gateway.ts';
@@ -131,6 +132,7 @@ export async function startServer(
       routes: {
         ...messagesRoutes(gateway),
         ...responsesRoutes(gateway, responseStore),
+        ...feedbackRoutes(gateway, log),
         ...adminRoutes(gateway, metrics, log),
         ...dashboard.routes,
         ...keyRoutes,

@@ -4,12 +4,21 @@
  * once, and values are never echoed (they may be secrets).
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { type OtelSettings, resolveOtelSettings } from '../observability/otel-settings.ts';
 import { providers } from '../providers/registry.ts';
+import { loadQualityModel, type QualityModel } from '../routing/learned/index.ts';
 import type { ModelSpec, Strength } from './model-spec.ts';
-import { type Capability, configSchema, type ParsedConfig, type ParsedModel } from './schema.ts';
+import {
+  type Capability,
+  configSchema,
+  type ParsedConfig,
+  type ParsedModel,
+  type TaskType,
+} from './schema.ts';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -30,9 +39,28 @@ export interface GatewayConfig {
   state: ParsedConfig['state'];
   responses: ParsedConfig['responses'];
   cache: ParsedConfig['cache'];
+  /** `routing.learned` with its router file loaded: present only when configured. */
+  learned?: LearnedRouting;
 }
 
-/** Read and validate a config file. Throws ConfigError with every problem found. */
+export interface LearnedRouting {
+  model: QualityModel;
+  /** Configured model name -> the index of its label in `model.labels`. */
+  labels: ReadonlyMap<string, number>;
+  qualityFloor: number;
+  /** Tasks it predicts for; absent: every task. */
+  tasks?: ReadonlySet<TaskType>;
+  /** The router file it was read from. */
+  source: string;
+}
+
+/** Where a bare router name (`router: mmlu-mixtral-gpt4`) is looked up: the package's `routers/`. */
+const packagedRouters = fileURLToPath(new URL('../../routers/', import.meta.url));
+
+/**
+ * Read and validate a config file. Throws ConfigError with every problem found. Relative paths
+ * in it (the learned router) are relative to its folder.
+ */
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
@@ -42,7 +70,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
       `${path}: cannot read file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
     ]);
   }
-  return parseConfigText(text, env);
+  return parseConfigText(text, env, dirname(resolve(path)));
 }
 
 /** Read a YAML/JSON file and validate it with `schema`; problems as a ConfigError (`path: message`). */
@@ -58,7 +86,11 @@ export function readValidatedFile<T extends z.ZodType>(path: string, schema: T):
   return parsed.data;
 }
 
-export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+export function parseConfigText(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir?: string,
+): GatewayConfig {
   let raw: unknown;
   try {
     // YAML 1.2 is a superset of JSON, so one parser reads both.
@@ -67,11 +99,18 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new ConfigError([`(file): not valid YAML or JSON: ${message}`]);
   }
-  return normalizeConfig(raw, env);
+  return normalizeConfig(raw, env, baseDir);
 }
 
-/** Validate an already-parsed config object (from a file or from library callers). */
-export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+/**
+ * Validate an already-parsed config object (from a file or from library callers). `baseDir`:
+ * what relative paths are relative to (default: the working directory).
+ */
+export function normalizeConfig(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  baseDir?: string,
+): GatewayConfig {
   const problems: string[] = [];
   const expanded = expandEnv(raw, [], env, problems);
   const result = configSchema.safeParse(expanded ?? {});
@@ -81,8 +120,9 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
   problems.push(...crossChecks(parsed));
   const parsedOptions = parseProviderOptions(parsed, problems);
   const otel = resolveOtelSettings(parsed.observability.otel, env, problems); // tracing (issue 16)
+  const learned = loadLearnedRouting(parsed, baseDir ?? process.cwd(), problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return {
+  const config: GatewayConfig = {
     server: parsed.server,
     models: Object.entries(parsed.models)
       .filter(([, model]) => model.enabled)
@@ -94,6 +134,53 @@ export function normalizeConfig(raw: unknown, env: NodeJS.ProcessEnv = process.e
     responses: parsed.responses,
     cache: parsed.cache,
   };
+  if (learned) config.learned = learned;
+  return config;
+}
+
+/** `routing.learned`: the router file read and checked against the configured models. */
+function loadLearnedRouting(
+  config: ParsedConfig,
+  baseDir: string,
+  problems: string[],
+): LearnedRouting | undefined {
+  const settings = config.routing.learned;
+  if (!settings) return undefined;
+  const name = settings.router;
+  const bare = !name.includes('/') && !name.includes('\\') && !name.endsWith('.json');
+  const source = bare
+    ? resolve(packagedRouters, `${name}.json`)
+    : isAbsolute(name)
+      ? name
+      : resolve(baseDir, name);
+  let model: QualityModel;
+  try {
+    model = loadQualityModel(readFileSync(source, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.push(
+      code
+        ? `routing.learned.router: cannot read ${source} (${code})`
+        : `routing.learned.router: ${source}: ${(error as Error).message.split('\n')[0]}`,
+    );
+    return undefined;
+  }
+  const labels = new Map<string, number>();
+  for (const [modelName, label] of Object.entries(settings.labels)) {
+    const index = model.labels.indexOf(label);
+    if (!(modelName in config.models)) {
+      problems.push(`routing.learned.labels.${modelName}: unknown model "${modelName}"`);
+    } else if (index < 0) {
+      problems.push(
+        `routing.learned.labels.${modelName}: "${label}" is not a label of the router (its labels: ${model.labels.join(', ')})`,
+      );
+    } else {
+      labels.set(modelName, index);
+    }
+  }
+  const learned: LearnedRouting = { model, labels, qualityFloor: settings.quality_floor, source };
+  if (settings.tasks) learned.tasks = new Set(settings.tasks);
+  return learned;
 }
 
 const envPattern = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

@@ -171,6 +171,26 @@ export const routingSchema = z.strictObject({
     .default(() => ({ long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 8000 })),
   rules: z.array(ruleSchema).default([]),
   seed: z.number().int().optional(),
+  /** The learned router (issue 15): predicted quality per model and prompt. Off when absent. */
+  learned: z
+    .strictObject({
+      /** A router file (`switchyard train-router`), relative to the config file; a bare name is a packaged router. */
+      router: z.string().min(1),
+      /** Configured model name -> the router label whose predictions it gets. */
+      labels: z.record(z.string(), z.string().min(1)),
+      /**
+       * A model predicted more than this below the best candidate ranks after every model within
+       * it: `auto:cost` is then the cheapest model that loses at most this much P(good answer).
+       */
+      quality_floor: z.number().min(0).max(1).default(0.1),
+      /** Tasks the router predicts for (default: all). */
+      tasks: z.array(z.enum(taskTypes)).optional(),
+    })
+    .optional(),
+  /** Share of `auto` requests whose primary is a Thompson draw over feedback (`POST /v1/feedback`). */
+  exploration: z.number().min(0).max(1).default(0),
+  /** How long after its answer a request can still be scored on any instance, seconds. */
+  feedback_window: seconds.default(3600),
 });
 
 export const resilienceSchema = z.strictObject({

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { type GatewayConfig, normalizeConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
-import type { RawConfig } from '../config/schema.ts';
+import { type RawConfig, taskTypes } from '../config/schema.ts';
 import { logText, UpstreamError } from '../errors.ts';
 import { type RandomSource, seededRandom } from '../lib/random.ts';
 import { createScrubber } from '../lib/secrets.ts';
@@ -30,6 +30,7 @@ import { FailoverStore } from '../state/failover-store.ts';
 import type { ChatRequest } from '../types/openai.ts';
 import { Accountant } from './accounting.ts';
 import { ResponseCache } from './cache.ts';
+import { FeedbackLearner } from './feedback.ts';
 import { KeyAdmissions } from './key-admission.ts';
 import { Planner, refuseDeepNesting } from './plan.ts';
 import { countsAgainst, ModelPool } from './pool.ts';
@@ -130,7 +131,26 @@ export function createGateway(options: GatewayOptions): Gateway {
     settings,
     onStoreError,
   });
-  const planner = new Planner(config, board, random);
+  const learner = new FeedbackLearner(store, {
+    models: config.models.map((spec) => spec.name),
+    tasks: taskTypes,
+    shared: config.state.redis !== undefined || store.kind === 'redis',
+    windowMs: config.routing.feedback_window * 1000,
+    capacity: 20_000,
+    // The evidence is read back only for exploration draws.
+    refreshMs: config.routing.exploration > 0 ? 10_000 : 0,
+    clock,
+    onStoreError,
+  });
+  const stopRemembering = events.subscribe({ requestFinished: (summary) => learner.remember(summary) });
+  const planner = new Planner(
+    config,
+    board,
+    random,
+    config.routing.exploration > 0
+      ? { share: config.routing.exploration, evidenceOf: learner.evidenceOf }
+      : undefined,
+  );
   const hedges = new HedgeBudget(settings.hedging.budget);
   const count = (text: string) =>
     countTokens(text, { exactChars: config.routing.analysis.exact_count_chars }).tokens;
@@ -280,6 +300,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       return true;
     },
 
+    feedback: (requestId, score, feedbackOptions = {}) =>
+      learner.record(requestId, score, feedbackOptions.clientKeyId, feedbackOptions.known),
+
     startHealthChecks() {
       healthChecker.start();
     },
@@ -291,6 +314,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     async close() {
       stopFollowingStore?.();
+      stopRemembering();
+      learner.close();
       healthChecker.close();
       board.close();
       await Promise.all([...clients.values()].map((client) => client.close?.()));

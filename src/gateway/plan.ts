@@ -5,7 +5,7 @@
  * matching rule's `priority`, then `routing.default_priority`. The caller's explicit ask wins
  * over an operator's rule, and the rule over the default.
  */
-import type { GatewayConfig } from '../config/load.ts';
+import type { GatewayConfig, LearnedRouting } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { Priority } from '../config/schema.ts';
 import { GatewayError, invalidRequest } from '../errors.ts';
@@ -13,6 +13,7 @@ import { tooDeep } from '../lib/depth.ts';
 import type { RandomSource } from '../lib/random.ts';
 import { type Analyze, createAnalyzer, ruleText } from '../routing/analyze.ts';
 import { decideRoute } from '../routing/decide.ts';
+import { type EvidenceOf, explore } from '../routing/explore.ts';
 import { type CompiledRules, compileRules, matchRule, type RequestHeaders } from '../routing/rules.ts';
 import type {
   HealthSnapshot,
@@ -50,11 +51,14 @@ export class Planner {
   private readonly analyze: Analyze;
   private readonly rules: CompiledRules;
   private readonly basePolicy: Omit<RoutingPolicy, 'priority'>;
+  private readonly learned: LearnedRouting | undefined;
 
+  /** `exploration`: the share of `auto` decisions that explore, and the feedback evidence they draw from. */
   constructor(
     private readonly config: GatewayConfig,
     private readonly health: HealthSnapshot,
     private readonly random: RandomSource,
+    private readonly exploration?: { share: number; evidenceOf: EvidenceOf },
   ) {
     this.specs = new Map(config.models.map((spec) => [spec.name, spec]));
     this.names = [...autoAliases, ...this.specs.keys()];
@@ -66,6 +70,8 @@ export class Planner {
       nearTop: config.routing.near_top,
       unhealthyFactor: config.routing.unhealthy_factor,
     };
+    this.learned = config.learned;
+    if (this.learned) this.basePolicy.qualityFloor = this.learned.qualityFloor;
   }
 
   /** `allowed`: the models the client's key may use (a named model outside it is a 403). */
@@ -95,6 +101,9 @@ export class Planner {
         : matchRule(this.rules, { text: ruleText(request), metadata: request.metadata, headers });
     const priority = resolvePriority(requested, header, rule?.priority, this.config.routing.default_priority);
     const features = this.analyze(request, rule);
+    // A named model or a rule's own list is the preference: predictions would not change it.
+    if (this.learned && !explicitModel && !rule?.models?.length)
+      this.predict(request, features, this.learned);
     const policy: RoutingPolicy = {
       ...this.basePolicy,
       priority,
@@ -102,10 +111,26 @@ export class Planner {
       rule,
       allowedModels: allowed,
     };
-    return {
-      features,
-      decision: decideRoute(features, this.config.models, this.health, policy, this.random),
-    };
+    let decision = decideRoute(features, this.config.models, this.health, policy, this.random);
+    const exploring =
+      this.exploration !== undefined &&
+      decision.model !== undefined &&
+      !explicitModel &&
+      !rule?.models?.length &&
+      this.random() < this.exploration.share;
+    if (exploring) decision = explore(decision as RouteDecision, this.exploration!.evidenceOf, this.random);
+    return { features, decision };
+  }
+
+  /** The learned router's P(a good answer) for every labelled model, from the last user message. */
+  private predict(request: ChatRequest, features: RequestFeatures, learned: LearnedRouting): void {
+    if (learned.tasks && !learned.tasks.has(features.task)) return;
+    const text = ruleText(request);
+    if (text.length === 0) return;
+    const byLabel = learned.model.predict(text);
+    const predicted: Record<string, number> = {};
+    for (const [model, index] of learned.labels) predicted[model] = byLabel[index]!;
+    features.predictedQuality = predicted;
   }
 }
 

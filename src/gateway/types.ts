@@ -16,6 +16,7 @@ import type {
   EmbeddingsRequest,
   EmbeddingsResponse,
 } from '../types/openai.ts';
+import type { FeedbackOutcome, FeedbackTarget } from './feedback.ts';
 
 export type { ModelStatus };
 
@@ -172,6 +173,16 @@ export interface Gateway {
   setInRotation(model: string, inRotation: boolean): Promise<boolean>;
   /** Close a model's breaker now (an operator saw it recover). False: no such model. */
   resetBreaker(model: string): boolean;
+  /**
+   * A client's score (0..1) of an earlier answer (`POST /v1/feedback`): the bandit's evidence for
+   * the request's task and answering model. `clientKeyId` must be the key that made the request;
+   * `known`: the request's task and model when the caller has them (its request-log row).
+   */
+  feedback(
+    requestId: string,
+    score: number,
+    options?: { clientKeyId?: string; known?: FeedbackTarget & { scored: boolean } },
+  ): Promise<FeedbackOutcome>;
   /** Runtime control of a simulated model, if `name` is one. */
   simulation(name: string): SimulatedControl | undefined;
   close(): Promise<void>;

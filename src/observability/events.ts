@@ -42,6 +42,8 @@ export interface CandidateScore {
   cost: number;
   speed: number;
   quality: number;
+  /** The learned router's P(a good answer), when it scored the request. */
+  predicted?: number;
 }
 
 /** What the router weighed: every scored candidate, every excluded model and why, the chain it built. */

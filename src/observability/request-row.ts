@@ -31,15 +31,19 @@ export function decisionRow(candidates: DecisionCandidates): DecisionRow {
   return {
     primary: candidates.primary,
     fallbacks: [...candidates.fallbacks],
-    candidates: candidates.scored.map((entry) => ({
-      model: entry.model,
-      score: round(entry.score),
-      match: round(entry.match),
-      health: round(entry.health),
-      cost: round(entry.cost),
-      speed: round(entry.speed),
-      quality: round(entry.quality),
-    })),
+    candidates: candidates.scored.map((entry) => {
+      const row: CandidateScore = {
+        model: entry.model,
+        score: round(entry.score),
+        match: round(entry.match),
+        health: round(entry.health),
+        cost: round(entry.cost),
+        speed: round(entry.speed),
+        quality: round(entry.quality),
+      };
+      if (entry.predicted !== undefined) row.predicted = round(entry.predicted);
+      return row;
+    }),
     excluded: candidates.excluded.map((entry) => ({
       model: entry.model,
       reason: entry.reason.slice(0, 300),

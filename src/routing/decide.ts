@@ -39,6 +39,8 @@ const DEFAULT_EXPECTED_OUTPUT = 256;
 /** Keeps a free model's price and a zero component finite (ratios and logarithms). */
 const PRICE_EPSILON = 1e-9;
 const COMPONENT_FLOOR = 1e-6;
+/** Predictions equal to the floor up to rounding count as within it. */
+const PREDICTION_EPSILON = 1e-12;
 
 interface Rejection {
   model: string;
@@ -60,6 +62,8 @@ interface Candidate {
 interface Ranked {
   score: ModelScore;
   spec: ModelSpec;
+  /** 1 ranks before 0 whatever the scores: a strength match, or (with predictions) within the quality floor. */
+  tier: number;
 }
 
 /**
@@ -94,7 +98,7 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
   else for (const spec of models) consider(spec.name, spec);
   if (candidates.length === 0) return noRoute(features.task, rejections);
 
-  const ranked = rank(candidates, features.task, priority, policy);
+  const { ranked, unpredicted } = rank(candidates, features, priority, policy);
   const { chain, balancedAmong } = buildChain(ranked, policy, explicit, random);
   const primary = findRanked(ranked, chain[0]!)!;
   const decision: RouteDecision = {
@@ -108,7 +112,7 @@ export const decideRoute: DecideRoute = (features, models, health, policy, rando
     reason: '',
   };
   if (policy.rule) decision.rule = policy.rule.rule;
-  decision.reason = describe(decision, features, primary.score, balancedAmong, policy);
+  decision.reason = describe(decision, features, primary.score, balancedAmong, policy, unpredicted);
   return decision;
 };
 
@@ -130,21 +134,23 @@ function filterModel(
   const capped = health?.cappedForMs;
   // Reasons are collected only for a model that is refused: the common case allocates nothing.
   let reasons: string[] | undefined;
-  if (health?.breaker === 'open') (reasons ??= []).push('breaker open');
-  if (health?.outOfRotation) (reasons ??= []).push('out of rotation (an operator took it out)');
-  if (capped !== undefined) (reasons ??= []).push(`at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
+  if (health?.breaker === 'open') reasons = withReason(reasons, 'breaker open');
+  if (health?.outOfRotation) reasons = withReason(reasons, 'out of rotation (an operator took it out)');
+  if (capped !== undefined)
+    reasons = withReason(reasons, `at its rpm/tpm cap for ${Math.ceil(capped / 1000)}s`);
   const transient = reasons?.length ?? 0;
-  if (policy.rule?.exclude?.includes(spec.name)) (reasons ??= []).push(`excluded by ${policy.rule.rule}`);
+  if (policy.rule?.exclude?.includes(spec.name))
+    reasons = withReason(reasons, `excluded by ${policy.rule.rule}`);
   if (policy.allowedModels !== undefined && !policy.allowedModels.has(spec.name)) {
-    (reasons ??= []).push('not allowed for this key');
+    reasons = withReason(reasons, 'not allowed for this key');
   }
-  if (!spec.capabilities.has('chat')) (reasons ??= []).push('serves no chat (embeddings only)');
+  if (!spec.capabilities.has('chat')) reasons = withReason(reasons, 'serves no chat (embeddings only)');
   const tooSmall = spec.contextWindow < needed;
-  if (tooSmall) (reasons ??= []).push(`context ${spec.contextWindow} < ${needed} tokens needed`);
-  if (features.hasImages && !spec.capabilities.has('vision')) (reasons ??= []).push('no vision');
-  if (features.hasTools && !spec.capabilities.has('tools')) (reasons ??= []).push('no tools');
-  if (features.wantsJson && !spec.capabilities.has('json')) (reasons ??= []).push('no json mode');
-  if (features.stream && !spec.capabilities.has('streaming')) (reasons ??= []).push('no streaming');
+  if (tooSmall) reasons = withReason(reasons, `context ${spec.contextWindow} < ${needed} tokens needed`);
+  if (features.hasImages && !spec.capabilities.has('vision')) reasons = withReason(reasons, 'no vision');
+  if (features.hasTools && !spec.capabilities.has('tools')) reasons = withReason(reasons, 'no tools');
+  if (features.wantsJson && !spec.capabilities.has('json')) reasons = withReason(reasons, 'no json mode');
+  if (features.stream && !spec.capabilities.has('streaming')) reasons = withReason(reasons, 'no streaming');
   if (!reasons) return undefined;
   return {
     model: spec.name,
@@ -153,6 +159,13 @@ function filterModel(
     tooSmall: tooSmall && reasons.length === transient + 1,
     cappedForMs: capped,
   };
+}
+
+/** Adds a reason, making the list only for the first one (an eligible model allocates nothing). */
+function withReason(reasons: string[] | undefined, reason: string): string[] {
+  if (!reasons) return [reason];
+  reasons.push(reason);
+  return reasons;
 }
 
 function noRoute(task: TaskType, rejections: Rejection[]): NoRoute {
@@ -227,25 +240,51 @@ function balancedScore(cost: number, speed: number, quality: number, policy: Rou
 }
 
 /**
- * Scores every candidate and sorts best first: matching models, then score, then weight, then name.
- * Components are normalised across the candidates, best = 1: cost = cheapest blended price / this
- * price, speed = fastest latency / this latency, quality = this quality / best quality.
+ * Scores every candidate and sorts best first: the first tier (matching models, or with predictions
+ * those within the quality floor), then score, then weight, then name. Components are normalised
+ * across the candidates, best = 1: cost = cheapest blended price / this price, speed = fastest
+ * latency / this latency, quality = this quality / best quality, where quality is the learned
+ * router's prediction when every candidate has one, else the configured quality.
  */
-function rank(candidates: Candidate[], task: TaskType, priority: Priority, policy: RoutingPolicy): Ranked[] {
+function rank(
+  candidates: Candidate[],
+  features: RequestFeatures,
+  priority: Priority,
+  policy: RoutingPolicy,
+): { ranked: Ranked[]; unpredicted?: string } {
+  const { task, predictedQuality } = features;
   let cheapest = Number.POSITIVE_INFINITY;
   let fastest = Number.POSITIVE_INFINITY;
   let best = 0;
+  let bestPredicted = 0;
+  let unpredicted: string | undefined;
   for (const candidate of candidates) {
     cheapest = Math.min(cheapest, blendedPrice(candidate.spec));
     fastest = Math.min(fastest, expectedLatency(candidate));
     best = Math.max(best, candidate.spec.quality);
+    if (predictedQuality && unpredicted === undefined) {
+      const predicted = predictedQuality[candidate.spec.name];
+      if (predicted === undefined) unpredicted = candidate.spec.name;
+      else bestPredicted = Math.max(bestPredicted, predicted);
+    }
   }
+  // Predictions rank only when they cover every candidate: a prediction and a configured quality are not on one scale.
+  const predictions = unpredicted === undefined ? predictedQuality : undefined;
+  const floor = bestPredicted - (policy.qualityFloor ?? Number.POSITIVE_INFINITY);
   const ranked: Ranked[] = [];
   for (const candidate of candidates) {
     const { spec } = candidate;
     const cost = (cheapest + PRICE_EPSILON) / (blendedPrice(spec) + PRICE_EPSILON);
     const speed = fastest / expectedLatency(candidate);
-    const quality = best > 0 ? spec.quality / best : 1;
+    const predicted = predictions?.[spec.name];
+    const quality =
+      predicted !== undefined
+        ? bestPredicted > 0
+          ? predicted / bestPredicted
+          : 1
+        : best > 0
+          ? spec.quality / best
+          : 1;
     const part =
       priority === 'cost'
         ? cost
@@ -256,10 +295,23 @@ function rank(candidates: Candidate[], task: TaskType, priority: Priority, polic
             : balancedScore(cost, speed, quality, policy);
     const match = strengthMatch(spec, task);
     const health = healthFactor(candidate.health, policy);
-    const score = Math.max(match, MATCH_FLOOR) * health * part;
-    ranked.push({ score: { model: spec.name, score, match, health, cost, speed, quality }, spec });
+    const modelScore: ModelScore = { model: spec.name, score: 0, match, health, cost, speed, quality };
+    let tier: number;
+    if (predicted === undefined) {
+      modelScore.score = Math.max(match, MATCH_FLOOR) * health * part;
+      tier = match > 0 ? 1 : 0;
+    } else {
+      // The prediction is about this prompt; the static strengths only about its task.
+      modelScore.score = health * part;
+      modelScore.predicted = predicted;
+      modelScore.withinFloor = predicted >= floor - PREDICTION_EPSILON;
+      tier = modelScore.withinFloor ? 1 : 0;
+    }
+    ranked.push({ score: modelScore, spec, tier });
   }
-  return insertionSort(ranked, compareRanked);
+  const result: { ranked: Ranked[]; unpredicted?: string } = { ranked: insertionSort(ranked, compareRanked) };
+  if (unpredicted !== undefined) result.unpredicted = unpredicted;
+  return result;
 }
 
 /** Sorts in place. For the few dozen models of a pool, cheaper than Array.prototype.sort's call overhead. */
@@ -277,7 +329,7 @@ function insertionSort<T>(items: T[], compare: (a: T, b: T) => number): T[] {
 }
 
 function compareRanked(a: Ranked, b: Ranked): number {
-  const tier = Number(b.score.match > 0) - Number(a.score.match > 0);
+  const tier = b.tier - a.tier;
   if (tier !== 0) return tier;
   if (a.score.score !== b.score.score) return b.score.score - a.score.score;
   if (a.spec.weight !== b.spec.weight) return b.spec.weight - a.spec.weight;
@@ -302,12 +354,11 @@ function weightedPrimary(
 ): { primary: Ranked; pool: number } {
   const top = ranked[0]!;
   const floor = top.score.score * (1 - nearTop);
-  const topMatches = top.score.match > 0;
   let size = 0;
   let total = 0;
   while (size < ranked.length) {
     const entry = ranked[size]!;
-    if (entry.score.match > 0 !== topMatches || entry.score.score < floor) break;
+    if (entry.tier !== top.tier || entry.score.score < floor) break;
     total += Math.max(0, entry.spec.weight);
     size++;
   }
@@ -377,13 +428,21 @@ function describe(
   primary: ModelScore,
   balancedAmong: number,
   policy: RoutingPolicy,
+  unpredicted: string | undefined,
 ): string {
   let head = `task ${features.task} (${features.taskReason}), priority ${decision.priority}`;
   if (decision.rule) head += `, rule ${decision.rule}`;
   head +=
     `: ${primary.model} scored ${fixed(primary.score)} (match ${fixed(primary.match)}, cost ${fixed(primary.cost)}, ` +
     `speed ${fixed(primary.speed)}, quality ${fixed(primary.quality)}` +
+    (primary.predicted !== undefined ? `, predicted ${fixed(primary.predicted)}` : '') +
     (primary.health < 1 ? `, health ${fixed(primary.health)})` : ')');
+  if (primary.predicted !== undefined) {
+    const below = decision.scores.filter((score) => score.withinFloor === false).length;
+    head += `, learned router (quality floor ${fixed(policy.qualityFloor ?? 0)}${below > 0 ? `, ${below} below it` : ''})`;
+  } else if (unpredicted !== undefined) {
+    head += `, learned router off (${unpredicted} has no router label)`;
+  }
   if (policy.explicitModel !== undefined) {
     head +=
       primary.model === policy.explicitModel ? ', as requested' : `, ${policy.explicitModel} unavailable`;

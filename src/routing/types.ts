@@ -23,6 +23,11 @@ export interface RequestFeatures {
   hasPrefill: boolean;
   /** The client asked for a stream. */
   stream: boolean;
+  /**
+   * The learned router's P(a good answer to this prompt) per model name, when one is configured and
+   * applies to this request. With it, predicted quality replaces static strengths and quality.
+   */
+  predictedQuality?: Readonly<Record<string, number>>;
 }
 
 /** The result of the first custom rule that matched, if any. */
@@ -71,6 +76,11 @@ export interface RoutingPolicy {
   explicitModel?: string;
   /** The models the client's key may use; others are excluded. Absent: every model. */
   allowedModels?: ReadonlySet<string>;
+  /**
+   * With predicted quality: a model whose prediction is more than this below the best candidate's
+   * ranks after every model within it (so `cost` is the cheapest model that loses at most this much).
+   */
+  qualityFloor?: number;
   rule?: RuleMatch;
 }
 
@@ -84,6 +94,10 @@ export interface ModelScore {
   cost: number;
   speed: number;
   quality: number;
+  /** The learned router's P(a good answer), when it scored this request. */
+  predicted?: number;
+  /** False for a model more than the quality floor below the best prediction. */
+  withinFloor?: boolean;
 }
 
 export interface Exclusion {
@@ -105,6 +119,8 @@ export interface RouteDecision {
   /** One human-readable line. */
   reason: string;
   rule?: string;
+  /** True when the primary was an exploration pick (the bandit), not the best score. */
+  explored?: boolean;
 }
 
 /** No model can take the request; `excluded` says why for each. */

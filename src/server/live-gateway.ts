@@ -146,6 +146,7 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       );
     },
     route: (request, requestOptions) => current.gateway.route(request, requestOptions),
+    feedback: (requestId, score, options) => current.gateway.feedback(requestId, score, options),
     embeddings: (request, requestOptions) => tracked((target) => target.embeddings(request, requestOptions)),
     batch: (requests, batchOptions) => tracked((target) => target.batch(requests, batchOptions)),
     ready: () => current.gateway.ready(),

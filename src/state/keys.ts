@@ -44,7 +44,23 @@ export const stateKeys = {
   keyRequestCount: (id: string): Key<number> => key(`count:key:${id}`),
   /** Epoch ms of the key's latest request (any instance). */
   keyLastUsed: (id: string): Key<number> => key(`used:key:${id}`),
+  /** What a request's feedback is about (the task and the model that answered), kept a while. */
+  feedbackTarget: (requestId: string): Key<FeedbackTarget> => key(`feedback:${requestId}`),
+  /** Set once a request's feedback has counted in the bandit (a second score only updates the log). */
+  feedbackCounted: (requestId: string): Key<number> => key(`feedback-counted:${requestId}`),
+  /** The bandit's evidence per (task, model): summed scores and summed (1 - score). */
+  banditGood: (task: string, model: string): Key<number> => key(`bandit:${task}:${model}:good`),
+  banditBad: (task: string, model: string): Key<number> => key(`bandit:${task}:${model}:bad`),
 } as const;
+
+/** A request feedback can be given about. */
+export interface FeedbackTarget {
+  task: string;
+  /** The model that answered. */
+  model: string;
+  /** The client key that made the request; feedback from another key is refused. */
+  keyId?: string;
+}
 
 /** Pub/sub channels: a message says what changed; receivers re-read or apply it. */
 export const stateChannels = {
@@ -52,4 +68,6 @@ export const stateChannels = {
   coolDown: 'cooldown',
   rotation: 'rotation',
   keys: 'keys',
+  /** `{"requestId","score"}`: the instance whose request log has the row records it. */
+  feedback: 'feedback',
 } as const;
