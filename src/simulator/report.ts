@@ -1,8 +1,9 @@
 /** The results table, in the shape of the design brief's "before -> after" table. */
 
+import { monthScale } from './month.ts';
+import { modelLines, targetLines, workloadLines } from './report-parameters.ts';
 import type { SimulationResult } from './run.ts';
 import type { Scenario } from './scenario.ts';
-import { scenarioModels } from './scenario.ts';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const percent = (value: number) => `${(value * 100).toFixed(3)}%`;
@@ -16,16 +17,16 @@ function change(before: number, after: number, lowerIsBetter = true): string {
   return `${sign}${(delta * 100).toFixed(1)}%${Math.abs(delta) < 0.005 ? '' : better ? ' better' : ' worse'}`;
 }
 
+type Row = [
+  string,
+  (result: SimulationResult) => string,
+  ((before: SimulationResult, after: SimulationResult) => string)?,
+];
+
 export function formatReport(scenario: Scenario, results: SimulationResult[], seed: number): string {
   const [base, ...others] = results;
   if (!base) return '';
-  const rows: Array<
-    [
-      string,
-      (result: SimulationResult) => string,
-      ((before: SimulationResult, after: SimulationResult) => string)?,
-    ]
-  > = [
+  const rows: Row[] = [
     ['requests', (r) => String(r.requests)],
     [
       'mean response time',
@@ -42,26 +43,74 @@ export function formatReport(scenario: Scenario, results: SimulationResult[], se
     ],
     ['availability, 95% lower bound', (r) => percent(r.availabilityLower95)],
     ['cost', (r) => usd(r.costUsd), (b, a) => change(b.costUsd, a.costUsd)],
+    [
+      'cost per 1,000 answered requests',
+      (r) => `$${(r.successes ? (r.costUsd / r.successes) * 1000 : 0).toFixed(3)}`,
+      (b, a) => change(b.successes ? b.costUsd / b.successes : 0, a.successes ? a.costUsd / a.successes : 0),
+    ],
+    ...(base.monthlyCostUsd !== undefined
+      ? [
+          [
+            `monthly cost (run cost x ${monthScale(scenario).toFixed(1)})`,
+            (r: SimulationResult) => (r.monthlyCostUsd === undefined ? '-' : usd(r.monthlyCostUsd)),
+            (b: SimulationResult, a: SimulationResult) =>
+              change(b.monthlyCostUsd ?? 0, a.monthlyCostUsd ?? 0),
+          ] as Row,
+        ]
+      : []),
+    ...(base.quality !== undefined
+      ? [
+          [
+            'quality (share of answers correct)',
+            (r: SimulationResult) => (r.quality === undefined ? '-' : percent(r.quality)),
+            (b: SimulationResult, a: SimulationResult) =>
+              b.quality ? `${(((a.quality ?? 0) / b.quality) * 100).toFixed(1)}% of baseline` : '',
+          ] as Row,
+          [
+            'answers by a strong-labelled model',
+            (r: SimulationResult) => (r.strongShare === undefined ? '-' : percent(r.strongShare)),
+          ] as Row,
+        ]
+      : []),
     ['upstream attempts per request', (r) => r.attemptsPerRequest.toFixed(3)],
     ['hedges per request', (r) => r.hedgesPerRequest.toFixed(3)],
   ];
-  if (base.outage || others.some((result) => result.outage)) {
-    rows.push(
-      [
-        'failure recovery time (clients see >20% errors)',
-        (r) => (r.outage ? `${r.outage.clientRecoveryS.toFixed(0)} s` : '-'),
-      ],
-      [
-        'breaker open after outage start',
-        (r) =>
-          r.outage?.breakerOpenAfterS === undefined ? 'never' : `${r.outage.breakerOpenAfterS.toFixed(1)} s`,
-      ],
-      [
-        'traffic back after recovery',
-        (r) =>
-          r.outage?.trafficBackAfterS === undefined ? 'never' : `${r.outage.trafficBackAfterS.toFixed(1)} s`,
-      ],
-    );
+  const outageCount = Math.max(...results.map((result) => result.outages?.length ?? 0));
+  if (outageCount > 0) {
+    rows.push([
+      outageCount > 1
+        ? 'failure recovery time (clients see >20% errors, longest outage)'
+        : 'failure recovery time (clients see >20% errors)',
+      (r) => (r.recoveryS === undefined ? '-' : `${r.recoveryS.toFixed(0)} s`),
+    ]);
+    for (let index = 0; index < outageCount; index++) {
+      const timing = (r: SimulationResult) => r.outages?.[index];
+      const which = outageCount > 1 ? ` (${results.find(timing)?.outages?.[index]?.model ?? ''})` : '';
+      rows.push(
+        ...(outageCount > 1
+          ? [
+              [
+                `recovery time${which}`,
+                (r) => (timing(r) ? `${timing(r)!.clientRecoveryS.toFixed(0)} s` : '-'),
+              ] as Row,
+            ]
+          : []),
+        [
+          `breaker open after outage start${which}`,
+          (r) => {
+            const after = timing(r)?.breakerOpenAfterS;
+            return after === undefined ? 'never' : `${after.toFixed(1)} s`;
+          },
+        ],
+        [
+          `traffic back after recovery${which}`,
+          (r) => {
+            const after = timing(r)?.trafficBackAfterS;
+            return after === undefined ? 'never' : `${after.toFixed(1)} s`;
+          },
+        ],
+      );
+    }
   }
   const header = [
     'metric',
@@ -82,14 +131,8 @@ export function formatReport(scenario: Scenario, results: SimulationResult[], se
       : undefined;
   const lines = [
     `scenario: ${scenario.name} — ${scenario.description.trim()}`,
-    `seed ${seed} · ${scenario.duration} s simulated · ${scenario.arrival_rate} req/s Poisson · ${scenario.stream ? 'streaming' : 'non-streaming'} · mix ${Object.entries(
-      scenario.mix,
-    )
-      .map(([task, share]) => `${task} ${share}`)
-      .join(', ')}`,
-    `answer tokens ${Object.entries(scenario.output_tokens)
-      .map(([task, tokens]) => `${task} ${tokens}`)
-      .join(', ')} (each 50-100%) · documents ${scenario.document_tokens} tokens`,
+    `seed ${seed} · ${workloadLines(scenario)[0]}`,
+    ...workloadLines(scenario).slice(1),
     '',
     table([header, ...body]),
     ...(hedgingLine ? ['', hedgingLine] : []),
@@ -103,12 +146,8 @@ export function formatReport(scenario: Scenario, results: SimulationResult[], se
           .join(', ')}`,
     ),
     '',
-    'models (ttft median ms / sigma, tokens/s, 5xx rate, 429 rate, outages):',
-    ...Object.entries(scenarioModels(scenario)).map(([name, model]) => {
-      const sim = model.simulate as Record<string, unknown>;
-      const outages = (sim.outages as Array<Record<string, unknown>> | undefined) ?? [];
-      return `  ${name}: ${sim.ttft_ms}/${sim.ttft_sigma}, ${sim.tokens_per_second} tok/s, ${sim.error_rate}, ${sim.rate_limit_rate}${outages.length ? `, ${outages.map((o) => `${o.mode} ${o.start}s+${o.duration}s${o.every ? ` every ${o.every}s` : ''}`).join('; ')}` : ''}`;
-    }),
+    ...modelLines(scenario),
+    ...(scenario.targets ? ['', ...targetLines(scenario, results)] : []),
     '',
     `simulated in ${results.map((result) => `${(result.wallMs / 1000).toFixed(1)} s`).join(' + ')} of wall time`,
   ];

@@ -11,8 +11,12 @@ import { GatewayError } from '../errors.ts';
 import { createGateway } from '../gateway/index.ts';
 import { seededRandom } from '../lib/random.ts';
 import { VirtualClock } from '../resilience/clock.ts';
+import type { MmluItem } from './mmlu-workload.ts';
+import { answeredCorrectly, MmluWorkload } from './mmlu-workload.ts';
+import { monthScale } from './month.ts';
+import { type OutageTiming, timeOutages, watchedOutages } from './outage-timing.ts';
 import { type Scenario, scenarioModels } from './scenario.ts';
-import { Workload } from './workload.ts';
+import { type DrawnRequest, type RequestSource, Workload } from './workload.ts';
 
 export interface Policy {
   name: string;
@@ -46,11 +50,25 @@ export function baselinePolicy(scenario: Scenario): Policy {
 }
 
 export function switchyardPolicy(scenario: Scenario): Policy {
-  return {
+  const policy: Policy = {
     name: scenario.hedging ? 'switchyard (default policy, hedging on)' : 'switchyard (default policy)',
     model: 'auto',
     resilience: scenario.hedging ? { hedging: { enabled: true, budget: 0.05 } } : undefined,
   };
+  if (scenario.learned && scenario.mmlu) {
+    policy.name = scenario.hedging
+      ? 'switchyard (default policy, learned router, hedging on)'
+      : 'switchyard (default policy, learned router)';
+    // The gateway's routing.learned block: the pool's labels are the router file's labels.
+    // Exploration (the feedback bandit) stays at its default, 0: nobody scores simulated answers.
+    const learned = {
+      router: scenario.learned.router,
+      labels: scenario.mmlu.labels,
+      quality_floor: scenario.learned.quality_floor,
+    };
+    policy.routing = { learned } as unknown as RawConfig['routing'];
+  }
+  return policy;
 }
 
 const policyFileSchema = z.strictObject({
@@ -89,17 +107,19 @@ export interface SimulationResult {
   hedgesPerRequest: number;
   /** Share of answered requests per model. */
   share: Record<string, number>;
-  outage?: {
-    model: string;
-    startS: number;
-    endS: number;
-    /** Seconds from outage start to the watched model's breaker opening (undefined = never). */
-    breakerOpenAfterS: number | undefined;
-    /** Seconds from outage end to the watched model's next successful answer. */
-    trafficBackAfterS: number | undefined;
-    /** Seconds clients saw an error rate above 20% (10-s windows from the outage start). */
-    clientRecoveryS: number;
-  };
+  /** Scored workloads (MMLU): answers scored, correct ones, and their share. */
+  answersScored?: number;
+  correctAnswers?: number;
+  quality?: number;
+  /** Share of answered requests served by a model standing for the strong measured model. */
+  strongShare?: number;
+  /** Month scenarios: `costUsd` scaled to 30 days at the same mean rate (see `monthScale`). */
+  monthlyCostUsd?: number;
+  /** The first watched outage (kept for existing readers), and every watched outage. */
+  outage?: OutageTiming;
+  outages?: OutageTiming[];
+  /** The longest client-visible error span over the watched outages, seconds. */
+  recoveryS?: number;
   /** Simulated seconds and the wall time it took. */
   simulatedS: number;
   wallMs: number;
@@ -108,7 +128,12 @@ export interface SimulationResult {
 export async function runSimulation(
   scenario: Scenario,
   policy: Policy,
-  options: { seed?: number; onProgress?: (done: number) => void } = {},
+  options: {
+    seed?: number;
+    onProgress?: (done: number) => void;
+    /** Called for each answered request of a scored workload: the question and who answered it. */
+    onAnswer?: (answer: { item: MmluItem; model: string; correct: boolean }) => void;
+  } = {},
 ): Promise<SimulationResult> {
   const seed = options.seed ?? scenario.seed;
   const wallStart = Date.now();
@@ -145,7 +170,11 @@ export async function runSimulation(
     },
   });
 
-  const workload = new Workload(scenario, seededRandom(seed));
+  const random = seededRandom(seed);
+  const mmlu = scenario.mmlu;
+  const workload: RequestSource = mmlu
+    ? new MmluWorkload({ ...scenario, mmlu }, random)
+    : new Workload(scenario, random);
   const durationMs = scenario.duration * 1000;
   const latencies: number[] = [];
   const ttfts: number[] = [];
@@ -160,7 +189,10 @@ export async function runSimulation(
 
   let pending = 0;
   let launched = 0;
-  const serve = async (request: ReturnType<Workload['next']>['request']) => {
+  let scored = 0;
+  let correct = 0;
+  let strongAnswers = 0;
+  const serve = async ({ request, item }: DrawnRequest) => {
     const started = clock.now();
     pending++;
     try {
@@ -182,6 +214,13 @@ export async function runSimulation(
       ttfts.push(ttft ?? clock.now() - started);
       share[model] = (share[model] ?? 0) + 1;
       outcomes.push({ at: started, ok: true });
+      if (mmlu && item) {
+        const right = answeredCorrectly(mmlu, item, model);
+        scored++;
+        if (right) correct++;
+        if (mmlu.labels[model] === mmlu.strong) strongAnswers++;
+        options.onAnswer?.({ item, model, correct: right });
+      }
     } catch (error) {
       if (!(error instanceof GatewayError)) throw error;
       outcomes.push({ at: started, ok: false });
@@ -190,13 +229,13 @@ export async function runSimulation(
     }
   };
 
-  let nextArrival = workload.nextGapSeconds() * 1000;
+  let nextArrival = workload.nextArrivalMs(0);
   while (nextArrival < durationMs) {
     await clock.advanceTo(nextArrival);
-    void serve(workload.next(policy.model).request);
+    void serve(workload.next(policy.model));
     launched++;
     if (options.onProgress && launched % 2000 === 0) options.onProgress(launched);
-    nextArrival += workload.nextGapSeconds() * 1000;
+    nextArrival = workload.nextArrivalMs(nextArrival);
   }
   // Let the requests still in flight finish (probes keep sleeping; stop when only they remain).
   while (pending > 0) {
@@ -226,41 +265,20 @@ export async function runSimulation(
     simulatedS: clock.now() / 1000,
     wallMs: Date.now() - wallStart,
   };
-  const watched = scenario.watch ? pool[scenario.watch] : undefined;
-  const window = (watched?.simulate as { outages?: Array<{ start: number; duration: number }> } | undefined)
-    ?.outages?.[0];
-  if (scenario.watch && window) {
-    const startMs = window.start * 1000;
-    const endMs = (window.start + window.duration) * 1000;
-    const opened = breakerOpens.find((open) => open.model === scenario.watch && open.at >= startMs);
-    const back = successesByModel.find((success) => success.model === scenario.watch && success.at >= endMs);
-    result.outage = {
-      model: scenario.watch,
-      startS: window.start,
-      endS: window.start + window.duration,
-      breakerOpenAfterS: opened ? (opened.at - startMs) / 1000 : undefined,
-      trafficBackAfterS: back ? (back.at - endMs) / 1000 : undefined,
-      clientRecoveryS: elevatedErrorSpan(outcomes, startMs, 10_000, 0.2) / 1000,
-    };
+  if (mmlu) {
+    result.answersScored = scored;
+    result.correctAnswers = correct;
+    result.quality = scored ? correct / scored : 0;
+    result.strongShare = scored ? strongAnswers / scored : 0;
+  }
+  if (scenario.month) result.monthlyCostUsd = cost * monthScale(scenario);
+  const timings = timeOutages(watchedOutages(scenario, pool), { breakerOpens, successesByModel, outcomes });
+  if (timings.length > 0) {
+    result.outage = timings[0];
+    result.outages = timings;
+    result.recoveryS = Math.max(...timings.map((timing) => timing.clientRecoveryS));
   }
   return result;
-}
-
-/** How long, from `startMs`, consecutive windows had an error rate above `threshold`. */
-function elevatedErrorSpan(
-  outcomes: Array<{ at: number; ok: boolean }>,
-  startMs: number,
-  windowMs: number,
-  threshold: number,
-): number {
-  let span = 0;
-  for (let from = startMs; ; from += windowMs) {
-    const inWindow = outcomes.filter((outcome) => outcome.at >= from && outcome.at < from + windowMs);
-    if (inWindow.length === 0) return span;
-    const errorRate = inWindow.filter((outcome) => !outcome.ok).length / inWindow.length;
-    if (errorRate <= threshold) return span;
-    span += windowMs;
-  }
 }
 
 export function wilsonLower(successes: number, total: number, z = 1.96): number {

@@ -5,9 +5,24 @@
 import type { TaskType } from '../config/schema.ts';
 import type { RandomSource } from '../lib/random.ts';
 import type { ChatRequest } from '../types/openai.ts';
+import type { MmluItem } from './mmlu-workload.ts';
 import type { Scenario } from './scenario.ts';
 
 export type WorkloadTask = Exclude<TaskType, 'creative_writing'>;
+
+/** One request of a workload; `item` is the labelled question it asks, when answers are scored. */
+export interface DrawnRequest {
+  task?: WorkloadTask;
+  request: ChatRequest;
+  item?: MmluItem;
+}
+
+/** What the runner needs from a workload: when the next request arrives, and what it asks. */
+export interface RequestSource {
+  /** Simulated time (ms) of the next arrival after `afterMs`. */
+  nextArrivalMs(afterMs: number): number;
+  next(model: string): DrawnRequest;
+}
 
 const questions = [
   'Python 列表推导式怎么写?',
@@ -33,7 +48,8 @@ const documentSentence =
   'The quarterly report describes revenue by region, the growth of the subscription business, costs of ' +
   'infrastructure and support, hiring plans, risks from currency movements and the outlook for next year. ';
 
-export class Workload {
+/** The brief's synthetic task mix at a constant Poisson rate. */
+export class Workload implements RequestSource {
   private readonly document: string;
   private readonly tasks: Array<[WorkloadTask, number]>;
 
@@ -55,6 +71,10 @@ export class Workload {
   /** Exponential inter-arrival time (Poisson arrivals), seconds. */
   nextGapSeconds(): number {
     return -Math.log(1 - this.random()) / this.scenario.arrival_rate;
+  }
+
+  nextArrivalMs(afterMs: number): number {
+    return afterMs + this.nextGapSeconds() * 1000;
   }
 
   next(model: string): { task: WorkloadTask; request: ChatRequest } {
