@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { defaultConfig } from '../config/default.ts';
 import { ConfigError, type GatewayConfig, loadConfigFile, normalizeConfig } from '../config/load.ts';
 import { formatReport } from '../simulator/report.ts';
+import { parameterRecord } from '../simulator/report-parameters.ts';
 import { baselinePolicy, loadPolicy, runSimulation, switchyardPolicy } from '../simulator/run.ts';
 import { builtInScenarios, loadScenario } from '../simulator/scenario.ts';
 import { startServer } from '../start.ts';
@@ -201,7 +202,7 @@ async function simulate(options: {
   }
   console.log(
     options.json
-      ? JSON.stringify({ scenario, seed, results }, null, 2)
+      ? JSON.stringify({ scenario, seed, parameters: parameterRecord(scenario), results }, null, 2)
       : formatReport(scenario, results, seed),
   );
   return 0;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { loadMmluPool } from './mmlu-workload.ts';
 import { arrivalShape, MONTH_SECONDS, monthScale } from './month.ts';
 import type { SimulationResult } from './run.ts';
-import { daySeconds, outageStartS, type Scenario, scenarioModels } from './scenario.ts';
+import { daySeconds, monthOutages, outageStartS, type Scenario, scenarioModels } from './scenario.ts';
 
 const count = (value: number) => value.toLocaleString('en-US');
 const pct = (value: number, digits = 1) => `${(value * 100).toFixed(digits)}%`;
@@ -159,4 +159,33 @@ export function targetLines(scenario: Scenario, results: SimulationResult[]): st
     }
   }
   return lines;
+}
+
+/** The parameters behind a run as data (for `--json`): the merged pool, the questions, the calendar. */
+export function parameterRecord(scenario: Scenario): Record<string, unknown> {
+  const record: Record<string, unknown> = { models: scenarioModels(scenario) };
+  if (scenario.mmlu) {
+    const { items, ...counts } = loadMmluPool(scenario.mmlu);
+    record.mmlu = { ...counts, drawnFrom: items.length };
+  }
+  if (scenario.month) {
+    record.month = {
+      daySeconds: daySeconds(scenario),
+      peakRate: arrivalShape(scenario).peakRate,
+      monthlyCostScale: monthScale(scenario),
+      outages: monthOutages(scenario),
+    };
+  }
+  if (scenario.learned) {
+    try {
+      const file = JSON.parse(readFileSync(scenario.learned.router, 'utf8')) as {
+        labels?: unknown;
+        training?: unknown;
+      };
+      record.router = { file: scenario.learned.router, labels: file.labels, training: file.training };
+    } catch {
+      record.router = { file: scenario.learned.router, unreadable: true };
+    }
+  }
+  return record;
 }

@@ -7,6 +7,7 @@
  * scored), shape its arrivals as a compressed month (`month:`), and route Switchyard's run with a
  * learned router (`learned:`): the `seed-table` scenario does all three.
  */
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -315,6 +316,13 @@ export function loadScenario(nameOrPath: string): Scenario {
     if (scenario.mmlu.exclude) scenario.mmlu.exclude = absolute(scenario.mmlu.exclude);
   }
   if (scenario.learned) scenario.learned.router = absolute(scenario.learned.router);
+  const missing = [
+    ['mmlu.data', scenario.mmlu?.data],
+    ['mmlu.exclude', scenario.mmlu?.exclude],
+    ['learned.router', scenario.learned?.router],
+  ].filter(([, file]) => file !== undefined && !existsSync(file));
+  if (missing.length > 0)
+    throw new ConfigError(missing.map(([field, file]) => `${field}: ${file} not found`));
   checkLabels(scenario);
   return scenario;
 }

@@ -175,7 +175,12 @@ describe('seed-table scenario', () => {
       process.stderr.write = write;
     }
     assert.equal(code, 0);
-    const output = JSON.parse(printed.join('\n')) as { results: Array<Record<string, unknown>> };
+    const output = JSON.parse(printed.join('\n')) as {
+      parameters: { models: Record<string, { output_cost_per_1k: number }>; mmlu: { drawnFrom: number } };
+      results: Array<Record<string, unknown>>;
+    };
+    assert.equal(output.parameters.models['gpt-4o']!.output_cost_per_1k, 0.01);
+    assert.equal(output.parameters.mmlu.drawnFrom, loadMmluPool(mmlu).items.length);
     const policies = output.results.map((result) => String(result.policy));
     assert.ok(policies[0]!.startsWith('baseline') && policies[1]!.startsWith('switchyard'), policies.join());
     for (const result of output.results) {
