@@ -20,7 +20,12 @@ import type { ChatRequest } from '../src/types/openai.ts';
 import { makeSpec } from '../test/helpers/spec.ts';
 
 // The config defaults (src/config/schema.ts).
-const analysis = { long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 8000 };
+const analysis = {
+  long_context_tokens: 8000,
+  simple_qa_max_tokens: 500,
+  exact_count_chars: 8000,
+  token_count: 'auto' as const,
+};
 const random = seededRandom(42);
 
 const strengthSets: Strength[][] = [

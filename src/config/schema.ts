@@ -166,9 +166,19 @@ export const routingSchema = z.strictObject({
       simple_qa_max_tokens: positiveInt.default(500),
       /** Prompts longer than this many characters are token-counted by sampling. */
       exact_count_chars: positiveInt.default(8000),
+      /**
+       * `auto`: estimate from character classes, and count exactly (o200k) only a prompt whose
+       * estimate is close to a task threshold or a context window; `exact`: count every prompt.
+       */
+      token_count: z.enum(['auto', 'exact']).default('auto'),
       coding_keywords: z.array(z.string()).optional(),
     })
-    .default(() => ({ long_context_tokens: 8000, simple_qa_max_tokens: 500, exact_count_chars: 8000 })),
+    .default(() => ({
+      long_context_tokens: 8000,
+      simple_qa_max_tokens: 500,
+      exact_count_chars: 8000,
+      token_count: 'auto' as const,
+    })),
   rules: z.array(ruleSchema).default([]),
   seed: z.number().int().optional(),
   /** The learned router (issue 15): predicted quality per model and prompt. Off when absent. */

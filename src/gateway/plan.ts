@@ -62,7 +62,10 @@ export class Planner {
   ) {
     this.specs = new Map(config.models.map((spec) => [spec.name, spec]));
     this.names = [...autoAliases, ...this.specs.keys()];
-    this.analyze = createAnalyzer(config.routing.analysis);
+    this.analyze = createAnalyzer(
+      config.routing.analysis,
+      config.models.filter((spec) => spec.capabilities.has('chat')).map((spec) => spec.contextWindow),
+    );
     this.rules = compileRules(config.routing.rules);
     this.basePolicy = {
       balancedWeights: config.routing.balanced_weights,

@@ -21,7 +21,7 @@
  */
 import type { ParsedConfig, TaskType } from '../config/schema.ts';
 import type { ChatMessage, ChatRequest, ContentPart } from '../types/openai.ts';
-import { countTokens } from './tokenizer.ts';
+import { countTokens, ESTIMATE_BAND, estimateTokens } from './tokenizer.ts';
 import type { RequestFeatures, RuleMatch } from './types.ts';
 
 export type AnalysisConfig = ParsedConfig['routing']['analysis'];
@@ -351,20 +351,37 @@ function outputTokens(request: ChatRequest): number | undefined {
   return request.max_completion_tokens ?? request.max_tokens ?? undefined;
 }
 
+/** Output tokens a context-window check adds when the client sets no limit (decide.ts reserves up to this). */
+const WINDOW_OUTPUT_RESERVE = 1024;
+
 /**
  * Builds the analyser once per config (regexes compiled here, never per request).
+ * `contextWindows`: the pool's context windows, where an estimated count is not good enough.
  * @example const analyze = createAnalyzer(config.routing.analysis); analyze(request).task // 'coding'
  */
-export function createAnalyzer(config: AnalysisConfig): Analyze {
+export function createAnalyzer(config: AnalysisConfig, contextWindows: readonly number[] = []): Analyze {
   const matchers = compileCodingMatchers(config.coding_keywords ?? []);
+  const taskThresholds = [config.simple_qa_max_tokens, config.long_context_tokens];
+  /** True when the exact count could fall on the other side of a threshold than the estimate. */
+  const nearThreshold = (estimate: number, output: number): boolean => {
+    const low = estimate * ESTIMATE_BAND.low;
+    const high = estimate * ESTIMATE_BAND.high;
+    for (const threshold of taskThresholds) if (low <= threshold && threshold <= high) return true;
+    for (const window of contextWindows) if (low + output <= window && window <= high + output) return true;
+    return false;
+  };
   return (request, ruleMatch) => {
     const scan = scanMessages(request);
-    const count = countTokens(scan.tokenParts, { exactChars: config.exact_count_chars });
-    const promptTokens =
-      count.tokens +
-      request.messages.length * TOKENS_PER_MESSAGE +
-      REPLY_PRIMING_TOKENS +
-      scan.images * TOKENS_PER_IMAGE;
+    const overhead =
+      request.messages.length * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS + scan.images * TOKENS_PER_IMAGE;
+    let count: { tokens: number; estimated: boolean } | undefined;
+    if (config.token_count === 'auto') {
+      const estimate = estimateTokens(scan.tokenParts);
+      const output = outputTokens(request) ?? WINDOW_OUTPUT_RESERVE;
+      if (!nearThreshold(estimate + overhead, output)) count = { tokens: estimate, estimated: true };
+    }
+    count ??= countTokens(scan.tokenParts, { exactChars: config.exact_count_chars });
+    const promptTokens = count.tokens + overhead;
     const { task, taskReason } = classify(config, matchers, scan, promptTokens, ruleMatch);
     const last = request.messages[request.messages.length - 1];
     const format = request.response_format?.type;

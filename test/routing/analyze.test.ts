@@ -237,6 +237,7 @@ describe('analyze: request signals', () => {
   });
 
   it('prompt tokens: all text (system included) + 4 per message + 3 reply priming + 85 per image', () => {
+    const analyze = createAnalyzer({ ...analysisDefaults, token_count: 'exact' });
     const one = analyze(ask('hello world')).promptTokens;
     assert.equal(one, 2 + 4 + 3);
     const two = analyze(

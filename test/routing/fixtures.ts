@@ -118,4 +118,5 @@ export const analysisDefaults = {
   long_context_tokens: 8000,
   simple_qa_max_tokens: 500,
   exact_count_chars: 24_000,
+  token_count: 'auto' as const,
 };
