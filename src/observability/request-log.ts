@@ -232,7 +232,8 @@ export class RequestLog implements Partial<GatewayEvents> {
     }
     this.db.exec(indexes);
     this.insert = this.db.prepare(
-      `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map((name) => `@${name}`).join(', ')})`,
+      // Positional parameters: binding an array costs about half of binding an object by name.
+      `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
     this.writeBatch = this.db.transaction((batch: RequestSummary[]) => {
       for (const summary of batch) this.insert.run(this.toRow(summary));
@@ -283,16 +284,17 @@ export class RequestLog implements Partial<GatewayEvents> {
     }
   }
 
-  private toRow(summary: RequestSummary): Record<(typeof columns)[number], string | number | null> {
-    return {
-      request_id: summary.requestId,
-      ts: Math.round(summary.startedAt),
-      client_key_id: summary.clientKeyId ?? null,
-      task: summary.task ?? null,
-      priority: summary.priority ?? null,
-      requested_model: summary.requestedModel,
-      model: summary.model ?? null,
-      models_tried: JSON.stringify(
+  /** The row's values in `columns` order. */
+  private toRow(summary: RequestSummary): Array<string | number | null> {
+    return [
+      summary.requestId,
+      Math.round(summary.startedAt),
+      summary.clientKeyId ?? null,
+      summary.task ?? null,
+      summary.priority ?? null,
+      summary.requestedModel,
+      summary.model ?? null,
+      JSON.stringify(
         summary.attempts.map((attempt) => ({
           model: attempt.model,
           outcome: attempt.outcome,
@@ -303,27 +305,27 @@ export class RequestLog implements Partial<GatewayEvents> {
           ...(attempt.hedge ? { hedge: true } : {}),
         })),
       ),
-      attempts: summary.attempts.length,
-      fallbacks: summary.fallbacks,
-      retries: summary.retries,
-      latency_ms: Math.round(summary.latencyMs * 100) / 100,
-      ttft_ms: summary.ttftMs === undefined ? null : Math.round(summary.ttftMs * 100) / 100,
-      prompt_tokens: summary.promptTokens,
-      completion_tokens: summary.completionTokens,
-      cost_usd: summary.costUsd,
-      usage_estimated: summary.usageEstimated ? 1 : 0,
-      status: summary.status,
-      error_code: summary.errorCode ?? null,
-      error_message: summary.errorMessage ?? null,
-      stream: summary.stream ? 1 : 0,
-      reason: summary.reason ?? null,
-      content: this.options.logContent && summary.content ? JSON.stringify(summary.content) : null,
-      api: summary.api,
-      client_request_id: summary.clientRequestId ?? null,
-      cache: summary.cache ?? null,
-      decision: summary.candidates ? JSON.stringify(decisionRow(summary.candidates)) : null,
-      usage: JSON.stringify(summary.usage.map(usageRow)),
-    };
+      summary.attempts.length,
+      summary.fallbacks,
+      summary.retries,
+      Math.round(summary.latencyMs * 100) / 100,
+      summary.ttftMs === undefined ? null : Math.round(summary.ttftMs * 100) / 100,
+      summary.promptTokens,
+      summary.completionTokens,
+      summary.costUsd,
+      summary.usageEstimated ? 1 : 0,
+      summary.status,
+      summary.errorCode ?? null,
+      summary.errorMessage ?? null,
+      summary.stream ? 1 : 0,
+      summary.reason ?? null,
+      this.options.logContent && summary.content ? JSON.stringify(summary.content) : null,
+      summary.api,
+      summary.clientRequestId ?? null,
+      summary.cache ?? null,
+      summary.candidates ? JSON.stringify(decisionRow(summary.candidates)) : null,
+      JSON.stringify(summary.usage.map(usageRow)),
+    ];
   }
 
   /** Delete rows older than the retention period. Returns how many went. */
