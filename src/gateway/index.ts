@@ -142,7 +142,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     clock,
     onStoreError,
   });
-  const stopRemembering = events.subscribe({ requestFinished: (summary) => learner.remember(summary) });
+  // Remembering each answer costs a map entry (and a store write in a fleet): only where a score
+  // can change routing. Without it, feedback still reaches the request log's rows.
+  const stopRemembering =
+    config.learned || config.routing.exploration > 0
+      ? events.subscribe({ requestFinished: (summary) => learner.remember(summary) })
+      : () => {};
   const planner = new Planner(
     config,
     board,
