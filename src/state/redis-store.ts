@@ -20,7 +20,8 @@
  * await store.set(stateKeys.coolDown('gpt-4o'), until, { ttlMs: 30_000 });
  */
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import {
   acquireLeaseScript,
   admitScript,
@@ -150,6 +151,7 @@ export class RedisStore implements Store {
       // A command cut off by a lost connection is not replayed later.
       autoResendUnfulfilledCommands: false,
     };
+    const Redis = redisClass();
     this.commands = new Redis(options.url, {
       ...shared,
       commandTimeout: this.commandTimeoutMs,
@@ -450,4 +452,9 @@ async function quit(client: Redis): Promise<void> {
     }
   }
   client.disconnect();
+}
+
+/** ioredis, loaded with the first Redis store (about 10 MB resident: a gateway without Redis never pays it). */
+function redisClass(): typeof Redis {
+  return (createRequire(import.meta.url)('ioredis') as { Redis: typeof Redis }).Redis;
 }
