@@ -98,7 +98,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           reject(transportError(signal.reason, signal, context));
           return;
         }
-        const url = new URL(request.url);
+        const url = parsedUrl(request.url);
         let controller: Dispatcher.DispatchController | undefined;
         let status = 0;
         let headers: HeaderMap = {};
@@ -118,7 +118,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         agentFor(timeouts.connectMs).dispatch(
           {
             origin: url.origin,
-            path: url.pathname + url.search,
+            path: url.path,
             method: request.method ?? 'POST',
             headers: request.headers,
             body: request.body,
@@ -344,4 +344,19 @@ export function parseDurationMs(text: string): number | undefined {
       unit === 'h' ? value * 3_600_000 : unit === 'm' ? value * 60_000 : unit === 's' ? value * 1000 : value;
   }
   return matched ? total : undefined;
+}
+
+/** Upstream URLs are a few per model: parsed once each, not per request. */
+const parsedUrls = new Map<string, { origin: string; path: string }>();
+const PARSED_URLS_MAX = 1024;
+
+function parsedUrl(text: string): { origin: string; path: string } {
+  let parsed = parsedUrls.get(text);
+  if (!parsed) {
+    const url = new URL(text);
+    parsed = { origin: url.origin, path: url.pathname + url.search };
+    if (parsedUrls.size >= PARSED_URLS_MAX) parsedUrls.clear();
+    parsedUrls.set(text, parsed);
+  }
+  return parsed;
 }
