@@ -63,14 +63,25 @@ export async function pipeEventStream(
         )
       : undefined;
   keepAlive?.unref();
+  // Chunks that arrive in one upstream read are handled in one turn of the event loop: corked
+  // until the turn ends, they leave in one write (one syscall) instead of one each.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    response.uncork();
+  };
   try {
     for await (const chunk of chunks) {
       const frames = encoder.push(chunk);
       if (frames.length === 0) continue;
       lastWrite = Date.now();
-      if (!(await writeWithBackpressure(response, frames.length === 1 ? frames[0]! : frames.join('')))) {
-        return false;
+      if (!corked) {
+        corked = true;
+        response.cork();
+        process.nextTick(uncork);
       }
+      const written = writeWithBackpressure(response, frames.length === 1 ? frames[0]! : frames.join(''));
+      if (written !== true && !(await written)) return false;
     }
     response.end(encoder.finish().join(''));
     return true;

@@ -76,8 +76,9 @@ export function setWriteTimeout(response: ServerResponse, ms: number): void {
  * reads nothing for the response's write timeout is cut off (it would hold its upstream call and
  * concurrency slot forever): resolves false, and the caller stops.
  */
-export async function writeWithBackpressure(response: ServerResponse, text: string): Promise<boolean> {
+export function writeWithBackpressure(response: ServerResponse, text: string): boolean | Promise<boolean> {
   if (response.destroyed || response.writableEnded) return false;
+  // The common case answers at once: no promise (and no microtask) per chunk.
   if (response.write(text)) return true;
   const timeoutMs = writeTimeouts.get(response) ?? 30_000;
   return new Promise<boolean>((resolve) => {
