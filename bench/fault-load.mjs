@@ -3,9 +3,11 @@
  * schedule (request i at t0 + i / rate) whatever the answers do, over an undici Pool.
  *
  * Job (argv[2], JSON): { url, rate, durationS, models: [name, ...], streamShare?: 0.5,
- *   connections?: 200, drainS?: 30 }
+ *   connections?: 200, drainS?: 30, abandonShare?: 0 }
  * Request i names models[i % models.length] and is streamed when (i % 2 === 0) with streamShare
- * 0.5 (otherwise every 1/streamShare-th one); every prompt is unique ("… (request i)").
+ * 0.5 (otherwise every 1/streamShare-th one); every prompt is unique ("… (request i)"). With
+ * abandonShare, that share of the streams is dropped by the client after its first body chunk
+ * (the socket is destroyed: the gateway sees a client that left mid-stream).
  *
  * IPC out: `{type: 'started'}` at t0; `{type: 'second', ...}` once a second with what was sent
  * and answered in it; `{type: 'done', ...}` with the totals once every request is answered (or
@@ -14,6 +16,7 @@
  *   streamError 200 stream that ended with an in-band error event (the gateway's honest failure)
  *   incomplete  200 whose body is neither (a stream cut without an error event)
  *   http<status> any other status
+ *   abandoned   a stream this client dropped on purpose (abandonShare)
  *   clientError no answer at all (socket error, refused, reset)
  */
 import { Pool } from 'undici';
@@ -23,6 +26,7 @@ const rate = job.rate ?? 300;
 const total = Math.round(rate * (job.durationS ?? 40));
 const models = job.models ?? ['auto'];
 const streamEvery = Math.max(1, Math.round(1 / (job.streamShare ?? 0.5)));
+const abandonEvery = job.abandonShare > 0 ? Math.max(1, Math.round(1 / job.abandonShare)) : 0;
 const pool = new Pool(job.url, {
   connections: job.connections ?? 200,
   pipelining: 1,
@@ -86,6 +90,11 @@ async function fire(i) {
       headers,
       body: bodyFor(i),
     });
+    if (streamed && abandonEvery > 0 && (i / streamEvery) % abandonEvery === 0) {
+      for await (const _chunk of response.body) break; // leaving the loop destroys the socket
+      record('abandoned', performance.now() - started);
+      return;
+    }
     const text = await response.body.text();
     record(classify(response.statusCode, text, streamed), performance.now() - started);
   } catch (error) {

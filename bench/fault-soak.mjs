@@ -21,7 +21,8 @@
  * Environment: FAULT_SOAK_RATE [300], FAULT_SOAK_LOAD_S [40], FAULT_SOAK_AFTER_S [20],
  * FAULT_SOAK_GC_EVERY [1] (0: never force a GC), FAULT_SOAK_FAULTS [1] (0: the same load, no
  * faults), FAULT_SOAK_SNAPSHOTS [0] (1: heap snapshots before the load and at the end, compared
- * by constructor), FAULT_SOAK_CONNECTIONS [200] (load generator sockets), FAULT_SOAK_QUIET_MAX
+ * by constructor), FAULT_SOAK_ABANDON [0] (share of the streams the client drops after their first
+ * chunk: a client that leaves mid-stream), FAULT_SOAK_CONNECTIONS [200] (load generator sockets), FAULT_SOAK_QUIET_MAX
  * [120] / FAULT_SOAK_QUIET_CORES [0.5] (first wait up to 120 s for the other processes on this
  * shared machine to use < 0.5 cores; 0 disables), FAULT_SOAK_REF (measure src as committed at
  * this git ref instead of the working tree).
@@ -65,6 +66,7 @@ export function faultSoakSettings() {
     faults: num('FAULT_SOAK_FAULTS', 1) !== 0,
     snapshots: num('FAULT_SOAK_SNAPSHOTS', 0) !== 0,
     connections: num('FAULT_SOAK_CONNECTIONS', 200),
+    abandonShare: num('FAULT_SOAK_ABANDON', 0),
     quietMaxS: num('FAULT_SOAK_QUIET_MAX', 120),
     quietCores: num('FAULT_SOAK_QUIET_CORES', 0.5),
     streamChunks: 20,
@@ -480,6 +482,7 @@ export async function runFaultSoak({ entry, log = console.log, settings = faultS
         models: modelNames,
         streamShare: 0.5,
         connections: settings.connections,
+        abandonShare: settings.abandonShare,
         drainS: 30,
       }),
     ]);
@@ -566,8 +569,11 @@ export async function runFaultSoak({ entry, log = console.log, settings = faultS
   }
 }
 
+// The finding was +3 MB/s of RSS. Without any leak, the slow-Gemini phase (about 100 more
+// requests in flight) lifts RSS by ~10 MB inside the last 20 s of load, ~0.5 MB/s of slope: the
+// RSS limit leaves room for that, the post-GC heap (live objects only) is held much tighter.
 const limits = {
-  loadRssMBPerS: 0.5,
+  loadRssMBPerS: 1,
   loadHeapMBPerS: 0.2,
   idleRssMBPerS: 0.2,
   idleHeapMBPerS: 0.05,

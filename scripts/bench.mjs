@@ -13,6 +13,7 @@
 //   BENCH_SOAK [1000000]    Switchyard soak requests (0 skips); BENCH_SOAK_STEP [100000]
 //   BENCH_PROFILE [10]      seconds of --cpu-prof load per mode (0 skips)
 //   BENCH_ROUTING [1]       run bench/routing.bench.ts if present (0 skips)
+//   BENCH_FAULT_SOAK [1]    memory under faults, bench/fault-soak.mjs (≈ 70 s; 0 skips)
 //   BENCH_QUIET_MAX [10]    before each run, wait up to this many seconds for other processes to
 //   BENCH_QUIET_CORES [0.3] use less than this many cores (the machine is shared); 0 disables
 //   BENCH_REDIS [1]         also run `switchyard-redis` (shared state in a redis-server of its own;
@@ -35,6 +36,7 @@ import {
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatSummary, summarize } from '../bench/cpuprofile-top.mjs';
+import { faultSoakSettings, runFaultSoak } from '../bench/fault-soak.mjs';
 import {
   degradedState,
   redisServerInstalled,
@@ -65,6 +67,7 @@ const settings = {
   soakConnections: num('BENCH_SOAK_CONNECTIONS', 50),
   profileS: num('BENCH_PROFILE', 10),
   routing: num('BENCH_ROUTING', 1) !== 0,
+  faultSoak: num('BENCH_FAULT_SOAK', 1) !== 0,
   redis: num('BENCH_REDIS', 1) !== 0,
   switchyard: process.env.BENCH_SWITCHYARD === 'tsx' ? 'tsx' : 'dist',
   quietMaxS: num('BENCH_QUIET_MAX', 10),
@@ -564,6 +567,14 @@ async function main() {
     rmSync(tmp, { recursive: true, force: true });
   }
 
+  if (settings.faultSoak) {
+    log('\nmemory under faults: bench/fault-soak.mjs (three upstreams, faults from 10 s)');
+    results.faultSoak = await runFaultSoak({
+      entry,
+      log,
+      settings: { ...faultSoakSettings(), quietMaxS: settings.quietMaxS },
+    });
+  }
   if (settings.routing) results.routing = await routingBench();
   results.machine.loadavgEnd = load();
 
@@ -960,6 +971,17 @@ function report(results) {
     `${failures} failed`,
   );
   if (soak) check('no failed requests in the soak', soak.failures === 0, `${soak.failures} failed`);
+  const { faultSoak } = results;
+  if (faultSoak) {
+    const missed = faultSoak.checks.filter((item) => item.pass === false).map((item) => item.name);
+    check(
+      'memory flat under faults (bench/fault-soak.mjs: RSS and post-GC heap slopes, every request answered)',
+      faultSoak.valid ? faultSoak.pass : undefined,
+      faultSoak.valid
+        ? `RSS ${signed(faultSoak.slopes.loadRss)} MB/s, heap ${signed(faultSoak.slopes.loadHeap)} MB/s under load; ${missed.length ? `missed: ${missed.join('; ')}` : 'all checks pass'}`
+        : 'inconclusive: the machine was too busy to serve the load',
+    );
+  }
 
   log(
     `\nTARGETS (load average at start ${results.machine.loadavgStart}, at end ${results.machine.loadavgEnd})`,
