@@ -73,7 +73,7 @@ export function secretsOf(config: GatewayConfig): string[] {
   return secrets;
 }
 
-export const neverAborted = new AbortController().signal;
+export const neverAborted: AbortSignal = new AbortController().signal;
 // Many concurrent requests listen on it (and remove their listener when done).
 setMaxListeners(0, neverAborted);
 
