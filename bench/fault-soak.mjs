@@ -170,16 +170,13 @@ export function buildSwitchyard({
   rmSync(outDir, { recursive: true, force: true });
   let sourceRoot = root;
   if (ref) {
-    sourceRoot = mkdtempSync(join(tmpdir(), 'switchyard-fault-soak-src-'));
     const archive = spawnSync(
       'git',
       ['archive', '--format=tar', ref, 'src', 'dashboard', 'tsconfig.json', 'package.json'],
-      {
-        cwd: root,
-        maxBuffer: 1 << 30,
-      },
+      { cwd: root, maxBuffer: 1 << 30 },
     );
     if (archive.status !== 0) throw new Error(`git archive ${ref}: ${archive.stderr}`);
+    sourceRoot = mkdtempSync(join(tmpdir(), 'switchyard-fault-soak-src-'));
     const untar = spawnSync('tar', ['-x', '-C', sourceRoot], { input: archive.stdout });
     if (untar.status !== 0) throw new Error(`tar: ${untar.stderr}`);
     mkdirSync(join(sourceRoot, 'bench'));
@@ -194,14 +191,15 @@ export function buildSwitchyard({
   );
   const entry = join(outDir, 'bench/switchyard-server.js');
   const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
-  if (!existsSync(entry)) throw new Error(`could not compile Switchyard:\n${output}`);
   // src/server/dashboard-routes.ts reads ../../dashboard/ relative to itself.
   if (ref) {
-    cpSync(join(sourceRoot, 'dashboard'), join(outDir, 'dashboard'), { recursive: true });
+    if (existsSync(entry))
+      cpSync(join(sourceRoot, 'dashboard'), join(outDir, 'dashboard'), { recursive: true });
     rmSync(sourceRoot, { recursive: true, force: true });
-  } else {
+  } else if (existsSync(entry)) {
     symlinkSync(join(root, 'dashboard'), join(outDir, 'dashboard'));
   }
+  if (!existsSync(entry)) throw new Error(`could not compile Switchyard:\n${output}`);
   return {
     args: [entry],
     ref,
