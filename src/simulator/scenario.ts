@@ -8,7 +8,7 @@
  * learned router (`learned:`): the `seed-table` scenario does all three.
  */
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, readValidatedFile } from '../config/load.ts';
@@ -312,6 +312,12 @@ export function loadScenario(nameOrPath: string): Scenario {
   const folder = dirname(resolve(path));
   const absolute = (file: string) => (isAbsolute(file) ? file : resolve(folder, file));
   if (scenario.mmlu) {
+    // SWITCHYARD_MMLU_DATA: the data folder elsewhere (a checkout without ../shared).
+    const data = process.env.SWITCHYARD_MMLU_DATA;
+    if (data) {
+      if (scenario.mmlu.exclude) scenario.mmlu.exclude = join(data, basename(scenario.mmlu.exclude));
+      scenario.mmlu.data = data;
+    }
     scenario.mmlu.data = absolute(scenario.mmlu.data);
     if (scenario.mmlu.exclude) scenario.mmlu.exclude = absolute(scenario.mmlu.exclude);
   }

@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createAnalyzer } from '../../src/routing/analyze.ts';
 import { countTokens, ESTIMATE_BAND, estimateTokens } from '../../src/routing/tokenizer.ts';
 import type { ChatRequest } from '../../src/types/openai.ts';
+import { mmluDataDir, mmluMissing } from '../helpers/mmlu-data.ts';
 import { analysisDefaults } from './fixtures.ts';
 
 const exact = (text: string) => countTokens(text, { exactChars: 1_000_000 }).tokens;
@@ -26,11 +28,13 @@ function corpus(): Array<[kind: string, text: string]> {
       pieces.push([kind, text.slice(at, at + size)]);
     }
   };
-  const mmlu = new URL('../../../shared/data/routellm-mmlu/', import.meta.url);
-  for (const file of readdirSync(mmlu)
-    .filter((name) => name.endsWith('.csv'))
-    .slice(0, 20)) {
-    cut('mmlu', readFileSync(new URL(file, mmlu), 'utf8'), 1200);
+  // MMLU questions where the data is present (it is not part of this repository).
+  if (!mmluMissing) {
+    for (const file of readdirSync(mmluDataDir)
+      .filter((name) => name.endsWith('.csv'))
+      .slice(0, 20)) {
+      cut('mmlu', readFileSync(join(mmluDataDir, file), 'utf8'), 1200);
+    }
   }
   for (const file of readdirSync(new URL('../../src/gateway/', import.meta.url))) {
     cut('typescript', readFileSync(new URL(`../../src/gateway/${file}`, import.meta.url), 'utf8'), 1500);
@@ -80,7 +84,7 @@ describe('token estimate', () => {
         `${kind}: exact ${count} vs estimate ${estimateTokens(text)} (ratio ${ratio.toFixed(2)}) for ${JSON.stringify(text.slice(0, 80))}`,
       );
     }
-    assert.ok(worst.size >= 10, `kinds measured: ${[...worst.keys()].join(', ')}`);
+    assert.ok(worst.size >= (mmluMissing ? 9 : 10), `kinds measured: ${[...worst.keys()].join(', ')}`);
   });
 
   it('a short prompt is estimated; one near the simple_qa threshold is counted exactly', () => {

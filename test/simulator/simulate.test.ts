@@ -3,10 +3,13 @@ import { describe, it } from 'node:test';
 import { formatReport } from '../../src/simulator/report.ts';
 import { baselinePolicy, runSimulation, switchyardPolicy, wilsonLower } from '../../src/simulator/run.ts';
 import { builtInScenarios, loadScenario } from '../../src/simulator/scenario.ts';
+import { mmluMissing } from '../helpers/mmlu-data.ts';
 
 describe('simulator', () => {
   it('loads every shipped scenario', () => {
-    for (const name of builtInScenarios) assert.equal(loadScenario(name).name, name);
+    // seed-table reads the MMLU data, which is not part of this repository.
+    const names = builtInScenarios.filter((name) => name !== 'seed-table' || !mmluMissing);
+    for (const name of names) assert.equal(loadScenario(name).name, name);
   });
 
   it('is deterministic for a seed, and the seed matters', async () => {
