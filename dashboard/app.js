@@ -531,5 +531,8 @@
     }
   });
 
+  // The request console (console.js, loaded next) builds its DOM with the same helpers.
+  window.switchyardDom = Object.freeze({ byId, el, usd, ms });
+
   connect();
 })();

@@ -13,30 +13,8 @@
   const keyHint = 'needs the admin key: open /dashboard?key=<admin key> once';
 
   // ---- helpers ---------------------------------------------------------------------------
-  function byId(id) {
-    return document.getElementById(id);
-  }
-
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    if (attrs) for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function usd(value) {
-    if (value === null || value === undefined) return '–';
-    if (value === 0) return '$0.00';
-    if (value < 0.01) return `$${value.toFixed(5)}`;
-    if (value < 1) return `$${value.toFixed(4)}`;
-    return `$${value.toFixed(2)}`;
-  }
-
-  function ms(value) {
-    if (value === null || value === undefined) return '–';
-    if (value < 1000) return `${Math.round(value)} ms`;
-    return `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} s`;
-  }
+  // DOM and number helpers shared with the live dashboard (app.js, loaded first).
+  const { byId, el, usd, ms } = window.switchyardDom;
 
   function fixed(value) {
     return typeof value === 'number' ? value.toFixed(3) : '–';

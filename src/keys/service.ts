@@ -10,9 +10,11 @@
  * const { key } = await keys.create(parseInput(createKeySchema, { name: 'ci', rpm: 60 }));
  * createGatewayServer(gateway, { authenticator: keys.authenticator, routes: keysRoutes(keys, …) });
  */
+
 import { join } from 'node:path';
 import { GatewayError, invalidRequest } from '../errors.ts';
 import type { AccessGrant } from '../gateway/types.ts';
+import type { DashboardKey } from '../observability/dashboard-data.ts';
 import { stateKeys } from '../state/keys.ts';
 import type { Key, Store } from '../state/store.ts';
 import { KeyDatabase, keyDatabaseName } from './database.ts';
@@ -67,23 +69,8 @@ export interface KeyAuthenticator {
   idOf(key: string): string;
 }
 
-/** One key as the dashboard's keys panel shows it. */
-export interface KeyOverview {
-  id: string;
-  name: string;
-  status: 'active' | 'revoked' | 'expired';
-  models: string[] | null;
-  rpm: number | null;
-  tpm: number | null;
-  max_concurrency: number | null;
-  budget_usd: number | null;
-  budget_period: string | null;
-  period_spend_usd: number | null;
-  spend_usd: number;
-  requests: number;
-  /** Epoch ms. */
-  last_used_at: number | null;
-}
+/** One key as the dashboard's keys panel shows it (the panel's own type). */
+export type KeyOverview = DashboardKey;
 
 /** The dashboard lists this many keys at most (the most recently used first). */
 const overviewLimit = 200;

@@ -7,6 +7,7 @@
 
 import type { ModelSpec } from '../../config/model-spec.ts';
 import { UpstreamError } from '../../errors.ts';
+import { parseToolArguments } from '../../lib/tool-arguments.ts';
 import { unfetchableReason } from '../../lib/urls.ts';
 import type {
   CacheControl,
@@ -246,7 +247,8 @@ function convertMessage(message: ChatMessage): AnthropicMessage {
         type: 'tool_use',
         id: call.id,
         name: call.function.name,
-        input: parseArguments(call),
+        // Anthropic needs `input` as an object; invalid JSON from a model is kept, not lost.
+        input: parseToolArguments(call.function.arguments),
       };
       if (call.cache_control) use.cache_control = call.cache_control;
       content.push(use);
@@ -346,20 +348,6 @@ function toolResultContent(content: ChatMessage['content']): string | AnthropicC
   if (content == null) return '';
   if (typeof content === 'string') return content;
   return contentBlocks(content);
-}
-
-/** Anthropic needs `input` as an object; models sometimes emit invalid JSON, which we keep. */
-function parseArguments(call: { function: { arguments: string } }): Record<string, unknown> {
-  const raw = call.function.arguments;
-  if (!raw?.trim()) return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-    return { value: parsed };
-  } catch {
-    return { _raw_arguments: raw };
-  }
 }
 
 /** Anthropic requires tool_result blocks before any other content in a user turn. */
