@@ -376,7 +376,7 @@ export function createAnalyzer(config: AnalysisConfig, contextWindows: readonly 
       request.messages.length * TOKENS_PER_MESSAGE + REPLY_PRIMING_TOKENS + scan.images * TOKENS_PER_IMAGE;
     let count: { tokens: number; estimated: boolean } | undefined;
     if (config.token_count === 'auto') {
-      const estimate = estimateTokens(scan.tokenParts);
+      const estimate = estimateTokens(scan.tokenParts, { exactChars: config.exact_count_chars });
       const output = outputTokens(request) ?? WINDOW_OUTPUT_RESERVE;
       if (!nearThreshold(estimate + overhead, output)) count = { tokens: estimate, estimated: true };
     }

@@ -66,10 +66,17 @@ export function countTokens(text: string | readonly string[], options: { exactCh
     for (const part of parts) if (part.length > 0) tokens += countPart(part);
     return { tokens, estimated: false };
   }
-  return { tokens: sampledCount(parts, length, options.exactChars), estimated: true };
+  return { tokens: sampledCount(parts, length, options.exactChars, exactPart), estimated: true };
 }
 
-function sampledCount(parts: readonly string[], length: number, budgetChars: number): number {
+const exactPart = (text: string): number => countO200k(text, PLAIN_TEXT);
+
+function sampledCount(
+  parts: readonly string[],
+  length: number,
+  budgetChars: number,
+  count: (text: string) => number,
+): number {
   const windowChars = Math.max(1, Math.floor(budgetChars / SAMPLE_WINDOWS));
   const stride = (length - windowChars) / (SAMPLE_WINDOWS - 1);
   const cursor = { part: 0, offset: 0 };
@@ -79,7 +86,7 @@ function sampledCount(parts: readonly string[], length: number, budgetChars: num
     const start = Math.round(i * stride);
     const window = sliceAcross(parts, cursor, start, start + windowChars);
     sampledChars += window.length;
-    if (window.length > 0) sampledTokens += countO200k(window, PLAIN_TEXT);
+    if (window.length > 0) sampledTokens += count(window);
   }
   return sampledChars === 0 ? 0 : Math.round((sampledTokens * length) / sampledChars);
 }
@@ -116,8 +123,13 @@ function sliceAcross(
  * mixed or camel-case runs (identifiers, base64: one per ~2.6 chars), ASCII punctuation, CJK
  * characters, other scripts, and astral characters (emoji). Spaces fold into the next token.
  */
-export function estimateTokens(text: string | readonly string[]): number {
+export function estimateTokens(text: string | readonly string[], options?: { exactChars: number }): number {
   const parts = typeof text === 'string' ? [text] : text;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  // A long prompt is estimated on the same evenly spaced windows as it is counted: one pass over
+  // 800,000 characters costs milliseconds.
+  if (options && length > options.exactChars) return sampledCount(parts, length, options.exactChars, estimatePart);
   let tokens = 0;
   for (const part of parts) tokens += estimatePart(part);
   return Math.round(tokens);
