@@ -126,6 +126,7 @@ export class Accountant {
     };
     if (facts.cache) summary.cache = facts.cache;
     const { decision } = facts;
+    if (decision?.rule) summary.rule = decision.rule;
     // References, not copies: the decision is not changed after it is made (the log copies at write).
     if (decision) {
       summary.candidates = {

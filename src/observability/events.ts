@@ -92,6 +92,8 @@ export interface RequestSummary {
   errorCode: string | undefined;
   errorMessage: string | undefined;
   reason: string | undefined;
+  /** The custom routing rule that matched, if one did. */
+  rule?: string;
   /** The routing decision's candidates (absent when the request never got a decision). */
   candidates?: DecisionCandidates;
   /** Prompt and answer, only when `log_content` is on. */

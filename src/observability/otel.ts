@@ -268,7 +268,7 @@ class OtelRequestSpan implements RequestSpan {
     if (summary.model) attributes[genAi.responseModel] = summary.model;
     if (summary.task) attributes['switchyard.task'] = summary.task;
     if (summary.priority) attributes['switchyard.priority'] = summary.priority;
-    const rule = ruleOf(summary.reason);
+    const rule = summary.rule;
     if (rule) attributes['switchyard.rule'] = rule;
     if (summary.reason) attributes['switchyard.reason'] = summary.reason;
     if (summary.clientKeyId) attributes['switchyard.client_key_id'] = summary.clientKeyId;
@@ -389,15 +389,6 @@ function usageAttributes(usage: RequestSummary['usage'], operation: string): Att
   if (cacheRead > 0) attributes[genAi.cacheReadTokens] = cacheRead;
   if (cacheWrite > 0) attributes[genAi.cacheWriteTokens] = cacheWrite;
   return attributes;
-}
-
-/**
- * The custom routing rule that matched, read from the decision's reason line
- * (`task …, priority …, rule NAME: MODEL scored …`): the summary carries no separate field.
- */
-export function ruleOf(reason: string | undefined): string | undefined {
-  if (!reason) return undefined;
-  return /, rule (.+?): \S+ scored /.exec(reason)?.[1];
 }
 
 /** Forwards exports, and says when one fails (the SDK itself only tells its diagnostics logger). */

@@ -11,7 +11,6 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { normalizeConfig } from '../../src/config/load.ts';
 import type { RawConfig } from '../../src/config/schema.ts';
-import { ruleOf } from '../../src/observability/otel.ts';
 import { parseOtlpHeaders, resolveOtelSettings } from '../../src/observability/otel-settings.ts';
 import { type StartedGateway, startServer } from '../../src/start.ts';
 import { type FakeUpstream, sendJson, startFakeUpstream, writeSse } from '../helpers/fake-upstream.ts';
@@ -475,19 +474,6 @@ describe('OpenTelemetry from the standard environment variables', () => {
     assert.throws(
       () => normalizeConfig({ observability: { otel: { endpoint: 'not a url' } } }, {}),
       /observability\.otel\.endpoint: expected an http\(s\) URL/,
-    );
-  });
-
-  it('reads the rule from the decision line', () => {
-    assert.equal(
-      ruleOf(
-        'task coding (code fence), priority cost, rule sql: to gpt: gpt-4o scored 0.91 (match 1.00, cost 0.50)',
-      ),
-      'sql: to gpt',
-    );
-    assert.equal(
-      ruleOf('task simple_qa (short), priority balanced: backup scored 0.80 (match 1.00)'),
-      undefined,
     );
   });
 });
