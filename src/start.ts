@@ -140,6 +140,7 @@ export async function startServer(
       },
       errorWriters: messagesErrorWriters,
       fleetSpend,
+      onDrained: () => fleet?.flush(), // the last summed spend, while the store is still open
       authenticator: openedKeys.authenticator,
     });
     stats = server.stats;

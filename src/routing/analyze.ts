@@ -118,7 +118,7 @@ const CODE_SYNTAX = new RegExp(
     String.raw`(?:^|\n)[ \t]*(?:def|class) \w+ ?[(:]`,
     String.raw`\bfunction ?\w* ?\([^)\n]*\) ?\{`,
     String.raw`\b(?:const|let|var) \w+ ?=`,
-    String.raw`#include ?[<"]`,
+    '#include ?[<"]',
     String.raw`\bpublic (?:static )?(?:void|class|int|String)\b`,
     String.raw`\bimport [\w{}*, ]+ from ['"]`,
     String.raw`(?:^|\n)[ \t]*(?:from [\w.]+ )?import [\w.]+(?: as \w+)?[ \t]*(?:\n|$)`,

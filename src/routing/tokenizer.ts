@@ -129,7 +129,8 @@ export function estimateTokens(text: string | readonly string[], options?: { exa
   for (const part of parts) length += part.length;
   // A long prompt is estimated on the same evenly spaced windows as it is counted: one pass over
   // 800,000 characters costs milliseconds.
-  if (options && length > options.exactChars) return sampledCount(parts, length, options.exactChars, estimatePart);
+  if (options && length > options.exactChars)
+    return sampledCount(parts, length, options.exactChars, estimatePart);
   let tokens = 0;
   for (const part of parts) tokens += estimatePart(part);
   return Math.round(tokens);

@@ -27,6 +27,8 @@ export interface ServerOptions {
   routes?: RouteTable;
   /** Every instance's spend per model, for `/admin/stats` (state shared through the store). */
   fleetSpend?: () => Promise<ReadonlyMap<string, number>>;
+  /** Called at shutdown once requests have drained, before the gateway (and its store) closes. */
+  onDrained?: () => void;
   /** Virtual keys. */
   authenticator?: Authenticator;
   /** Front doors whose errors have their own shape, by path prefix. */
@@ -350,6 +352,7 @@ export function createGatewayServer(
               const deadline = Date.now() + config.server.drain_timeout * 1000;
               while (inFlight > 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 25));
               server.closeAllConnections();
+              options.onDrained?.();
               await gateway.close();
             },
           });

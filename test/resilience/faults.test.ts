@@ -680,10 +680,8 @@ describe('fault injection', () => {
           ).response.headers.get('x-switchyard-model'),
         ),
       );
-      const byModel = answers.reduce<Record<string, number>>(
-        (counts, model) => ({ ...counts, [model!]: (counts[model!] ?? 0) + 1 }),
-        {},
-      );
+      const byModel: Record<string, number> = {};
+      for (const model of answers) byModel[model!] = (byModel[model!] ?? 0) + 1;
       assert.equal(byModel.a, 3, '2 at once + 1 queued');
       assert.equal(byModel.b, 3, 'the rest overflowed');
       assert.equal(attemptsTo('a'), 3);

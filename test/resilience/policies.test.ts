@@ -135,7 +135,7 @@ describe('RetryPolicy', () => {
       c.attempt < 2 ? { action: 'retry', delayMs: 100 } : { action: 'next' },
     );
     const run = policy
-      .execute(async (c) => {
+      .execute(async () => {
         attempts.push(clock.now());
         throw serverError();
       }, context(clock))
