@@ -60,7 +60,13 @@ export class Limiter {
   }
 
   settle(id: string, adjustments: readonly Adjustment[]): Promise<void> {
-    return adjustments.length === 0 ? Promise.resolve() : this.store.settle(id, adjustments);
+    if (adjustments.length === 0) return Promise.resolve();
+    if (this.store.kind === 'memory') return this.store.settle(id, adjustments);
+    // A settle is bookkeeping: with Redis it is sent after this turn's writes (the response's
+    // bytes first), not in front of them.
+    return new Promise<void>((resolve, reject) => {
+      setImmediate(() => this.store.settle(id, adjustments).then(resolve, reject));
+    });
   }
 }
 
