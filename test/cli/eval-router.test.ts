@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { describe, it } from 'node:test';
 import { crossValidate, randomRoutingShare } from '../../src/routing/learned/evaluate.ts';
 import { loadQualityModel } from '../../src/routing/learned/quality-model.ts';
 import { prepareRows, type TrainingRow } from '../../src/routing/learned/train.ts';
+import { switchyard } from '../helpers/cli.ts';
 import { syntheticRows } from '../routing/learned/synthetic.ts';
 
 const WEAK = 'org/weak-model-v1';
@@ -28,21 +28,6 @@ function toCsv(rows: readonly TrainingRow[]): string {
     (row, i) => `${quote(row.text)},${cell(row.labels.weak)},${cell(row.labels.strong)},topic-${i % 3}`,
   );
   return `prompt,${WEAK},${STRONG},subject\n${lines.join('\n')}\n`;
-}
-
-function switchyard(args: string[]) {
-  return spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));",
-      ...args,
-    ],
-    { cwd: process.cwd(), encoding: 'utf8', timeout: 120_000 },
-  );
 }
 
 const percent = (share: number) => (share * 100).toFixed(1);

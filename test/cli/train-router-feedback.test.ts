@@ -4,7 +4,6 @@
  * model is scored well on one kind of prompt and badly on another) must come out of the file.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { describe, it } from 'node:test';
 import type { RequestSummary } from '../../src/observability/events.ts';
 import { RequestLog } from '../../src/observability/request-log.ts';
 import { loadQualityModel } from '../../src/routing/learned/quality-model.ts';
+import { switchyard } from '../helpers/cli.ts';
 
 const WEAK = 'weak-label';
 const STRONG = 'strong-label';
@@ -44,21 +44,6 @@ function summary(requestId: string, model: string, prompt: string | undefined): 
   };
   if (prompt !== undefined) result.content = { request: [{ role: 'user', content: prompt }], response: 'ok' };
   return result;
-}
-
-function switchyard(args: string[]) {
-  return spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--input-type=module',
-      '-e',
-      "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));",
-      ...args,
-    ],
-    { cwd: process.cwd(), encoding: 'utf8', timeout: 120_000 },
-  );
 }
 
 describe('switchyard train-router --request-log', () => {
