@@ -45,6 +45,7 @@ import {
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cpuMs, machineBusyMs, rssMB } from './proc.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const bench = join(root, 'bench');
@@ -210,39 +211,6 @@ export function buildSwitchyard({
 
 // ---------------------------------------------------------------------------------------------
 // /proc.
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssMB(pid) {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-  } catch {
-    return 0;
-  }
-}
-
-function machineBusyMs() {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return ((total - fields[3] - fields[4]) * 1000) / clockTicks;
-}
-
 const ownCpuMs = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
@@ -250,7 +218,7 @@ const ownCpuMs = () => {
 
 /** Cores used over `ms` by processes other than this one and `pids`. */
 async function otherCores(pids, ms) {
-  const sum = () => pids.reduce((total, pid) => total + cpuMs(pid), ownCpuMs());
+  const sum = () => pids.reduce((total, pid) => total + (cpuMs(pid) ?? 0), ownCpuMs());
   const busy = machineBusyMs();
   const ours = sum();
   const started = performance.now();

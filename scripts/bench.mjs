@@ -37,6 +37,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { formatSummary, summarize } from '../bench/cpuprofile-top.mjs';
 import { faultSoakSettings, runFaultSoak } from '../bench/fault-soak.mjs';
+import { clockTicks, cpuMs, machineBusyMs, rssMB } from '../bench/proc.mjs';
 import {
   degradedState,
   redisServerInstalled,
@@ -194,44 +195,6 @@ async function runChild(script, job, timeoutMs) {
 
 // ---------------------------------------------------------------------------------------------
 // /proc sampling: RSS (VmRSS) and CPU time (utime + stime) of the server processes.
-const clockTicks = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssMB(pid) {
-  try {
-    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU time of the whole machine that is not idle, ms (from /proc/stat). */
-function machineBusyMs() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return ((total - fields[3] - fields[4]) * 1000) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
 /** This process's CPU plus its reaped children's (the load generators), ms. */
 function ownAndChildrenCpuMs() {
   const stat = readFileSync('/proc/self/stat', 'utf8');
