@@ -28,13 +28,19 @@ export async function runChat(
       facts.cache = 'hit';
       trace.model = hit.model;
       trace.ttftMs = clock.now() - startedClock;
-      runner.finish(facts, startedClock, request, () => hit.completion.choices[0]?.message.content ?? '');
+      const finish = runner.finishWhenWritten(
+        requestOptions,
+        facts,
+        startedClock,
+        request,
+        () => hit.completion.choices[0]?.message.content ?? '',
+      );
       const completion = {
         ...hit.completion,
         id: `chatcmpl-${requestId}`,
         created: Math.floor(Date.now() / 1000),
       };
-      return { completion, meta: runner.meta(requestId, planned, trace, 'hit') };
+      return { completion, meta: runner.meta(requestId, planned, trace, 'hit'), ...finish };
     }
     if (cached) facts.cache = 'miss';
     const scope = runner.scope(requestOptions);
@@ -76,11 +82,15 @@ export async function runChat(
     trace.model = opened.target;
     trace.ttftMs = clock.now() - startedClock;
     opened.lifetime.end();
-    runner.finish(facts, startedClock, request, () => segment.text);
+    const finish = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => segment.text);
     // No usage from the upstream: the client gets the gateway's own count (as the log does).
     completion.usage ??= accountantUsage(accountant.segmentUsage(segment));
     runner.remember(cached?.key, opened.target, completion);
-    return { completion, meta: runner.meta(requestId, planned, trace, cached ? 'miss' : undefined) };
+    return {
+      completion,
+      meta: runner.meta(requestId, planned, trace, cached ? 'miss' : undefined),
+      ...finish,
+    };
   } catch (error) {
     facts.error = asGatewayError(error);
     runner.finish(facts, startedClock, request);

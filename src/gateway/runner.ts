@@ -177,6 +177,38 @@ export class RequestRunner {
     facts.span.end(summary, reason ? [reason] : []);
   }
 
+  /**
+   * A successful request's summary, now or (`deferSummary`) once the caller has written the
+   * answer: through the returned `finish`, and on the next turn of the event loop at the latest,
+   * so a caller that never calls it loses nothing. Failures are summarised at once.
+   */
+  finishWhenWritten(
+    requestOptions: RequestOptions,
+    facts: Facts,
+    startedClock: number,
+    request: { messages?: unknown },
+    response: () => string,
+  ): { finish?: () => void } {
+    if (!requestOptions.deferSummary) {
+      this.finish(facts, startedClock, request, response);
+      return {};
+    }
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearImmediate(fallback);
+      try {
+        this.finish(facts, startedClock, request, response);
+      } catch (error) {
+        // Off the request path now: nobody else would catch it.
+        this.deps.logger.error({ err: error }, 'request summary failed');
+      }
+    };
+    const fallback = setImmediate(finish);
+    return { finish };
+  }
+
   meta(requestId: string, planned: Planned, trace: RequestTrace, cache?: 'hit' | 'miss'): ResponseMeta {
     const meta: ResponseMeta = {
       requestId,

@@ -55,6 +55,13 @@ export interface RequestOptions {
   api?: FrontDoor;
   /** What the client's key allows (virtual keys): models, limits, budget. Absent: no limits. */
   access?: AccessGrant;
+  /**
+   * Write the answer first, account for it after: the request's summary (metrics, request log,
+   * the key's settlement, the trace span) waits until the caller calls `ChatResult.finish()`
+   * (at the latest, the next turn of the event loop). The server sets it, so the sinks' work is
+   * not between the upstream's answer and the client's.
+   */
+  deferSummary?: boolean;
 }
 
 /** What a request is expected to cost, for a key's limits and budget. */
@@ -119,6 +126,8 @@ export interface ResponseMeta {
 export interface ChatResult {
   completion: ChatCompletion;
   meta: ResponseMeta;
+  /** With `deferSummary`: emit the request's summary now (once; later calls do nothing). */
+  finish?: () => void;
 }
 
 export interface StreamHandle {

@@ -32,9 +32,12 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     const abort = abortOnDisconnect(request, response);
     const requestOptions = requestOptionsFor(request, context, abort.signal);
     if (body.stream !== true) {
-      const { completion, meta } = await gateway.chat(body, requestOptions);
-      if (abort.signal.aborted) return;
-      sendJson(response, 200, completion, metaHeaders(meta));
+      const { completion, meta, finish } = await gateway.chat(body, requestOptions);
+      try {
+        if (!abort.signal.aborted) sendJson(response, 200, completion, metaHeaders(meta));
+      } finally {
+        finish?.();
+      }
       return;
     }
     const { meta, chunks } = await gateway.chatStream(body, requestOptions);

@@ -106,6 +106,8 @@ export function requestOptionsFor(
     clientKeyId: context.clientKeyId,
     clientRequestId: clientRequestId(request),
     access: context.access,
+    // The answer is written before the request is accounted for (ChatResult.finish).
+    deferSummary: true,
     ...extra,
   };
 }

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config/load.ts';
-import { createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
+import { type ChatResult, createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
 import { storeFor } from '../gateway/wiring.ts';
 import { EventBus, type RequestTracer } from '../observability/events.ts';
 import { createLogger, type GatewayLogger } from '../observability/logger.ts';
@@ -123,7 +123,40 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       return current.gateway.health;
     },
     store,
-    chat: (request, requestOptions) => tracked((target) => target.chat(request, requestOptions)),
+    chat(request, requestOptions) {
+      // A deferred summary still belongs to its generation: it counts until `finish` ran.
+      const generation = enter();
+      let result: Promise<ChatResult>;
+      try {
+        result = generation.gateway.chat(request, requestOptions);
+      } catch (error) {
+        leave(generation);
+        throw error;
+      }
+      return result.then(
+        (answer) => {
+          const { finish } = answer;
+          if (!finish) {
+            leave(generation);
+            return answer;
+          }
+          let left = false;
+          const finishThenLeave = () => {
+            finish();
+            if (left) return;
+            left = true;
+            leave(generation);
+          };
+          // The caller may never call it (a client gone before the write): at the latest next turn.
+          setImmediate(finishThenLeave);
+          return { ...answer, finish: finishThenLeave };
+        },
+        (error: unknown) => {
+          leave(generation);
+          throw error;
+        },
+      );
+    },
     chatStream(request, requestOptions) {
       // A stream counts until its last chunk was read (or its reader stopped), not until it opened.
       const generation = enter();

@@ -51,9 +51,12 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     const abort = abortOnDisconnect(request, response);
     const requestOptions = requestOptionsFor(request, context, abort.signal, { requestId, api: 'messages' });
     if (body.stream !== true) {
-      const { completion, meta } = await gateway.chat(chat, requestOptions);
-      if (abort.signal.aborted) return;
-      sendJson(response, 200, chatToMessage(completion), metaHeaders(meta));
+      const { completion, meta, finish } = await gateway.chat(chat, requestOptions);
+      try {
+        if (!abort.signal.aborted) sendJson(response, 200, chatToMessage(completion), metaHeaders(meta));
+      } finally {
+        finish?.();
+      }
       return;
     }
     // The gateway pulls the first chunk before it answers: a failure before any output throws

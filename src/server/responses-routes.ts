@@ -59,11 +59,15 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
     const abort = abortOnDisconnect(request, response);
     const requestOptions = requestOptionsFor(request, context, abort.signal, { api: 'responses' });
     if (body.stream !== true) {
-      const { completion, meta } = await gateway.chat(chat, requestOptions);
-      if (abort.signal.aborted) return;
-      const object = chatToResponse(completion, body);
-      keep(object);
-      sendJson(response, 200, object, metaHeaders(meta));
+      const { completion, meta, finish } = await gateway.chat(chat, requestOptions);
+      try {
+        if (abort.signal.aborted) return;
+        const object = chatToResponse(completion, body);
+        keep(object);
+        sendJson(response, 200, object, metaHeaders(meta));
+      } finally {
+        finish?.();
+      }
       return;
     }
     // A failure before the first chunk throws here: a plain HTTP error in OpenAI's shape.

@@ -135,3 +135,48 @@ describe('the library API', () => {
     );
   });
 });
+
+describe('deferSummary: the answer first, the accounting after', () => {
+  const config = {
+    models: { only: { provider: 'simulated' as const, simulate: fast } },
+    observability: { request_log: { enabled: false } },
+  };
+  const ask = { model: 'auto', messages: [{ role: 'user' as const, content: 'hi?' }] };
+
+  it('emits the summary once, when finish() is called, not before', async () => {
+    const gateway = createGateway({ config, logger: quiet });
+    const summaries: string[] = [];
+    gateway.events.subscribe({ requestFinished: (summary) => summaries.push(summary.requestId) });
+    const result = await gateway.chat(ask, { deferSummary: true });
+    assert.equal(summaries.length, 0, 'nothing accounted before the caller wrote the answer');
+    assert.equal(typeof result.finish, 'function');
+    result.finish?.();
+    result.finish?.();
+    assert.deepEqual(summaries, [result.meta.requestId], 'once, for this request');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(summaries.length, 1, 'the fallback does not emit it again');
+    await gateway.close();
+  });
+
+  it('emits it on the next turn when the caller never calls finish()', async () => {
+    const gateway = createGateway({ config, logger: quiet });
+    const summaries: number[] = [];
+    gateway.events.subscribe({ requestFinished: (summary) => summaries.push(summary.status) });
+    const result = await gateway.chat(ask, { deferSummary: true });
+    assert.equal(summaries.length, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(summaries, [200]);
+    assert.ok(result.completion.choices[0]?.message.content);
+    await gateway.close();
+  });
+
+  it('without it the summary is emitted before chat() resolves and there is no finish()', async () => {
+    const gateway = createGateway({ config, logger: quiet });
+    let summaries = 0;
+    gateway.events.subscribe({ requestFinished: () => summaries++ });
+    const result = await gateway.chat(ask);
+    assert.equal(summaries, 1);
+    assert.equal(result.finish, undefined);
+    await gateway.close();
+  });
+});
