@@ -29,7 +29,19 @@ export async function runStream(
     runner.finish(facts, startedClock, request);
     throw facts.error;
   }
-  if (cached?.hit) return replay(runner, cached.hit, requestId, startedClock, trace, facts, request, planned);
+  if (cached?.hit) {
+    return replay(
+      runner,
+      cached.hit,
+      requestId,
+      startedClock,
+      trace,
+      facts,
+      request,
+      requestOptions,
+      planned,
+    );
+  }
   if (cached) facts.cache = 'miss';
   const { features, decision } = planned;
   const scope = runner.scope(requestOptions);
@@ -112,10 +124,12 @@ export async function runStream(
       // A consumer that stops early (client gone) must cancel the upstream call.
       await inner.return(undefined).catch(() => {});
       scope.close();
-      runner.finish(facts, startedClock, request, () => trace.text);
+      ({ finish } = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text));
     }
   }
-  return { meta, chunks: chunks() };
+  // With `deferSummary`, set when the chunks end; the caller calls it after its last write.
+  let finish: (() => void) | undefined;
+  return { meta, chunks: chunks(), finish: () => finish?.() };
 }
 
 /** A cached answer replayed as a stream; the request costs nothing. */
@@ -127,6 +141,7 @@ function replay(
   trace: RequestTrace,
   facts: Facts,
   request: ChatRequest,
+  requestOptions: RequestOptions,
   planned: Planned,
 ): StreamHandle {
   facts.cache = 'hit';
@@ -137,8 +152,15 @@ function replay(
     try {
       yield* chunksFromCompletion(hit.completion, `chatcmpl-${requestId}`, withUsage);
     } finally {
-      runner.finish(facts, startedClock, request, () => hit.completion.choices[0]?.message.content ?? '');
+      ({ finish } = runner.finishWhenWritten(
+        requestOptions,
+        facts,
+        startedClock,
+        request,
+        () => hit.completion.choices[0]?.message.content ?? '',
+      ));
     }
   }
-  return { meta: runner.meta(requestId, planned, trace, 'hit'), chunks: chunks() };
+  let finish: (() => void) | undefined;
+  return { meta: runner.meta(requestId, planned, trace, 'hit'), chunks: chunks(), finish: () => finish?.() };
 }

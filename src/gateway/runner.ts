@@ -193,20 +193,33 @@ export class RequestRunner {
       this.finish(facts, startedClock, request, response);
       return {};
     }
+    const finish = this.finishOnce(facts, startedClock, request, response);
+    const fallback = setImmediate(finish);
+    return {
+      finish: () => {
+        clearImmediate(fallback);
+        finish();
+      },
+    };
+  }
+
+  /** `finish`, at most once, off the request path (a failure is logged: nobody else would catch it). */
+  private finishOnce(
+    facts: Facts,
+    startedClock: number,
+    request: { messages?: unknown },
+    response: () => string,
+  ): () => void {
     let done = false;
-    const finish = () => {
+    return () => {
       if (done) return;
       done = true;
-      clearImmediate(fallback);
       try {
         this.finish(facts, startedClock, request, response);
       } catch (error) {
-        // Off the request path now: nobody else would catch it.
         this.deps.logger.error({ err: error }, 'request summary failed');
       }
     };
-    const fallback = setImmediate(finish);
-    return { finish };
   }
 
   meta(requestId: string, planned: Planned, trace: RequestTrace, cache?: 'hit' | 'miss'): ResponseMeta {

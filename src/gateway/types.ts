@@ -134,6 +134,8 @@ export interface StreamHandle {
   /** Filled in when the first chunk is ready (a stream that fails over updates `model`). */
   meta: ResponseMeta;
   chunks: AsyncIterable<ChatCompletionChunk>;
+  /** With `deferSummary`: emit the summary once the chunks have ended and the caller wrote its last bytes. */
+  finish?: () => void;
 }
 
 export interface EmbeddingsResult {

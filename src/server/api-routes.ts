@@ -40,9 +40,13 @@ export function apiRoutes(gateway: Gateway): RouteTable {
       }
       return;
     }
-    const { meta, chunks } = await gateway.chatStream(body, requestOptions);
-    openEventStream(response, metaHeaders(meta));
-    await pipeEventStream(response, chatCompletionsEncoder, chunks);
+    const { meta, chunks, finish } = await gateway.chatStream(body, requestOptions);
+    try {
+      openEventStream(response, metaHeaders(meta));
+      await pipeEventStream(response, chatCompletionsEncoder, chunks);
+    } finally {
+      finish?.();
+    }
   }
 
   function listModels(_request: IncomingMessage, response: ServerResponse): void {

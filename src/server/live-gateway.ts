@@ -169,7 +169,11 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       }
       return opened.then(
         (handle) => {
-          handle.chunks = releasingAtEnd(handle.chunks, () => leave(generation));
+          // A deferred summary runs on the turn after the last chunk: the generation stays until then.
+          const release = requestOptions?.deferSummary
+            ? () => setImmediate(() => leave(generation))
+            : () => leave(generation);
+          handle.chunks = releasingAtEnd(handle.chunks, release);
           return handle;
         },
         (error: unknown) => {

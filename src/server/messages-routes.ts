@@ -61,10 +61,14 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     }
     // The gateway pulls the first chunk before it answers: a failure before any output throws
     // here and becomes an HTTP error in Anthropic's shape.
-    const { meta, chunks } = await gateway.chatStream(chat, requestOptions);
-    openEventStream(response, metaHeaders(meta));
-    // A failure after the first byte is an `error` event; a silence gets a `ping`.
-    await pipeEventStream(response, new MessagesStreamEncoder(), chunks, silenceMs);
+    const { meta, chunks, finish } = await gateway.chatStream(chat, requestOptions);
+    try {
+      openEventStream(response, metaHeaders(meta));
+      // A failure after the first byte is an `error` event; a silence gets a `ping`.
+      await pipeEventStream(response, new MessagesStreamEncoder(), chunks, silenceMs);
+    } finally {
+      finish?.();
+    }
   }
 
   /**

@@ -71,13 +71,17 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
       return;
     }
     // A failure before the first chunk throws here: a plain HTTP error in OpenAI's shape.
-    const { meta, chunks } = await gateway.chatStream(chat, requestOptions);
-    openEventStream(response, metaHeaders(meta));
-    // A failure after the first byte is an `error` event and `response.failed`.
-    const encoder = new ResponsesStreamEncoder(body);
-    if (await pipeEventStream(response, encoder, chunks)) {
-      const object = encoder.completedResponse;
-      if (object) keep(object);
+    const { meta, chunks, finish } = await gateway.chatStream(chat, requestOptions);
+    try {
+      openEventStream(response, metaHeaders(meta));
+      // A failure after the first byte is an `error` event and `response.failed`.
+      const encoder = new ResponsesStreamEncoder(body);
+      if (await pipeEventStream(response, encoder, chunks)) {
+        const object = encoder.completedResponse;
+        if (object) keep(object);
+      }
+    } finally {
+      finish?.();
     }
   }
 

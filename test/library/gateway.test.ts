@@ -170,6 +170,37 @@ describe('deferSummary: the answer first, the accounting after', () => {
     await gateway.close();
   });
 
+  it('a stream: the summary waits past its last chunk until finish(), once', async () => {
+    const gateway = createGateway({ config, logger: quiet });
+    const summaries: string[] = [];
+    gateway.events.subscribe({ requestFinished: (summary) => summaries.push(summary.requestId) });
+    const handle = await gateway.chatStream({ ...ask, stream: true }, { deferSummary: true });
+    let text = '';
+    for await (const chunk of handle.chunks) text += chunk.choices[0]?.delta.content ?? '';
+    assert.ok(text.length > 0);
+    assert.equal(summaries.length, 0, 'the caller has not written its last bytes yet');
+    handle.finish?.();
+    handle.finish?.();
+    assert.deepEqual(summaries, [handle.meta.requestId]);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(summaries.length, 1);
+    await gateway.close();
+  });
+
+  it('a stream whose caller never calls finish() is summarised on the next turn', async () => {
+    const gateway = createGateway({ config, logger: quiet });
+    let summaries = 0;
+    gateway.events.subscribe({ requestFinished: () => summaries++ });
+    const handle = await gateway.chatStream({ ...ask, stream: true }, { deferSummary: true });
+    for await (const _chunk of handle.chunks) {
+      // read to the end
+    }
+    assert.equal(summaries, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(summaries, 1);
+    await gateway.close();
+  });
+
   it('without it the summary is emitted before chat() resolves and there is no finish()', async () => {
     const gateway = createGateway({ config, logger: quiet });
     let summaries = 0;
