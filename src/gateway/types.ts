@@ -57,9 +57,10 @@ export interface RequestOptions {
   access?: AccessGrant;
   /**
    * Write the answer first, account for it after: the request's summary (metrics, request log,
-   * the key's settlement, the trace span) waits until the caller calls `ChatResult.finish()`
-   * (at the latest, the next turn of the event loop). The server sets it, so the sinks' work is
-   * not between the upstream's answer and the client's.
+   * the key's settlement, the trace span) waits until the caller calls `ChatResult.finish()`, or
+   * for a stream `StreamHandle.finish()` after its last write (at the latest, the next turn of
+   * the event loop). The server sets it, so the sinks' work is not between the upstream's answer
+   * and the client's.
    */
   deferSummary?: boolean;
 }
