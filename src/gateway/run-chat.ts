@@ -40,7 +40,7 @@ export async function runChat(
         id: `chatcmpl-${requestId}`,
         created: Math.floor(Date.now() / 1000),
       };
-      return { completion, meta: runner.meta(requestId, planned, trace, 'hit'), ...finish };
+      return { completion, meta: runner.meta(requestId, planned, trace, 'hit'), finish };
     }
     if (cached) facts.cache = 'miss';
     const scope = runner.scope(requestOptions);
@@ -89,7 +89,7 @@ export async function runChat(
     return {
       completion,
       meta: runner.meta(requestId, planned, trace, cached ? 'miss' : undefined),
-      ...finish,
+      finish,
     };
   } catch (error) {
     facts.error = asGatewayError(error);

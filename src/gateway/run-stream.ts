@@ -124,7 +124,7 @@ export async function runStream(
       // A consumer that stops early (client gone) must cancel the upstream call.
       await inner.return(undefined).catch(() => {});
       scope.close();
-      ({ finish } = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text));
+      finish = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text);
     }
   }
   // With `deferSummary`, set when the chunks end; the caller calls it after its last write.
@@ -152,13 +152,13 @@ function replay(
     try {
       yield* chunksFromCompletion(hit.completion, `chatcmpl-${requestId}`, withUsage);
     } finally {
-      ({ finish } = runner.finishWhenWritten(
+      finish = runner.finishWhenWritten(
         requestOptions,
         facts,
         startedClock,
         request,
         () => hit.completion.choices[0]?.message.content ?? '',
-      ));
+      );
     }
   }
   let finish: (() => void) | undefined;

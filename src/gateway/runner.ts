@@ -179,7 +179,7 @@ export class RequestRunner {
 
   /**
    * A successful request's summary, now or (`deferSummary`) once the caller has written the
-   * answer: through the returned `finish`, and on the next turn of the event loop at the latest,
+   * answer: through the returned function, and on the next turn of the event loop at the latest,
    * so a caller that never calls it loses nothing. Failures are summarised at once.
    */
   finishWhenWritten(
@@ -188,18 +188,16 @@ export class RequestRunner {
     startedClock: number,
     request: { messages?: unknown },
     response: () => string,
-  ): { finish?: () => void } {
+  ): (() => void) | undefined {
     if (!requestOptions.deferSummary) {
       this.finish(facts, startedClock, request, response);
-      return {};
+      return undefined;
     }
     const finish = this.finishOnce(facts, startedClock, request, response);
     const fallback = setImmediate(finish);
-    return {
-      finish: () => {
-        clearImmediate(fallback);
-        finish();
-      },
+    return () => {
+      clearImmediate(fallback);
+      finish();
     };
   }
 

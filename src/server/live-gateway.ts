@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config/load.ts';
-import { type ChatResult, createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
+import { createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
 import { storeFor } from '../gateway/wiring.ts';
 import { EventBus, type RequestTracer } from '../observability/events.ts';
 import { createLogger, type GatewayLogger } from '../observability/logger.ts';
@@ -100,8 +100,16 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       .finally(() => retired.delete(generation));
     return generation.closing;
   }
+  /**
+   * How a request leaves its generation. A deferred summary is emitted on the turn after the
+   * answer at the latest (its fallback is an earlier immediate, and immediates run in order): the
+   * generation, whose feedback learner still reads it, stays open until then.
+   */
+  function releaser(generation: Generation, deferSummary: boolean | undefined): () => void {
+    return deferSummary ? () => void setImmediate(() => leave(generation)) : () => leave(generation);
+  }
   /** Counts `run`'s promise against the generation it started on. */
-  function tracked<T>(run: (gateway: Gateway) => Promise<T>): Promise<T> {
+  function tracked<T>(run: (gateway: Gateway) => Promise<T>, deferSummary?: boolean): Promise<T> {
     const generation = enter();
     let result: Promise<T>;
     try {
@@ -110,7 +118,7 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       leave(generation);
       throw error;
     }
-    return result.finally(() => leave(generation));
+    return result.finally(releaser(generation, deferSummary));
   }
 
   const gateway: Gateway = {
@@ -123,40 +131,8 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       return current.gateway.health;
     },
     store,
-    chat(request, requestOptions) {
-      // A deferred summary still belongs to its generation: it counts until `finish` ran.
-      const generation = enter();
-      let result: Promise<ChatResult>;
-      try {
-        result = generation.gateway.chat(request, requestOptions);
-      } catch (error) {
-        leave(generation);
-        throw error;
-      }
-      return result.then(
-        (answer) => {
-          const { finish } = answer;
-          if (!finish) {
-            leave(generation);
-            return answer;
-          }
-          let left = false;
-          const finishThenLeave = () => {
-            finish();
-            if (left) return;
-            left = true;
-            leave(generation);
-          };
-          // The caller may never call it (a client gone before the write): at the latest next turn.
-          setImmediate(finishThenLeave);
-          return { ...answer, finish: finishThenLeave };
-        },
-        (error: unknown) => {
-          leave(generation);
-          throw error;
-        },
-      );
-    },
+    chat: (request, requestOptions) =>
+      tracked((target) => target.chat(request, requestOptions), requestOptions?.deferSummary),
     chatStream(request, requestOptions) {
       // A stream counts until its last chunk was read (or its reader stopped), not until it opened.
       const generation = enter();
@@ -169,11 +145,7 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       }
       return opened.then(
         (handle) => {
-          // A deferred summary runs on the turn after the last chunk: the generation stays until then.
-          const release = requestOptions?.deferSummary
-            ? () => setImmediate(() => leave(generation))
-            : () => leave(generation);
-          handle.chunks = releasingAtEnd(handle.chunks, release);
+          handle.chunks = releasingAtEnd(handle.chunks, releaser(generation, requestOptions?.deferSummary));
           return handle;
         },
         (error: unknown) => {

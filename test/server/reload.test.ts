@@ -14,6 +14,7 @@ import { loadConfigFile, normalizeConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { redactedConfig } from '../../src/server/config-routes.ts';
 import { startServer } from '../../src/start.ts';
+import { cliArgs } from '../helpers/cli.ts';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.ts';
 import { fastSimulated, postJson } from '../helpers/gateway.ts';
 
@@ -525,18 +526,11 @@ describe('switchyard start: SIGHUP and --watch-config', () => {
 
   /** The CLI from source (tsx), so the test runs what is in src/ now. */
   function startCli(args: string[]): { child: ChildProcess; output: () => string; url: Promise<string> } {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));",
-        ...args,
-      ],
-      { cwd: process.cwd(), env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, cliArgs(args), {
+      cwd: process.cwd(),
+      env: cleanEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stderr!.on('data', (data) => {
       output += data;
