@@ -7,6 +7,7 @@
  */
 import type { ModelSpec } from '../config/model-spec.ts';
 import { abortReasons, countsAgainstModel, GatewayError, logText, UpstreamError } from '../errors.ts';
+import type { CancelSignal } from '../lib/cancel.ts';
 import type { RandomSource } from '../lib/random.ts';
 import type { AttemptRecord, GatewayEvents, RequestSpan } from '../observability/events.ts';
 import type { CallOptions, ModelClient } from '../providers/types.ts';
@@ -284,7 +285,7 @@ function modelAdmission(spec: ModelSpec, context: AttemptContext): AdmissionPlan
 }
 
 /** Any failure as a classified UpstreamError naming the model. */
-export function asUpstream(error: unknown, spec: ModelSpec, signal: AbortSignal): UpstreamError {
+export function asUpstream(error: unknown, spec: ModelSpec, signal: CancelSignal): UpstreamError {
   const context = { model: spec.name, provider: spec.provider };
   if (signal.aborted && signal.reason === abortReasons.requestDeadline) {
     return new UpstreamError('timeout', `request deadline passed while waiting for ${spec.name}`, {

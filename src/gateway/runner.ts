@@ -5,6 +5,7 @@
  */
 import type { GatewayConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
+import { neverCancelled } from '../lib/cancel.ts';
 import type { EventBus, RequestTracer } from '../observability/events.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { type ChainOptions, type Opened, runChain } from '../resilience/fallback.ts';
@@ -21,7 +22,7 @@ import { headerValue, noRouteError, type Planner, refuseDeepNesting } from './pl
 import type { Logger, ModelPool, ResilienceSettings } from './pool.ts';
 import { RequestTrace } from './trace.ts';
 import type { RequestOptions, ResponseMeta } from './types.ts';
-import { neverAborted, newRequestId } from './wiring.ts';
+import { newRequestId } from './wiring.ts';
 
 /** Output tokens assumed for a rate-limit reservation when the client sets no limit. */
 const expectedOutputTokens = 256;
@@ -85,7 +86,7 @@ export class RequestRunner {
     const { clock, settings } = this.deps;
     return new RequestScope(
       clock,
-      requestOptions.signal ?? neverAborted,
+      requestOptions.signal ?? neverCancelled,
       settings.requestDeadlineMs,
       settings.maxAttemptsTotal,
     );

@@ -2,6 +2,7 @@
 import type { GatewayConfig } from '../config/load.ts';
 import type { Priority, RawConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors.ts';
+import type { CancelSignal } from '../lib/cancel.ts';
 import type { EventBus, FrontDoor, ModelStatus, RequestTracer } from '../observability/events.ts';
 import type { GatewayLogger } from '../observability/logger.ts';
 import type { SimulatedControl } from '../providers/simulated/index.ts';
@@ -42,7 +43,8 @@ export interface GatewayOptions {
 }
 
 export interface RequestOptions {
-  signal?: AbortSignal;
+  /** Cancels the request (an AbortSignal, or anything with its `aborted`, `reason` and abort listeners). */
+  signal?: CancelSignal;
   /** Request headers (for rules, `x-switchyard-priority` and `x-switchyard-hedge`). */
   headers?: Record<string, string | string[] | undefined>;
   /** Our id for the request (default: minted). Clients' ids go in `clientRequestId`. */
@@ -169,7 +171,7 @@ export interface Gateway {
   /** Many requests with bounded concurrency; one failure never fails the batch. */
   batch(
     requests: ChatRequest[],
-    options?: { concurrency?: number; signal?: AbortSignal },
+    options?: { concurrency?: number; signal?: CancelSignal },
   ): Promise<BatchResult[]>;
   /** Resolves once shared state is reachable (or the gateway decided to start degraded). */
   ready(): Promise<void>;

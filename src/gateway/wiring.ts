@@ -3,7 +3,6 @@
  * settings in milliseconds, every configured secret (for scrubbing), and request ids.
  */
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { GatewayConfig } from '../config/load.ts';
 import { FailoverStore } from '../state/failover-store.ts';
 import { RedisStore } from '../state/redis-store.ts';
@@ -72,10 +71,6 @@ export function secretsOf(config: GatewayConfig): string[] {
   }
   return secrets;
 }
-
-export const neverAborted: AbortSignal = new AbortController().signal;
-// Many concurrent requests listen on it (and remove their listener when done).
-setMaxListeners(0, neverAborted);
 
 // Request ids: a random per-process prefix and a counter (unique, and cheaper than a UUID each).
 const requestIdPrefix = `req_${randomUUID().replaceAll('-', '').slice(0, 16)}`;

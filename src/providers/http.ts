@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import { abortReasons, blamesRequest, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
+import type { CancelSignal } from '../lib/cancel.ts';
 import { SseLineTooLong } from './sse.ts';
 import type { CallOptions } from './types.ts';
 
@@ -81,7 +82,8 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           method: request.method ?? 'POST',
           headers: request.headers,
           body: request.body,
-          signal,
+          // undici takes any signal with addEventListener (its util.addAbortListener).
+          signal: signal as AbortSignal,
           dispatcher: agentFor(timeouts.connectMs),
           headersTimeout: timeouts.firstTokenMs,
           bodyTimeout: timeouts.idleMs,
@@ -166,7 +168,7 @@ const tooLarge = new Error('upstream answer over the size limit');
 /** Turn an undici/network failure into a classified UpstreamError. */
 export function transportError(
   error: unknown,
-  callerSignal: AbortSignal,
+  callerSignal: CancelSignal,
   context: ErrorContext,
 ): UpstreamError {
   if (error instanceof UpstreamError) return error;

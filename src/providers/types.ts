@@ -5,6 +5,7 @@
 import type { ZodType } from 'zod';
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { Capability } from '../config/schema.ts';
+import type { CancelSignal } from '../lib/cancel.ts';
 import type { Clock } from '../resilience/clock.ts';
 import type {
   ChatCompletion,
@@ -17,7 +18,7 @@ import type { HttpClient } from './http.ts';
 
 export interface CallOptions {
   /** Aborted when the client disconnects, the deadline passes, or a hedge loses. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /**
    * Per-attempt timeouts (already shortened to the request deadline). `totalMs` is enforced by
    * the caller, which aborts `signal` with `abortReasons.attemptTimeout`; adapters enforce the rest.

@@ -2,6 +2,8 @@
  * A per-model concurrency limit with a bounded FIFO queue. When both are full the caller moves
  * on to the next model instead of waiting: overflow is a routing decision, not a stall.
  */
+
+import type { CancelSignal } from '../lib/cancel.ts';
 import { type AttemptContext, holding, type Operation, type Policy, TargetSkipped } from './policy.ts';
 
 export class Bulkhead {
@@ -25,7 +27,7 @@ export class Bulkhead {
    * Take a slot: at once if one is free, else after queueing (if the queue has room).
    * Resolves false when the queue is full or the signal aborts while waiting.
    */
-  acquire(signal: AbortSignal): Promise<boolean> | boolean {
+  acquire(signal: CancelSignal): Promise<boolean> | boolean {
     if (this.active < this.limit) {
       this.active++;
       return true;

@@ -2,11 +2,12 @@
  * Time, injected. Production code never calls Date.now() or setTimeout directly in the
  * resilience and routing paths, so tests and the simulator can run on virtual time.
  */
+import type { CancelSignal } from '../lib/cancel.ts';
 export interface Clock {
   /** Milliseconds since an arbitrary epoch (monotonic within one clock). */
   now(): number;
   /** Resolve after `ms`; reject with the signal's reason if it aborts first. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  sleep(ms: number, signal?: CancelSignal): Promise<void>;
   /**
    * Call `callback` after `ms`; returns a function that cancels it. Cheaper than `sleep` with an
    * AbortController where nothing awaits the timer (deadlines, timeouts on the hot path).
@@ -29,7 +30,7 @@ export const systemClock: Clock = {
 function sleepVia(
   clock: Pick<Clock, 'schedule'>,
   ms: number,
-  signal: AbortSignal | undefined,
+  signal: CancelSignal | undefined,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -68,7 +69,7 @@ export class VirtualClock implements Clock {
     return this.current;
   }
 
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  sleep(ms: number, signal?: CancelSignal): Promise<void> {
     return sleepVia(this, ms, signal);
   }
 

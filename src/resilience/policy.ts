@@ -9,6 +9,7 @@
  * plain call, when the stream ends for a stream. Ending it with a failure tells every policy
  * how the attempt really ended (a stream that fails midway counts against the breaker then).
  */
+import type { CancelSignal } from '../lib/cancel.ts';
 
 /** Runs deferred clean-ups once, newest first, with the attempt's final failure (or undefined). */
 export class Lifetime {
@@ -38,7 +39,7 @@ export interface AttemptContext {
   /** The target this attempt calls (a model name). */
   readonly target: string;
   /** Aborted when this attempt must stop (client gone, deadline, hedge lost, attempt timeout). */
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Clock ms by which the whole request must be over. */
   readonly deadline: number;
   /** 0 for the first attempt on this target. */

@@ -4,12 +4,13 @@
  * cancelled on their own. Timers go through the clock, so the simulator runs on virtual time.
  */
 import { abortReasons } from '../errors.ts';
+import { Cancellation, type CancelSignal } from '../lib/cancel.ts';
 import type { Clock } from './clock.ts';
 import type { AttemptBudget } from './policy.ts';
 
 /** What attempts need from the request they belong to. */
 export interface Scope {
-  readonly signal: AbortSignal;
+  readonly signal: CancelSignal;
   /** Clock ms by which the request must be over. */
   readonly deadline: number;
   readonly deadlineHit: boolean;
@@ -34,13 +35,13 @@ export class RequestScope implements Scope {
   readonly deadline: number;
   readonly attempts: AttemptCounter;
   deadlineHit = false;
-  private readonly controller = new AbortController();
+  private readonly controller = new Cancellation();
   private readonly cancelDeadline: () => void;
   private readonly onClientAbort: () => void;
 
   constructor(
     clock: Clock,
-    private readonly clientSignal: AbortSignal,
+    private readonly clientSignal: CancelSignal,
     deadlineMs: number,
     maxAttempts: number,
   ) {
@@ -56,8 +57,8 @@ export class RequestScope implements Scope {
     });
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): CancelSignal {
+    return this.controller;
   }
 
   get clientGone(): boolean {
@@ -70,7 +71,7 @@ export class RequestScope implements Scope {
 
   /** Cancel anything still running for this request (aborting costs an event: only when needed). */
   cancelRemaining(): void {
-    if (!this.controller.signal.aborted) this.controller.abort(abortReasons.requestFinished);
+    if (!this.controller.aborted) this.controller.abort(abortReasons.requestFinished);
   }
 
   /** End the request: stop the deadline timer and stop listening to the client. */
@@ -82,7 +83,7 @@ export class RequestScope implements Scope {
 
 /** A cancellable branch of a request (one side of a hedge). */
 export class BranchScope implements Scope {
-  private readonly controller = new AbortController();
+  private readonly controller = new Cancellation();
   private readonly onParentAbort: () => void;
 
   constructor(
@@ -95,8 +96,8 @@ export class BranchScope implements Scope {
     else parent.signal.addEventListener('abort', this.onParentAbort, { once: true });
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): CancelSignal {
+    return this.controller;
   }
   get deadline(): number {
     return this.parent.deadline;
@@ -105,7 +106,7 @@ export class BranchScope implements Scope {
     return this.parent.deadlineHit;
   }
   cancel(): void {
-    if (!this.controller.signal.aborted) this.controller.abort(abortReasons.hedgeLost);
+    if (!this.controller.aborted) this.controller.abort(abortReasons.hedgeLost);
   }
 
   close(): void {

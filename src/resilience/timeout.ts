@@ -5,6 +5,7 @@
  * A successful attempt keeps its timer until its lifetime ends (a stream is bounded too).
  */
 import { abortReasons } from '../errors.ts';
+import { Cancellation } from '../lib/cancel.ts';
 import type { Clock } from './clock.ts';
 import type { AttemptContext, Operation, Policy } from './policy.ts';
 
@@ -16,7 +17,7 @@ export class TimeoutPolicy implements Policy {
   ) {}
 
   async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const parent = context.signal;
     const onParentAbort = () => controller.abort(parent.reason);
     if (parent.aborted) controller.abort(parent.reason);
@@ -30,16 +31,16 @@ export class TimeoutPolicy implements Policy {
       parent.removeEventListener('abort', onParentAbort);
     };
     try {
-      const value = await operation({ ...context, signal: controller.signal });
+      const value = await operation({ ...context, signal: controller });
       context.lifetime.defer((failure) => {
         // An attempt that ends badly (a stream cut, a hedge that lost) stops its I/O too.
-        if (failure !== undefined && !controller.signal.aborted) controller.abort(abortReasons.attemptFailed);
+        if (failure !== undefined && !controller.aborted) controller.abort(abortReasons.attemptFailed);
         release();
       });
       return value;
     } catch (error) {
       // Stop whatever the attempt left running (a body being read) before moving on.
-      if (!controller.signal.aborted) controller.abort(abortReasons.attemptFailed);
+      if (!controller.aborted) controller.abort(abortReasons.attemptFailed);
       release();
       throw error;
     }

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestOptions, ResponseMeta } from '../gateway/index.ts';
 import { asGatewayError } from '../gateway/index.ts';
+import { Cancellation, type CancelSignal } from '../lib/cancel.ts';
 import type { ChatCompletionChunk } from '../types/openai.ts';
 import { writeWithBackpressure } from './http-io.ts';
 import type { RequestContext } from './routes.ts';
@@ -97,7 +98,7 @@ export async function pipeEventStream(
 export function requestOptionsFor(
   request: IncomingMessage,
   context: RequestContext,
-  signal: AbortSignal,
+  signal: CancelSignal,
   extra: Partial<RequestOptions> = {},
 ): RequestOptions {
   return {
@@ -124,9 +125,9 @@ export function metaHeaders(meta: ResponseMeta): Record<string, string> {
   };
 }
 
-/** An AbortSignal that fires if the client goes away before the response is complete. */
-export function abortOnDisconnect(request: IncomingMessage, response: ServerResponse): AbortController {
-  const controller = new AbortController();
+/** A signal that fires if the client goes away before the response is complete. */
+export function abortOnDisconnect(request: IncomingMessage, response: ServerResponse): Cancellation {
+  const controller = new Cancellation();
   const onClose = () => {
     if (!response.writableFinished) controller.abort(clientDisconnected);
   };

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { abortReasons, UpstreamError } from '../../src/errors.ts';
+import type { CancelSignal } from '../../src/lib/cancel.ts';
 import { CircuitBreaker } from '../../src/resilience/breaker.ts';
 import { BreakerPolicy } from '../../src/resilience/breaker-policy.ts';
 import { Bulkhead, BulkheadPolicy } from '../../src/resilience/bulkhead.ts';
@@ -76,7 +77,7 @@ describe('wrap', () => {
 describe('TimeoutPolicy', () => {
   it('aborts an attempt after its total time, with the attempt-timeout reason', async () => {
     const clock = new VirtualClock();
-    let seen: AbortSignal | undefined;
+    let seen: CancelSignal | undefined;
     const run = new TimeoutPolicy(clock, () => 5_000).execute(
       (attemptContext) =>
         new Promise((_resolve, reject) => {
@@ -94,7 +95,7 @@ describe('TimeoutPolicy', () => {
 
   it('is shortened to the request deadline', async () => {
     const clock = new VirtualClock();
-    let signal: AbortSignal | undefined;
+    let signal: CancelSignal | undefined;
     await new TimeoutPolicy(clock, () => 60_000).execute(
       async (attemptContext) => {
         signal = attemptContext.signal;
@@ -110,7 +111,7 @@ describe('TimeoutPolicy', () => {
   it('a successful attempt stops its timer when its lifetime ends well, and aborts its I/O when it ends badly', async () => {
     const clock = new VirtualClock();
     const good = context(clock);
-    let goodSignal: AbortSignal | undefined;
+    let goodSignal: CancelSignal | undefined;
     await new TimeoutPolicy(clock, () => 1_000).execute(async (c) => {
       goodSignal = c.signal;
     }, good);
@@ -118,7 +119,7 @@ describe('TimeoutPolicy', () => {
     await clock.advance(2_000);
     assert.equal(goodSignal?.aborted, false);
     const bad = context(clock);
-    let badSignal: AbortSignal | undefined;
+    let badSignal: CancelSignal | undefined;
     await new TimeoutPolicy(clock, () => 1_000).execute(async (c) => {
       badSignal = c.signal;
     }, bad);
@@ -305,7 +306,7 @@ describe('runHedged', () => {
     const scope = new RequestScope(clock, never, 60_000, 5);
     const budget = new HedgeBudget(1);
     budget.credit();
-    let primarySignal: AbortSignal | undefined;
+    let primarySignal: CancelSignal | undefined;
     const operation: Operation<string> = (c) =>
       c.target === 'slow'
         ? new Promise((_resolve, reject) => {

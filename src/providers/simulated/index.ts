@@ -4,6 +4,7 @@
  * deterministic for a seed. The demo, the tests and the simulator use it.
  */
 import { abortReasons, UpstreamError } from '../../errors.ts';
+import type { CancelSignal } from '../../lib/cancel.ts';
 import { type RandomSource, seededRandom } from '../../lib/random.ts';
 import type {
   ChatCompletion,
@@ -97,7 +98,7 @@ export const simulatedProvider: ProviderModule = {
     };
 
     /** Wait for the first byte or fail as planned; honours the attempt's timeouts and signal. */
-    const awaitFirstByte = async (attempt: ReturnType<typeof plan>, signal: AbortSignal): Promise<void> => {
+    const awaitFirstByte = async (attempt: ReturnType<typeof plan>, signal: CancelSignal): Promise<void> => {
       const { firstTokenMs, connectMs } = attempt.timeouts;
       if (attempt.failure === 'refuse') {
         await deps.clock.sleep(Math.min(5, connectMs), signal).catch(rethrowCancel(signal, context));
@@ -322,7 +323,7 @@ function lognormal(random: RandomSource, median: number, sigma: number): number 
   return median * Math.exp(sigma * normal);
 }
 
-function rethrowCancel(signal: AbortSignal, context: { provider: string; model: string }) {
+function rethrowCancel(signal: CancelSignal, context: { provider: string; model: string }) {
   return (error: unknown): never => {
     if (signal.aborted && signal.reason === abortReasons.attemptTimeout) {
       throw new UpstreamError('timeout', `${context.model} did not finish within its total timeout`, {
