@@ -133,19 +133,18 @@ function withTrace(headers: Record<string, string>, options: CallOptions): Recor
 }
 
 /** SSE events off the body; a mid-body transport failure (reset, idle timeout) is classified. */
-async function* classifiedEvents(
+function classifiedEvents(
   response: HttpResponse,
   options: CallOptions,
   context: ErrorContext,
 ): AsyncGenerator<SseEvent> {
-  try {
-    yield* parseSse(response.body);
-  } catch (error) {
-    throw transportError(error, options.signal, context);
-  } finally {
+  return parseSse(response.body, {
+    mapError: (error) => transportError(error, options.signal, context),
     // A consumer that stopped early (client gone, fail-over) releases the socket.
-    if (!response.body.destroyed) response.body.destroy();
-  }
+    close: () => {
+      if (!response.body.destroyed) response.body.destroy();
+    },
+  });
 }
 
 function numberHeader(headers: HeaderMap, name: string): number | undefined {

@@ -145,7 +145,21 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
       }
       return opened.then(
         (handle) => {
-          handle.chunks = releasingAtEnd(handle.chunks, releaser(generation, requestOptions?.deferSummary));
+          if (!requestOptions?.deferSummary) {
+            handle.chunks = releasingAtEnd(handle.chunks, () => leave(generation));
+            return handle;
+          }
+          // The caller calls finish() after its last write (the server does, always): the stream
+          // leaves its generation then, with no wrapper (a promise per chunk) around its chunks.
+          // A caller that never calls it is bounded by the old generation's drain timeout.
+          const finish = handle.finish;
+          let released = false;
+          handle.finish = () => {
+            finish?.();
+            if (released) return;
+            released = true;
+            releaser(generation, true)();
+          };
           return handle;
         },
         (error: unknown) => {
