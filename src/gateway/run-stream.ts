@@ -10,7 +10,7 @@ import { asGatewayError } from './run-chat.ts';
 import type { Facts, Planned, RequestRunner } from './runner.ts';
 import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
 import type { RequestTrace } from './trace.ts';
-import type { RequestOptions, StreamHandle } from './types.ts';
+import type { RequestOptions, ResponseMeta, StreamHandle } from './types.ts';
 
 export async function runStream(
   runner: RequestRunner,
@@ -47,6 +47,30 @@ export async function runStream(
   const scope = runner.scope(requestOptions);
   const hedged = runner.hedged(requestOptions);
   const meter = runner.meter(features, trace);
+  // A stream to be cached keeps its chunks until it ends (bounded: a long one is not stored).
+  let kept: ChatCompletionChunk[] | undefined = cached ? [] : undefined;
+  let keptChars = 0;
+  let meta: ResponseMeta | undefined;
+  /** The first chunk arrived and the handle went to the caller: the stream's end is summarised by `end`. */
+  let handedOut = false;
+  // With `deferSummary`, set when the chunks end; the caller calls it after its last write.
+  let finish: (() => void) | undefined;
+  const end = (error: unknown, ran: boolean) => {
+    if (ran && kept && trace.model) {
+      runner.remember(
+        cached?.key,
+        trace.model,
+        completionFromChunks(kept, `chatcmpl-${requestId}`, trace.model),
+      );
+    }
+    if (error !== undefined) facts.error = asGatewayError(error);
+    // Stopped before the end without a failure: the consumer (the client) went away.
+    else if (!ran || scope.clientGone) {
+      facts.error = new GatewayError('client_closed_request', 'the client closed the request');
+    }
+    scope.close();
+    finish = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text);
+  };
   const inner = failoverStream({
     request: { ...request, stream: true },
     requestId,
@@ -68,6 +92,20 @@ export async function runStream(
       );
       return runner.open(chain, operation, scope, trace, requestId, meter, hedged);
     },
+    onChunk(chunk) {
+      if (kept) {
+        keptChars += chunk.choices[0]?.delta.content?.length ?? 0;
+        if (keptChars > config.cache.max_entry_bytes) kept = undefined;
+        else kept.push(chunk);
+      }
+      if (meta) {
+        meta.model = trace.model ?? meta.model;
+        meta.fallbacks = trace.fallbacks;
+      }
+    },
+    onEnd(error, ran) {
+      if (handedOut) end(error, ran);
+    },
   });
   let first: IteratorResult<ChatCompletionChunk>;
   try {
@@ -78,58 +116,30 @@ export async function runStream(
     runner.finish(facts, startedClock, request, () => trace.text);
     throw facts.error;
   }
-  const meta = runner.meta(requestId, planned, trace, cached ? 'miss' : undefined);
-  // A stream to be cached keeps its chunks until it ends (bounded: a long one is not stored).
-  let kept: ChatCompletionChunk[] | undefined = cached ? [] : undefined;
-  let keptChars = 0;
-  const keep = (chunk: ChatCompletionChunk) => {
-    if (!kept) return;
-    keptChars += chunk.choices[0]?.delta.content?.length ?? 0;
-    if (keptChars > config.cache.max_entry_bytes) kept = undefined;
-    else kept.push(chunk);
+  meta = runner.meta(requestId, planned, trace, cached ? 'miss' : undefined);
+  handedOut = true;
+  // Over before it was handed out (no chunk at all): summarised now.
+  if (first.done) end(undefined, true);
+  // The first chunk again, then the fail-over's own iterator: no generator layer in between.
+  let pending: IteratorResult<ChatCompletionChunk> | undefined = first.done ? undefined : first;
+  const chunks: AsyncIterableIterator<ChatCompletionChunk> = {
+    next() {
+      if (!pending) return inner.next();
+      const result = pending;
+      pending = undefined;
+      return Promise.resolve(result);
+    },
+    // A consumer that stops early (client gone) cancels the upstream call: the fail-over's finally runs.
+    return: (value?: unknown) => {
+      pending = undefined;
+      return inner.return(value as undefined);
+    },
+    throw: (error?: unknown) => inner.throw(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
   };
-  async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
-    let ended = first.done === true;
-    try {
-      if (!first.done) {
-        keep(first.value);
-        yield first.value;
-      }
-      for (;;) {
-        const next = await inner.next();
-        if (next.done) {
-          ended = true;
-          if (kept && trace.model) {
-            runner.remember(
-              cached?.key,
-              trace.model,
-              completionFromChunks(kept, `chatcmpl-${requestId}`, trace.model),
-            );
-          }
-          break;
-        }
-        keep(next.value);
-        meta.model = trace.model ?? meta.model;
-        meta.fallbacks = trace.fallbacks;
-        yield next.value;
-      }
-    } catch (error) {
-      facts.error = asGatewayError(error);
-      throw facts.error;
-    } finally {
-      // Stopped before the end without a failure: the consumer (the client) went away.
-      if (!facts.error && (!ended || scope.clientGone)) {
-        facts.error = new GatewayError('client_closed_request', 'the client closed the request');
-      }
-      // A consumer that stops early (client gone) must cancel the upstream call.
-      await inner.return(undefined).catch(() => {});
-      scope.close();
-      finish = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text);
-    }
-  }
-  // With `deferSummary`, set when the chunks end; the caller calls it after its last write.
-  let finish: (() => void) | undefined;
-  return { meta, chunks: chunks(), finish: () => finish?.() };
+  return { meta, chunks, finish: () => finish?.() };
 }
 
 /** A cached answer replayed as a stream; the request costs nothing. */

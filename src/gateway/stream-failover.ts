@@ -20,6 +20,7 @@ import type { RequestScope } from '../resilience/request-scope.ts';
 import type { ChatCompletionChunk, ChatRequest, Usage } from '../types/openai.ts';
 import { chainFailure, clientClosed } from './outcome.ts';
 import { asUpstream, type Logger } from './pool.ts';
+import { asGatewayError } from './run-chat.ts';
 import type { RequestTrace } from './trace.ts';
 
 /** A stream that produced its first token, with what was read to get there. */
@@ -46,6 +47,15 @@ export interface StreamFailoverContext {
   /** Prompt tokens of the request as analysed. */
   promptTokens: number;
   countTokens(text: string): number;
+  /** Told of each chunk just before the client gets it. */
+  onChunk?(chunk: ChatCompletionChunk): void;
+  /**
+   * Told once, when the stream is over: `error` is how it failed (undefined when it did not),
+   * `ran` whether it ran to its end (false too when the consumer stopped reading). The caller's
+   * bookkeeping lives in these hooks rather than in a generator around this one: every layer
+   * costs a few promises per chunk.
+   */
+  onEnd?(error: unknown, ran: boolean): void;
 }
 
 /**
@@ -117,6 +127,8 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
   let toolCallSent = false;
   let original: UpstreamError | undefined;
   let completed = false;
+  let ran = false;
+  let failure: unknown;
   const failed = new Set<string>();
   try {
     for (;;) {
@@ -180,6 +192,7 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
           // Usage-only chunks are summed and sent once, at the end.
           if (chunk.choices.length > 0 && !isEmptyChunk(chunk)) {
             if (hasContent(chunk)) sentContent = true;
+            context.onChunk?.(chunk);
             yield chunk;
           }
         }
@@ -193,7 +206,7 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
         completed = true;
         opened.lifetime.end();
         if (wantsUsage) {
-          yield {
+          const usageChunk: ChatCompletionChunk = {
             id: streamId,
             object: 'chat.completion.chunk',
             created: Math.floor(Date.now() / 1000),
@@ -201,7 +214,10 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
             choices: [],
             usage: totalUsage(trace, context.countTokens),
           };
+          context.onChunk?.(usageChunk);
+          yield usageChunk;
         }
+        ran = true;
         return;
       } catch (error) {
         await chunks.return?.().catch(() => {});
@@ -232,10 +248,14 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
         }
       }
     }
+  } catch (error) {
+    failure = asGatewayError(error);
+    throw failure;
   } finally {
     // A stream that did not run to its end (failure, or a consumer that stopped reading)
     // cancels whatever still runs for it; one that finished has nothing left to cancel.
     if (!completed) scope.cancelRemaining();
+    context.onEnd?.(failure, ran);
   }
 }
 

@@ -11,6 +11,9 @@ export interface SseEvent {
 /** One SSE line or event larger than this is refused: a stream that never sends a newline must not fill memory. */
 export const maxEventChars = 16 * 1024 * 1024;
 
+/** Decoder options for a piece of a longer body (one object, not one per read). */
+const streaming = { stream: true };
+
 export class SseLineTooLong extends Error {
   constructor() {
     super(`a server-sent event over ${maxEventChars} characters`);
@@ -35,37 +38,55 @@ export async function* parseSse(
     const decoder = new TextDecoder();
     let buffer = '';
     let event: string | undefined;
-    let data: string[] = [];
+    // An event's data lines: the first one alone (the common case), more in `moreData`.
+    let data: string | undefined;
+    let moreData: string[] | undefined;
     let dataChars = 0;
+    const addData = (value: string) => {
+      dataChars += value.length;
+      if (dataChars > maxEventChars) throw new SseLineTooLong();
+      if (data === undefined) data = value;
+      else if (moreData === undefined) moreData = [value];
+      else moreData.push(value);
+    };
+    const take = (): SseEvent | undefined => {
+      if (data === undefined) return undefined;
+      const whole: SseEvent = { event, data: moreData ? [data, ...moreData].join('\n') : data };
+      event = undefined;
+      data = undefined;
+      moreData = undefined;
+      dataChars = 0;
+      return whole;
+    };
 
     for await (const piece of body) {
-      buffer += typeof piece === 'string' ? piece : decoder.decode(piece, { stream: true });
+      buffer += typeof piece === 'string' ? piece : decoder.decode(piece, streaming);
       let start = 0;
       for (;;) {
         const newline = buffer.indexOf('\n', start);
         if (newline === -1) break;
-        let line = buffer.slice(start, newline);
+        // Fields are read off the buffer by position: one slice per value, none per line.
+        const lineEnd =
+          newline > start && buffer.charCodeAt(newline - 1) === 13 /* '\r' */ ? newline - 1 : newline;
+        const lineStart = start;
         start = newline + 1;
-        if (line.endsWith('\r')) line = line.slice(0, -1);
-        if (line === '') {
-          if (data.length > 0) {
-            yield { event, data: data.length === 1 ? data[0]! : data.join('\n') };
-          }
+        if (lineEnd === lineStart) {
+          const whole = take();
+          if (whole) yield whole;
           event = undefined;
-          data = [];
-          dataChars = 0;
           continue;
         }
-        if (line.charCodeAt(0) === 58 /* ':' */) continue;
-        const colon = line.indexOf(':');
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let value = colon === -1 ? '' : line.slice(colon + 1);
-        if (value.charCodeAt(0) === 32 /* ' ' */) value = value.slice(1);
-        if (field === 'data') {
-          dataChars += value.length;
-          if (dataChars > maxEventChars) throw new SseLineTooLong();
-          data.push(value);
-        } else if (field === 'event') event = value;
+        if (buffer.charCodeAt(lineStart) === 58 /* ':' */) continue;
+        const colon = buffer.indexOf(':', lineStart);
+        const fieldEnd = colon === -1 || colon > lineEnd ? lineEnd : colon;
+        let valueStart = fieldEnd === lineEnd ? lineEnd : fieldEnd + 1;
+        if (valueStart < lineEnd && buffer.charCodeAt(valueStart) === 32 /* ' ' */) valueStart++;
+        const fieldLength = fieldEnd - lineStart;
+        if (fieldLength === 4 && buffer.startsWith('data', lineStart)) {
+          addData(buffer.slice(valueStart, lineEnd));
+        } else if (fieldLength === 5 && buffer.startsWith('event', lineStart)) {
+          event = buffer.slice(valueStart, lineEnd);
+        }
       }
       buffer = start === 0 ? buffer : buffer.slice(start);
       // What is left is one unfinished line: it may not grow without end.
@@ -75,10 +96,11 @@ export async function* parseSse(
     // A final event without its blank line still counts (many servers omit it at EOF).
     if (buffer.length > 0) {
       const line = buffer.endsWith('\r') ? buffer.slice(0, -1) : buffer;
-      if (line.startsWith('data:')) data.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
+      if (line.startsWith('data:')) addData(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
       else if (line.startsWith('event:')) event = line.slice(6).trim();
     }
-    if (data.length > 0) yield { event, data: data.join('\n') };
+    const last = take();
+    if (last) yield last;
   } catch (error) {
     throw options.mapError ? options.mapError(error) : error;
   } finally {

@@ -57,3 +57,38 @@ describe('parseSse', () => {
     assert.equal(closed, 1);
   });
 });
+
+describe('parseSse field handling', () => {
+  it('reads fields by name only (data, event), values after one optional space, empty values, a colon later in the value', async () => {
+    const events = await collect(
+      parseSse(
+        pieces([
+          'data\n\n', // a data field without a colon: an empty value
+          'event:x\ndata:no space\ndatax: ignored\nid: 7\nretry: 10\n\n',
+          'data:  two spaces keep one\n\n',
+          'data: a: b: c\n\n',
+          '\n\n', // blank lines without data dispatch nothing
+          'event: lost\n\ndata: typeless\n\n', // an event type without data does not carry over
+        ]),
+      ),
+    );
+    assert.deepEqual(events, [
+      { event: undefined, data: '' },
+      { event: 'x', data: 'no space' },
+      { event: undefined, data: ' two spaces keep one' },
+      { event: undefined, data: 'a: b: c' },
+      { event: undefined, data: 'typeless' },
+    ]);
+  });
+
+  it('takes strings as well as bytes, and a CRLF split across two reads', async () => {
+    async function* strings() {
+      yield 'data: one\r';
+      yield '\n\r\ndata: two\r\n\r\n';
+    }
+    assert.deepEqual(await collect(parseSse(strings())), [
+      { event: undefined, data: 'one' },
+      { event: undefined, data: 'two' },
+    ]);
+  });
+});
