@@ -201,6 +201,32 @@ describe('deferSummary: the answer first, the accounting after', () => {
     await gateway.close();
   });
 
+  it('a stream its caller stops before reading past the first chunk is summarised as the client closing it', async () => {
+    const gateway = createGateway({
+      config: {
+        ...config,
+        models: {
+          only: {
+            provider: 'simulated' as const,
+            simulate: { ...fast, output_tokens: { min: 40, max: 40 } },
+          },
+        },
+      },
+      logger: quiet,
+    });
+    const summaries: Array<{ status: number; code: string | undefined }> = [];
+    gateway.events.subscribe({
+      requestFinished: (summary) => summaries.push({ status: summary.status, code: summary.errorCode }),
+    });
+    const handle = await gateway.chatStream({ ...ask, stream: true });
+    const iterator = handle.chunks[Symbol.asyncIterator]();
+    await iterator.return?.();
+    assert.deepEqual(summaries, [{ status: 499, code: 'client_closed_request' }]);
+    const after = await iterator.next();
+    assert.equal(after.done, true, 'nothing more comes after the caller stopped');
+    await gateway.close();
+  });
+
   it('without it the summary is emitted before chat() resolves and there is no finish()', async () => {
     const gateway = createGateway({ config, logger: quiet });
     let summaries = 0;
