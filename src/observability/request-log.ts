@@ -294,17 +294,7 @@ export class RequestLog implements Partial<GatewayEvents> {
       summary.priority ?? null,
       summary.requestedModel,
       summary.model ?? null,
-      JSON.stringify(
-        summary.attempts.map((attempt) => ({
-          model: attempt.model,
-          outcome: attempt.outcome,
-          status: attempt.status ?? null,
-          message: attempt.message ?? null,
-          latency_ms: Math.round(attempt.latencyMs),
-          ...(attempt.startedAt === undefined ? {} : { started_at: Math.round(attempt.startedAt) }),
-          ...(attempt.hedge ? { hedge: true } : {}),
-        })),
-      ),
+      JSON.stringify(summary.attempts.map(attemptRow)),
       summary.attempts.length,
       summary.fallbacks,
       summary.retries,
@@ -547,4 +537,18 @@ function parseTime(value: string, name: string): number {
     `${name} must be a time in milliseconds since the epoch or an ISO 8601 date (e.g. 2025-01-31T12:00:00Z)`,
     name,
   );
+}
+
+/** One attempt as the `models_tried` column keeps it (optional fields only when present). */
+function attemptRow(attempt: RequestSummary['attempts'][number]): AttemptRow {
+  const row: AttemptRow = {
+    model: attempt.model,
+    outcome: attempt.outcome,
+    status: attempt.status ?? null,
+    message: attempt.message ?? null,
+    latency_ms: Math.round(attempt.latencyMs),
+  };
+  if (attempt.startedAt !== undefined) row.started_at = Math.round(attempt.startedAt);
+  if (attempt.hedge) row.hedge = true;
+  return row;
 }
