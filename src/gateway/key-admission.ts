@@ -43,7 +43,7 @@ export class KeyAdmissions {
   async admit(
     access: AccessGrant | undefined,
     estimate: RequestEstimate,
-    facts: Omit<RequestFacts, 'latencyMs'>,
+    facts: RequestFacts,
   ): Promise<Record<string, string> | undefined> {
     const plan = access?.admission?.(estimate);
     if (!plan || plan.buckets.length === 0) return undefined;

@@ -107,8 +107,15 @@ export class Planner {
     // A named model or a rule's own list is the preference: predictions would not change it.
     if (this.learned && !explicitModel && !rule?.models?.length)
       this.predict(request, features, this.learned);
+    // Every field written out: spreading basePolicy into a new object was ~3 µs per request,
+    // a quarter of a whole decision (CPU profile of Planner.plan).
+    const base = this.basePolicy;
     const policy: RoutingPolicy = {
-      ...this.basePolicy,
+      balancedWeights: base.balancedWeights,
+      fallbackCount: base.fallbackCount,
+      nearTop: base.nearTop,
+      unhealthyFactor: base.unhealthyFactor,
+      qualityFloor: base.qualityFloor,
       priority,
       explicitModel,
       rule,

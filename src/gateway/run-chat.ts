@@ -45,7 +45,8 @@ export async function runChat(
     if (cached) facts.cache = 'miss';
     const scope = runner.scope(requestOptions);
     const hedged = runner.hedged(requestOptions);
-    const upstreamRequest: ChatRequest = { ...request, stream: false };
+    // Copied only when it says otherwise: the copy was a measurable part of the request's own work.
+    const upstreamRequest: ChatRequest = request.stream ? { ...request, stream: false } : request;
     const operation = pool.tracked(
       trace,
       requestId,

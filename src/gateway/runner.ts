@@ -27,7 +27,7 @@ import { newRequestId } from './wiring.ts';
 /** Output tokens assumed for a rate-limit reservation when the client sets no limit. */
 const expectedOutputTokens = 256;
 
-export type Facts = Omit<RequestFacts, 'latencyMs'>;
+export type Facts = RequestFacts;
 
 export interface RunnerDeps {
   config: GatewayConfig;
@@ -168,7 +168,7 @@ export class RequestRunner {
   /** The one summary of a request, to every sink, its key's settlement and its trace span. */
   finish(facts: Facts, startedClock: number, request: { messages?: unknown }, response?: () => string): void {
     const { accountant, clock, config, events } = this.deps;
-    const summary = accountant.summarize({ ...facts, latencyMs: clock.now() - startedClock });
+    const summary = accountant.summarize(facts, clock.now() - startedClock);
     if (config.observability.request_log.log_content) {
       summary.content = { request: request.messages, response: response?.() ?? '' };
     }
