@@ -72,7 +72,8 @@ export async function runStream(
     finish = runner.finishWhenWritten(requestOptions, facts, startedClock, request, () => trace.text);
   };
   const inner = failoverStream({
-    request: { ...request, stream: true },
+    // Copied only when it says otherwise (a copy of a parsed body is a measurable cost).
+    request: request.stream === true ? request : { ...request, stream: true },
     requestId,
     trace,
     scope,
