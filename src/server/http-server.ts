@@ -401,7 +401,8 @@ function hostName(header: string | undefined): string | undefined {
   if (!header) return undefined;
   const lower = header.toLowerCase();
   if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
-  return lower.split(':')[0];
+  const colon = lower.indexOf(':');
+  return colon === -1 ? lower : lower.slice(0, colon);
 }
 
 function bearer(request: IncomingMessage): string | undefined {
