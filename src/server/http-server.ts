@@ -278,7 +278,9 @@ export function createGatewayServer(
     const hasBody =
       request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
     if (!hasBody) return;
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const raw = request.headers['content-type'] ?? '';
+    if (raw === 'application/json') return; // what nearly every client sends: no parsing
+    const type = raw.split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json' && !type.endsWith('+json')) {
       throw new GatewayError(
         'unsupported_media_type',
