@@ -17,7 +17,11 @@ import type {
 import type { HttpClient } from './http.ts';
 
 export interface CallOptions {
-  /** Aborted when the client disconnects, the deadline passes, or a hedge loses. */
+  /**
+   * Aborted when the client disconnects, the deadline passes, or a hedge loses. Not necessarily
+   * an AbortSignal (`lib/cancel.ts`): undici takes it as it is; an API that needs a real one
+   * (fetch, `AbortSignal.any`) gets an AbortController aborted from its listener.
+   */
   signal: CancelSignal;
   /**
    * Per-attempt timeouts (already shortened to the request deadline). `totalMs` is enforced by
