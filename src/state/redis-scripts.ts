@@ -137,8 +137,8 @@ end
 
 -- Buckets from KEYS and ARGV (from index 'first'): a window takes 3 keys, the others 1;
 -- each bucket takes 4 arguments: kind, limit, span (window/lease ms, or quota expiry), amount.
-local function read_buckets(count, first)
-  local list, k, a = {}, 1, first
+local function read_buckets(count, first, first_key)
+  local list, k, a = {}, first_key or 1, first
   for i = 1, count do
     local b = { kind = ARGV[a], limit = tonumber(ARGV[a + 1]), span = tonumber(ARGV[a + 2]),
       amount = tonumber(ARGV[a + 3]) or 1, amount_text = ARGV[a + 3] }
@@ -152,7 +152,7 @@ local function read_buckets(count, first)
     list[i] = b
     a = a + 4
   end
-  return list
+  return list, k, a
 end
 `;
 
@@ -189,23 +189,30 @@ return reply
 `;
 
 /**
- * KEYS: the adjusted buckets' keys (a window 3, the others 1). ARGV: admission id, count, then
- * 4 per adjustment: kind, unused limit, span (window ms or quota expiry), delta.
+ * Settles of many admissions in one script (the store batches the settles of one event-loop
+ * turn). KEYS: each settle's buckets' keys in turn (a window 3, the others 1). ARGV: the settle
+ * count, then per settle: admission id, adjustment count, 4 per adjustment (kind, unused limit,
+ * span: window ms or quota expiry, delta).
  */
 export const settleScript = `${helpers}${buckets}
 local now = clock_ms()
-local id = ARGV[1]
-for _, b in ipairs(read_buckets(tonumber(ARGV[2]), 3)) do
-  if b.kind == 'window' then
-    prune_window(b, now)
-    if redis.call('HEXISTS', b.amounts, id) == 1 then
-      redis.call('HINCRBYFLOAT', b.amounts, id, b.amount_text)
-      redis.call('INCRBYFLOAT', b.total, b.amount_text)
+local k, a = 1, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local id = ARGV[a]
+  local list
+  list, k, a = read_buckets(tonumber(ARGV[a + 1]), a + 2, k)
+  for _, b in ipairs(list) do
+    if b.kind == 'window' then
+      prune_window(b, now)
+      if redis.call('HEXISTS', b.amounts, id) == 1 then
+        redis.call('HINCRBYFLOAT', b.amounts, id, b.amount_text)
+        redis.call('INCRBYFLOAT', b.total, b.amount_text)
+      end
+    elseif b.kind == 'concurrency' then
+      redis.call('ZREM', b.key, id)
+    else
+      add_to_quota(b.key, b.amount_text, b.span, now)
     end
-  elseif b.kind == 'concurrency' then
-    redis.call('ZREM', b.key, id)
-  else
-    add_to_quota(b.key, b.amount_text, b.span, now)
   end
 end
 return 1

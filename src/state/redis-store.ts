@@ -86,6 +86,17 @@ class LuaScript {
   }
 }
 
+/** A settle waiting for its turn's batch. */
+interface PendingSettle {
+  keys: string[];
+  args: string[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Settles per script call, at most (a turn under heavy load can queue hundreds). */
+const settleBatch = 100;
+
 const scripts = {
   admit: new LuaScript(admitScript),
   settle: new LuaScript(settleScript),
@@ -139,6 +150,8 @@ export class RedisStore implements Store {
   private readonly pendingSubscriptions = new Set<Promise<unknown>>();
   private readonly commandTimeoutMs: number;
   private closed = false;
+  private pendingSettles: PendingSettle[] = [];
+  private settleFlush: NodeJS.Immediate | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.prefix = options.prefix ?? 'switchyard:';
@@ -349,8 +362,13 @@ export class RedisStore implements Store {
     };
   }
 
-  async settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
-    if (adjustments.length === 0) return;
+  /**
+   * Settles are batched: those of one event-loop turn go to Redis in one script (at most
+   * `settleBatch` each), instead of one script each. A settle is bookkeeping after the answer; one
+   * turn later changes nothing a caller can see, and each still resolves or fails on its own.
+   */
+  settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
+    if (adjustments.length === 0) return Promise.resolve();
     const keys: string[] = [];
     const args: string[] = [admissionId, String(adjustments.length)];
     for (const adjustment of adjustments) {
@@ -365,7 +383,33 @@ export class RedisStore implements Store {
         args.push('concurrency', '', '', '');
       }
     }
-    await scripts.settle.run(this.commands, keys, args);
+    return new Promise<void>((resolve, reject) => {
+      this.pendingSettles.push({ keys, args, resolve, reject });
+      this.settleFlush ??= setImmediate(() => this.flushSettles());
+    });
+  }
+
+  private flushSettles(): void {
+    this.settleFlush = undefined;
+    const pending = this.pendingSettles;
+    this.pendingSettles = [];
+    for (let start = 0; start < pending.length; start += settleBatch) {
+      const batch = pending.slice(start, start + settleBatch);
+      const keys: string[] = [];
+      const args: string[] = [String(batch.length)];
+      for (const settle of batch) {
+        for (const key of settle.keys) keys.push(key);
+        for (const arg of settle.args) args.push(arg);
+      }
+      scripts.settle.run(this.commands, keys, args).then(
+        () => {
+          for (const settle of batch) settle.resolve();
+        },
+        (error: unknown) => {
+          for (const settle of batch) settle.reject(error);
+        },
+      );
+    }
   }
 
   async windowTotal(key: string, windowMs: number): Promise<number> {
@@ -402,6 +446,11 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.settleFlush) {
+      // Settles queued this turn still go out before the connection quits.
+      clearImmediate(this.settleFlush);
+      this.flushSettles();
+    }
     this.listeners.clear();
     await Promise.all([quit(this.commands), quit(this.subscriber)]);
   }

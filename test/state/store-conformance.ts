@@ -399,6 +399,42 @@ const admission: ConformanceCase[] = [
     },
   },
   {
+    name: 'admission: settles issued in one turn each apply to their own admission (a batch in Redis)',
+    async run({ store }) {
+      const expiresAtMs = (await store.time()) + 3_600_000;
+      const ids = Array.from({ length: 250 }, (_, index) => `batch-${index}`);
+      for (const id of ids) {
+        const admitted = await store.admit({
+          id,
+          buckets: [
+            window('tokens', 1_000_000, 60_000, 100),
+            { kind: 'concurrency', key: 'slots:batch', limit: 1_000, leaseMs: 60_000 },
+            { kind: 'quota', key: 'budget:batch', limit: 1_000, amount: 1, expiresAtMs },
+          ],
+        });
+        assert.equal(admitted.admitted, true);
+      }
+      // All at once, in one turn: more than one script's worth for the Redis store.
+      await Promise.all(
+        ids.map((id, index) =>
+          store.settle(id, [
+            { kind: 'window', key: 'tokens', windowMs: 60_000, delta: index % 2 === 0 ? -60 : 20 },
+            { kind: 'concurrency', key: 'slots:batch' },
+            { kind: 'quota', key: 'budget:batch', delta: -0.5, expiresAtMs },
+          ]),
+        ),
+      );
+      // 125 settled to 40 tokens, 125 to 120.
+      assert.equal(await store.windowTotal('tokens', 60_000), 125 * 40 + 125 * 120);
+      near(await store.get(key<number>('budget:batch')), 125);
+      const slots = await store.admit({
+        id: 'after',
+        buckets: [{ kind: 'concurrency', key: 'slots:batch', limit: 1, leaseMs: 60_000 }],
+      });
+      assert.equal(slots.admitted, true, 'every slot was given back');
+    },
+  },
+  {
     name: 'admission: concurrency slots are given back by settle and expire with their lease',
     async run({ store, unit, advance }) {
       const slots = (leaseMs: number): Bucket => ({
