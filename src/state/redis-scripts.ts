@@ -122,10 +122,14 @@ local function take(b, id, now)
     redis.call('ZADD', b.log, num(now), id)
     redis.call('HSET', b.amounts, id, b.amount_text)
     redis.call('INCRBYFLOAT', b.total, b.amount_text)
-    local ttl = ttl_after(b.span)
-    redis.call('PEXPIRE', b.log, ttl)
-    redis.call('PEXPIRE', b.amounts, ttl)
-    redis.call('PEXPIRE', b.total, ttl)
+    -- The keys must outlive the newest entry by a window: renewed to two windows whenever less
+    -- than one is left (one PTTL per admission instead of three PEXPIREs; always at least a window).
+    if redis.call('PTTL', b.total) < b.span then
+      local ttl = ttl_after(2 * b.span)
+      redis.call('PEXPIRE', b.log, ttl)
+      redis.call('PEXPIRE', b.amounts, ttl)
+      redis.call('PEXPIRE', b.total, ttl)
+    end
   elseif b.kind == 'concurrency' then
     redis.call('ZADD', b.key, num(now + b.span), id)
     local ttl = ttl_after(b.span)

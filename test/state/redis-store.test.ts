@@ -108,6 +108,30 @@ describe('RedisStore: a fleet on one Redis', () => {
     }
   });
 
+  it('a window outlives its newest entry by a full window: TTLs between one and two windows, all three keys alike', async () => {
+    const store = await connect('ttl:');
+    const raw = new Redis(server.url);
+    const windowMs = 60_000;
+    const names = ['ttl:w', 'ttl:w:amounts', 'ttl:w:total'];
+    const ttls = async () => Promise.all(names.map((name) => raw.pttl(name)));
+    try {
+      const bucket = { kind: 'window' as const, key: 'w', limit: 1_000, windowMs, amount: 1 };
+      assert.equal((await store.admit({ id: 'first', buckets: [bucket] })).admitted, true);
+      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= 2 * windowMs, `${ttl} ms`);
+      // Less than a window left (as if a minute and more had passed): the next admission renews.
+      for (const name of names) await raw.pexpire(name, windowMs - 5_000);
+      assert.equal((await store.admit({ id: 'second', buckets: [bucket] })).admitted, true);
+      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= 2 * windowMs, `renewed: ${ttl} ms`);
+      // More than a window left: no renewal needed, and every key still outlives the newest entry.
+      for (const name of names) await raw.pexpire(name, windowMs + 5_000);
+      assert.equal((await store.admit({ id: 'third', buckets: [bucket] })).admitted, true);
+      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= windowMs + 5_000, `kept: ${ttl} ms`);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
   it('scripts survive a flushed script cache (EVALSHA falls back to EVAL)', async () => {
     const sha = createHash('sha1').update(incrementScript).digest('hex');
     const store = await connect();
