@@ -5,9 +5,10 @@
  */
 import { GatewayError } from '../errors.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from '../types/openai.ts';
+import type { RequestFacts } from './accounting.ts';
 import { chunksFromCompletion, completionFromChunks } from './cache.ts';
 import { asGatewayError } from './run-chat.ts';
-import type { Facts, Planned, RequestRunner } from './runner.ts';
+import type { Planned, RequestRunner } from './runner.ts';
 import { failoverStream, openUntilFirstToken } from './stream-failover.ts';
 import type { RequestTrace } from './trace.ts';
 import type { RequestOptions, ResponseMeta, StreamHandle } from './types.ts';
@@ -150,7 +151,7 @@ function replay(
   requestId: string,
   startedClock: number,
   trace: RequestTrace,
-  facts: Facts,
+  facts: RequestFacts,
   request: ChatRequest,
   requestOptions: RequestOptions,
   planned: Planned,

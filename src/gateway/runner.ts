@@ -27,8 +27,6 @@ import { newRequestId } from './wiring.ts';
 /** Output tokens assumed for a rate-limit reservation when the client sets no limit. */
 const expectedOutputTokens = 256;
 
-export type Facts = RequestFacts;
-
 export interface RunnerDeps {
   config: GatewayConfig;
   clock: Clock;
@@ -66,7 +64,7 @@ export class RequestRunner {
   }
 
   /** Plan a chat request and admit it against its key's limits, or throw the error its client gets. */
-  async plan(request: ChatRequest, requestOptions: RequestOptions, facts: Facts): Promise<Planned> {
+  async plan(request: ChatRequest, requestOptions: RequestOptions, facts: RequestFacts): Promise<Planned> {
     const { planner, keyAdmissions } = this.deps;
     refuseDeepNesting(request);
     const planned = planner.plan(request, requestOptions.headers, requestOptions.access?.models);
@@ -166,7 +164,12 @@ export class RequestRunner {
   }
 
   /** The one summary of a request, to every sink, its key's settlement and its trace span. */
-  finish(facts: Facts, startedClock: number, request: { messages?: unknown }, response?: () => string): void {
+  finish(
+    facts: RequestFacts,
+    startedClock: number,
+    request: { messages?: unknown },
+    response?: () => string,
+  ): void {
     const { accountant, clock, config, events } = this.deps;
     const summary = accountant.summarize(facts, clock.now() - startedClock);
     if (config.observability.request_log.log_content) {
@@ -185,7 +188,7 @@ export class RequestRunner {
    */
   finishWhenWritten(
     requestOptions: RequestOptions,
-    facts: Facts,
+    facts: RequestFacts,
     startedClock: number,
     request: { messages?: unknown },
     response: () => string,
@@ -204,7 +207,7 @@ export class RequestRunner {
 
   /** `finish`, at most once, off the request path (a failure is logged: nobody else would catch it). */
   private finishOnce(
-    facts: Facts,
+    facts: RequestFacts,
     startedClock: number,
     request: { messages?: unknown },
     response: () => string,

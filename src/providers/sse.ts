@@ -59,46 +59,48 @@ export async function* parseSse(
       return whole;
     };
 
+    /** One line of `buffer` (its end without the CR): the event it completes, if any. */
+    const readLine = (lineStart: number, lineEnd: number): SseEvent | undefined => {
+      if (lineEnd === lineStart) {
+        const whole = take();
+        event = undefined;
+        return whole;
+      }
+      if (buffer.charCodeAt(lineStart) === 58 /* ':' */) return undefined;
+      // Fields are read off the buffer by position: one slice per value, none per line.
+      const colon = buffer.indexOf(':', lineStart);
+      const fieldEnd = colon === -1 || colon > lineEnd ? lineEnd : colon;
+      let valueStart = fieldEnd === lineEnd ? lineEnd : fieldEnd + 1;
+      if (valueStart < lineEnd && buffer.charCodeAt(valueStart) === 32 /* ' ' */) valueStart++;
+      const fieldLength = fieldEnd - lineStart;
+      if (fieldLength === 4 && buffer.startsWith('data', lineStart)) {
+        addData(buffer.slice(valueStart, lineEnd));
+      } else if (fieldLength === 5 && buffer.startsWith('event', lineStart)) {
+        event = buffer.slice(valueStart, lineEnd);
+      }
+      return undefined;
+    };
+
     for await (const piece of body) {
       buffer += typeof piece === 'string' ? piece : decoder.decode(piece, streaming);
       let start = 0;
       for (;;) {
         const newline = buffer.indexOf('\n', start);
         if (newline === -1) break;
-        // Fields are read off the buffer by position: one slice per value, none per line.
         const lineEnd =
           newline > start && buffer.charCodeAt(newline - 1) === 13 /* '\r' */ ? newline - 1 : newline;
-        const lineStart = start;
+        const whole = readLine(start, lineEnd);
         start = newline + 1;
-        if (lineEnd === lineStart) {
-          const whole = take();
-          if (whole) yield whole;
-          event = undefined;
-          continue;
-        }
-        if (buffer.charCodeAt(lineStart) === 58 /* ':' */) continue;
-        const colon = buffer.indexOf(':', lineStart);
-        const fieldEnd = colon === -1 || colon > lineEnd ? lineEnd : colon;
-        let valueStart = fieldEnd === lineEnd ? lineEnd : fieldEnd + 1;
-        if (valueStart < lineEnd && buffer.charCodeAt(valueStart) === 32 /* ' ' */) valueStart++;
-        const fieldLength = fieldEnd - lineStart;
-        if (fieldLength === 4 && buffer.startsWith('data', lineStart)) {
-          addData(buffer.slice(valueStart, lineEnd));
-        } else if (fieldLength === 5 && buffer.startsWith('event', lineStart)) {
-          event = buffer.slice(valueStart, lineEnd);
-        }
+        if (whole) yield whole;
       }
       buffer = start === 0 ? buffer : buffer.slice(start);
       // What is left is one unfinished line: it may not grow without end.
       if (buffer.length > maxEventChars) throw new SseLineTooLong();
     }
     buffer += decoder.decode();
-    // A final event without its blank line still counts (many servers omit it at EOF).
-    if (buffer.length > 0) {
-      const line = buffer.endsWith('\r') ? buffer.slice(0, -1) : buffer;
-      if (line.startsWith('data:')) addData(line.slice(line.charCodeAt(5) === 32 ? 6 : 5));
-      else if (line.startsWith('event:')) event = line.slice(6).trim();
-    }
+    // A final line without its newline, and a final event without its blank line, still count
+    // (many servers omit them at EOF).
+    if (buffer.length > 0) readLine(0, buffer.endsWith('\r') ? buffer.length - 1 : buffer.length);
     const last = take();
     if (last) yield last;
   } catch (error) {

@@ -59,14 +59,10 @@ export class Limiter {
     return { bucket, retryAfterMs };
   }
 
+  /** The Redis store sends a turn's settles together after the turn (the response's bytes first). */
   settle(id: string, adjustments: readonly Adjustment[]): Promise<void> {
     if (adjustments.length === 0) return Promise.resolve();
-    if (this.store.kind === 'memory') return this.store.settle(id, adjustments);
-    // A settle is bookkeeping: with Redis it is sent after this turn's writes (the response's
-    // bytes first), not in front of them.
-    return new Promise<void>((resolve, reject) => {
-      setImmediate(() => this.store.settle(id, adjustments).then(resolve, reject));
-    });
+    return this.store.settle(id, adjustments);
   }
 }
 

@@ -30,11 +30,11 @@ export function apiRoutes(gateway: Gateway): RouteTable {
   ) {
     const body = validateChatRequest(parseJson(await readBody(request, bodyLimit)));
     const abort = abortOnDisconnect(request, response);
-    const requestOptions = requestOptionsFor(request, context, abort.signal);
+    const requestOptions = requestOptionsFor(request, context, abort);
     if (body.stream !== true) {
       const { completion, meta, finish } = await gateway.chat(body, requestOptions);
       try {
-        if (!abort.signal.aborted) sendJson(response, 200, completion, metaHeaders(meta));
+        if (!abort.aborted) sendJson(response, 200, completion, metaHeaders(meta));
       } finally {
         finish?.();
       }
@@ -78,9 +78,9 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     const abort = abortOnDisconnect(request, response);
     const result = await gateway.embeddings(
       body,
-      requestOptionsFor(request, context, abort.signal, { api: 'embeddings' }),
+      requestOptionsFor(request, context, abort, { api: 'embeddings' }),
     );
-    if (abort.signal.aborted) return;
+    if (abort.aborted) return;
     sendJson(response, 200, result.response, {
       'x-switchyard-model': result.model,
       'x-switchyard-fallbacks': String(result.fallbacks),

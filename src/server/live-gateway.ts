@@ -106,7 +106,10 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
    * generation, whose feedback learner still reads it, stays open until then.
    */
   function releaser(generation: Generation, deferSummary: boolean | undefined): () => void {
-    return deferSummary ? () => void setImmediate(() => leave(generation)) : () => leave(generation);
+    return deferSummary ? () => leaveAfterTurn(generation) : () => leave(generation);
+  }
+  function leaveAfterTurn(generation: Generation): void {
+    setImmediate(() => leave(generation));
   }
   /** Counts `run`'s promise against the generation it started on. */
   function tracked<T>(run: (gateway: Gateway) => Promise<T>, deferSummary?: boolean): Promise<T> {
@@ -158,7 +161,7 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
             finish?.();
             if (released) return;
             released = true;
-            releaser(generation, true)();
+            leaveAfterTurn(generation);
           };
           return handle;
         },

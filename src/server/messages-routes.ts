@@ -49,11 +49,11 @@ export function messagesRoutes(gateway: Gateway, options: MessagesRoutesOptions 
     refuseUnservableTools(body);
     const chat = messagesToChat(body, { betas: request.headers['anthropic-beta'] });
     const abort = abortOnDisconnect(request, response);
-    const requestOptions = requestOptionsFor(request, context, abort.signal, { requestId, api: 'messages' });
+    const requestOptions = requestOptionsFor(request, context, abort, { requestId, api: 'messages' });
     if (body.stream !== true) {
       const { completion, meta, finish } = await gateway.chat(chat, requestOptions);
       try {
-        if (!abort.signal.aborted) sendJson(response, 200, chatToMessage(completion), metaHeaders(meta));
+        if (!abort.aborted) sendJson(response, 200, chatToMessage(completion), metaHeaders(meta));
       } finally {
         finish?.();
       }

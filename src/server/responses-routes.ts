@@ -57,11 +57,11 @@ export function responsesRoutes(gateway: Gateway, store: ResponseStore): RouteTa
       save(object, conversationInput(body, previous), owner);
     };
     const abort = abortOnDisconnect(request, response);
-    const requestOptions = requestOptionsFor(request, context, abort.signal, { api: 'responses' });
+    const requestOptions = requestOptionsFor(request, context, abort, { api: 'responses' });
     if (body.stream !== true) {
       const { completion, meta, finish } = await gateway.chat(chat, requestOptions);
       try {
-        if (abort.signal.aborted) return;
+        if (abort.aborted) return;
         const object = chatToResponse(completion, body);
         keep(object);
         sendJson(response, 200, object, metaHeaders(meta));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { Cancellation, neverCancelled } from '../../src/lib/cancel.ts';
+import { Cancellation } from '../../src/lib/cancel.ts';
 
 describe('Cancellation', () => {
   it('aborts once, with its reason, running each listener once in the order added', () => {
@@ -85,14 +85,5 @@ describe('Cancellation', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
-  });
-
-  it('neverCancelled never aborts and keeps no listener', () => {
-    let called = false;
-    neverCancelled.addEventListener('abort', () => {
-      called = true;
-    });
-    assert.equal(neverCancelled.aborted, false);
-    assert.equal(called, false);
   });
 });
