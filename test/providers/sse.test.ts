@@ -81,6 +81,12 @@ describe('parseSse field handling', () => {
     ]);
   });
 
+  it('reads a last line without its newline as any other line', async () => {
+    assert.deepEqual(await collect(parseSse(pieces(['data: one\nevent:  spaced\ndata'], undefined))), [
+      { event: ' spaced', data: 'one\n' },
+    ]);
+  });
+
   it('takes strings as well as bytes, and a CRLF split across two reads', async () => {
     async function* strings() {
       yield 'data: one\r';
