@@ -2,7 +2,7 @@
  * Unloaded latency, one request at a time over one keep-alive connection (undici Pool):
  *   - non-streaming: time to the complete response;
  *   - streaming: time to the first body chunk (TTFB, what a chat UI waits for) and to the end.
- * Input: argv[2] JSON { url, n, warmup, plainBody, streamBody }. Output: JSON over IPC/stdout.
+ * Input: argv[2] JSON { url, n, warmup, plainBody, streamBody, headers? }. Output: JSON over IPC/stdout.
  */
 import { Pool } from 'undici';
 
@@ -10,7 +10,7 @@ const job = JSON.parse(process.argv[2] ?? '{}');
 const n = job.n ?? 200;
 const warmup = job.warmup ?? 30;
 const pool = new Pool(job.url, { connections: 1, pipelining: 1, keepAliveTimeout: 60_000 });
-const headers = { 'content-type': 'application/json' };
+const headers = { 'content-type': 'application/json', ...job.headers };
 
 async function once(body) {
   const started = process.hrtime.bigint();

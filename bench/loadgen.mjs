@@ -1,7 +1,7 @@
 /**
  * One autocannon run in its own process (so the load generator never shares an event loop with
  * what it measures). Input: a JSON job as argv[2]:
- *   { url, bodies: [string, ...], connections, duration?, amount? }
+ *   { url, bodies: [string, ...], connections, duration?, amount?, headers? }
  * `bodies` are sent in rotation on every connection (autocannon `requests`). Output: one JSON
  * result over IPC (or on stdout when run by hand). Every response body is checked (`mismatches`:
  * a 200 whose stream did not end in `data: [DONE]`, or a completion without choices).
@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 
 const job = JSON.parse(process.argv[2] ?? '{}');
 const bodies = job.bodies ?? [];
-const headers = { 'content-type': 'application/json' };
+const headers = { 'content-type': 'application/json', ...job.headers };
 
 let times = new Float64Array(1 << 16);
 let count = 0;

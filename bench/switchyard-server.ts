@@ -1,6 +1,9 @@
 /**
- * Switchyard as `npm run bench` measures it: two `openai` models on the fake upstream, model
- * `auto` routing, metrics and the SQLite request log on, log level `warn`.
+ * Switchyard as `npm run bench` measures it, every feature the issue names on: two `openai` models
+ * on the fake upstream, model `auto` routing with three routing rules (none matches the bench's
+ * question, so every rule is evaluated on every request), a virtual client key with rpm, tpm,
+ * concurrency and budget limits (so every request is authenticated, admitted and charged),
+ * metrics, the dashboard feed and the SQLite request log on, log level `warn`.
  *
  *   UPSTREAM_URL=http://127.0.0.1:PORT BENCH_TMP=/tmp/dir node --import tsx bench/switchyard-server.ts
  *
@@ -11,7 +14,11 @@
  * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request pays one
  * admission in Redis (and its settle and fleet-spend writes).
  *
- * Under scripts/bench.mjs (IPC): reports its URL when listening; answers `{type: 'memory'}` with
+ * The client key is created at start; the ready message carries the header to send
+ * (`headers.authorization`). BENCH_CLIENT_KEY=0 (bench/fault-soak.mjs, whose load sends no key)
+ * starts without one.
+ *
+ * Under scripts/bench.mjs (IPC): reports its URL (and the client headers) when listening; answers `{type: 'memory'}` with
  * process.memoryUsage() after a full GC when started with --expose-gc (no GC with `gc: false`),
  * `{type: 'mark'}` with the monotonic clock in µs, and `{type: 'heap-snapshot', path}` with the
  * file it wrote; on SIGTERM or when the parent goes away it drains, closes the request log and
@@ -28,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { normalizeConfig } from '../src/config/load.ts';
 import type { RawConfig } from '../src/config/schema.ts';
+import { createKeySchema, parseInput } from '../src/keys/record.ts';
 import { type StartedGateway, startServer } from '../src/start.ts';
 
 const upstream = process.env.UPSTREAM_URL ?? 'http://127.0.0.1:8000';
@@ -60,7 +68,15 @@ const raw: RawConfig = {
       timeout: 30,
     },
   },
-  routing: { default_priority: 'balanced' },
+  routing: {
+    default_priority: 'balanced',
+    // Evaluated in order on every request; the bench's question matches none of them.
+    rules: [
+      { name: 'sql-to-large', match: { keywords: ['SQL', 'database', 'schema'] }, model: 'bench-large' },
+      { name: 'translations', match: { regex: '\\btranslat(e|ion)\\b' }, task: 'creative_writing' },
+      { name: 'vip-tenant', match: { headers: { 'x-tenant': 'vip' } }, priority: 'quality' },
+    ],
+  },
   observability: {
     log_level: 'warn',
     request_log: { enabled: true, path: join(dir, 'requests.db'), retention_days: 7, log_content: false },
@@ -81,6 +97,22 @@ if (redisUrl) {
 
 const config = normalizeConfig(raw);
 const running: StartedGateway = await startServer(config, { seed: 42 });
+
+// A virtual key whose limits are far above what the bench sends: every request pays the lookup,
+// the admission (rpm, tpm, concurrency) and the budget check, and none is refused.
+const clientHeaders: Record<string, string> = {};
+if (process.env.BENCH_CLIENT_KEY !== '0') {
+  const { key } = await running.keys.create(
+    parseInput(createKeySchema, {
+      name: 'bench',
+      rpm: 1_000_000_000,
+      tpm: 1_000_000_000,
+      max_concurrency: 100_000,
+      budget: { usd: 1_000_000_000, period: 'month' },
+    }),
+  );
+  clientHeaders.authorization = `Bearer ${key}`;
+}
 
 /**
  * tsx runs transformed code, so a --cpu-prof profile has the transformed positions. Write the
@@ -129,9 +161,10 @@ if (process.send) {
     }
   });
   process.on('disconnect', stop);
-  process.send({ ready: true, url: running.url });
+  process.send({ ready: true, url: running.url, headers: clientHeaders });
 } else {
   console.log(
-    `switchyard (bench config${redisUrl ? `, shared state in ${redisUrl}` : ''}) on ${running.url} -> ${upstream}; request log in ${dir}`,
+    `switchyard (bench config${redisUrl ? `, shared state in ${redisUrl}` : ''}) on ${running.url} -> ${upstream}; request log in ${dir}` +
+      (clientHeaders.authorization ? `; send "authorization: ${clientHeaders.authorization}"` : ''),
   );
 }

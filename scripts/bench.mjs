@@ -170,7 +170,8 @@ function exited(child) {
 async function startServer(name, args, env) {
   const child = spawnNode(args, env);
   const ready = await firstMessage(child, name, 60_000);
-  return { name, child, pid: child.pid, url: ready.url };
+  // Switchyard's bench server sends the client key's header; every target gets one (see clientHeaders).
+  return { name, child, pid: child.pid, url: ready.url, headers: ready.headers };
 }
 
 async function stopServer(server, timeoutMs = 15_000) {
@@ -291,10 +292,17 @@ const load = () =>
 const log = (line) => console.log(line);
 const nowS = () => performance.now() / 1000;
 
+/**
+ * Request headers per target. Switchyard requires its virtual key; the proxies and the upstream
+ * get the main Switchyard's header too (they ignore it), so every target reads the same bytes.
+ */
+let clientHeaders = {};
+const headersOf = (server) => server.headers ?? clientHeaders;
+
 async function sanityCheck(server) {
   const plain = await fetch(`${server.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headersOf(server) },
     body: plainBody,
   });
   const plainText = await plain.text();
@@ -302,7 +310,7 @@ async function sanityCheck(server) {
     throw new Error(`${server.name}: non-streaming answer ${plain.status}: ${plainText.slice(0, 200)}`);
   const stream = await fetch(`${server.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headersOf(server) },
     body: streamBody,
   });
   const streamText = await stream.text();
@@ -377,6 +385,7 @@ async function main() {
       ...upstreamEnv,
       BENCH_TMP: join(tmp, 'switchyard'),
     });
+    clientHeaders = switchyard.headers ?? {};
     const servers = [upstream, bare, parse, switchyard];
     const direct = { ...upstream, name: 'direct' };
     const targetList = [direct, bare, parse, switchyard];
@@ -412,7 +421,7 @@ async function main() {
         for (const bodies of Object.values(modes))
           await runChild(
             'loadgen.mjs',
-            { url: server.url, bodies, connections: 50, duration: settings.warmupS },
+            { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: settings.warmupS },
             settings.warmupS * 1000 + 60_000,
           );
     }
@@ -430,7 +439,7 @@ async function main() {
             const { result, usage } = await sampled(servers, () =>
               runChild(
                 'loadgen.mjs',
-                { url: server.url, bodies, connections, duration: settings.durationS },
+                { url: server.url, headers: headersOf(server), bodies, connections, duration: settings.durationS },
                 settings.durationS * 1000 + 60_000,
               ),
             );
@@ -485,7 +494,7 @@ async function main() {
           const { result, usage } = await sampled(servers, () =>
             runChild(
               'latency-client.mjs',
-              { url: server.url, n: settings.latencyN, warmup: 30, plainBody, streamBody },
+              { url: server.url, headers: headersOf(server), n: settings.latencyN, warmup: 30, plainBody, streamBody },
               300_000,
             ),
           );
@@ -583,7 +592,13 @@ async function soak(server, dataDir) {
     const { result, usage } = await sampled([server], () =>
       runChild(
         'loadgen.mjs',
-        { url: server.url, bodies: [plainBody, streamBody], connections: settings.soakConnections, amount },
+        {
+          url: server.url,
+          headers: headersOf(server),
+          bodies: [plainBody, streamBody],
+          connections: settings.soakConnections,
+          amount,
+        },
         3_600_000,
       ),
     );
@@ -628,12 +643,12 @@ async function profile(mode, bodies, upstream, tmp, entry) {
     return (await firstMessage(server.child, 'switchyard mark', 30_000)).us;
   };
   try {
-    await runChild('loadgen.mjs', { url: server.url, bodies, connections: 50, duration: 2 }, 60_000);
+    await runChild('loadgen.mjs', { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: 2 }, 60_000);
     // The load generator needs a moment to start: the window opens a little after it is spawned.
     const fromUs = (await mark()) + 500_000;
     const profiled = await runChild(
       'loadgen.mjs',
-      { url: server.url, bodies, connections: 50, duration: settings.profileS },
+      { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: settings.profileS },
       settings.profileS * 1000 + 60_000,
     );
     const toUs = await mark();

@@ -12,16 +12,27 @@ export type BudgetPeriod = 'day' | 'week' | 'month' | 'total';
 export const budgetPeriods = ['day', 'week', 'month', 'total'] as const;
 
 export interface PeriodSpan {
-  label: string;
-  startMs: number;
-  endMs: number;
+  readonly label: string;
+  readonly startMs: number;
+  readonly endMs: number;
 }
 
 /** When a `total` budget's bucket expires: far enough never to matter, small enough for any store. */
 const totalEndMs = Date.UTC(9999, 0, 1);
 const dayMs = 86_400_000;
 
+/** The last span computed per period: every request of a day asks for the same one. */
+const lastSpans = new Map<BudgetPeriod, PeriodSpan>();
+
 export function currentPeriod(period: BudgetPeriod, nowMs: number): PeriodSpan {
+  const last = lastSpans.get(period);
+  if (last && nowMs >= last.startMs && nowMs < last.endMs) return last;
+  const span = computeSpan(period, nowMs);
+  lastSpans.set(period, span);
+  return span;
+}
+
+function computeSpan(period: BudgetPeriod, nowMs: number): PeriodSpan {
   const now = new Date(nowMs);
   const year = now.getUTCFullYear();
   const month = now.getUTCMonth();

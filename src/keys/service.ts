@@ -74,6 +74,8 @@ export type KeyOverview = DashboardKey;
 
 /** The dashboard lists this many keys at most (the most recently used first). */
 const overviewLimit = 200;
+/** Verified keys remembered at most (then the memory starts over). */
+const maxVerified = 10_000;
 const autoAliases = new Set(['auto', 'auto:cost', 'auto:speed', 'auto:quality', 'auto:balanced']);
 
 export class KeyService {
@@ -83,6 +85,12 @@ export class KeyService {
   private readonly directory: KeyDirectory;
   private readonly usage: KeyUsageRecorder;
   private readonly grants = new Map<string, { record: KeyRecord; grant: AccessGrant }>();
+  /**
+   * Keys this process has verified, each with the hash it matched: a key presented again is
+   * accepted while its record keeps that hash (a rotated or replaced key misses and is hashed
+   * again; revocation and expiry are checked on the record every time). Saves an HMAC per request.
+   */
+  private readonly verified = new Map<string, string>();
   private readonly now: () => number;
   private overview: KeyOverview[] = [];
   private overviewAt = 0;
@@ -265,7 +273,12 @@ export class KeyService {
     )
       return undefined;
     const record = await this.directory.lookup(parsed.id);
-    if (!record || !this.hasher.matches(key, record.key_hash)) return undefined;
+    if (!record) return undefined;
+    if (this.verified.get(key) !== record.key_hash) {
+      if (!this.hasher.matches(key, record.key_hash)) return undefined;
+      if (this.verified.size >= maxVerified) this.verified.clear();
+      this.verified.set(key, record.key_hash);
+    }
     if (statusOf(record, this.now()) !== 'active') return undefined;
     return { keyId: record.id, access: this.grantOf(record) };
   }
@@ -305,6 +318,7 @@ export class KeyService {
       folder: undefined,
     });
     this.hasher = new KeyHasher(secret);
+    this.verified.clear();
     this.secretSource = source;
     await this.directory.refreshCount(); // before `required()` stops failing closed
     this.secretConfirmed = true;

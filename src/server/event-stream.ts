@@ -31,13 +31,18 @@ export const chatCompletionsEncoder: StreamEncoder = {
 
 export function openEventStream(response: ServerResponse, headers: Record<string, string>): void {
   // No flushHeaders(): the first chunk is ready, and the headers go out in the same write.
-  response.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    ...headers,
-  });
+  response.writeHead(
+    200,
+    Object.assign(
+      {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      },
+      headers,
+    ),
+  );
 }
 
 /**
@@ -113,16 +118,17 @@ export function requestOptionsFor(
   };
 }
 
+// Written key by key: spreading objects into a literal is ~1 µs a response on this V8.
 export function metaHeaders(meta: ResponseMeta): Record<string, string> {
-  return {
-    ...meta.rateLimitHeaders,
-    ...(meta.cache ? { 'x-switchyard-cache': meta.cache } : {}),
-    'x-switchyard-model': meta.model,
-    'x-switchyard-task': meta.task,
-    'x-switchyard-fallbacks': String(meta.fallbacks),
-    'x-switchyard-request-id': meta.requestId,
-    'x-switchyard-priority': meta.priority,
-  };
+  const headers: Record<string, string> = {};
+  if (meta.rateLimitHeaders) Object.assign(headers, meta.rateLimitHeaders);
+  if (meta.cache) headers['x-switchyard-cache'] = meta.cache;
+  headers['x-switchyard-model'] = meta.model;
+  headers['x-switchyard-task'] = meta.task;
+  headers['x-switchyard-fallbacks'] = String(meta.fallbacks);
+  headers['x-switchyard-request-id'] = meta.requestId;
+  headers['x-switchyard-priority'] = meta.priority;
+  return headers;
 }
 
 /** A signal that fires if the client goes away before the response is complete. */

@@ -63,6 +63,9 @@ export function createGatewayServer(
   gateway.events.subscribe(stats);
   const apiKeys = config.server.api_keys.map((key) => Buffer.from(key));
   const adminKey = config.server.admin_key ? Buffer.from(config.server.admin_key) : undefined;
+  // Digests of the configured keys, computed once: a request hashes only the key it presents.
+  const apiKeyDigests = apiKeys.map(sha256);
+  const adminKeyDigests = adminKey ? [sha256(adminKey)] : [];
   let ready = true;
   let inFlight = 0;
 
@@ -123,11 +126,14 @@ export function createGatewayServer(
     const presented = bearer(request);
     if (!presented)
       throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
-    // Compare digests: equal lengths, so the comparison leaks nothing about the key's length.
-    const digest = createHash('sha256').update(presented).digest();
-    if (accepted.some((key) => timingSafeEqual(createHash('sha256').update(key).digest(), digest))) {
-      // An id for the request log that identifies the key without revealing it.
-      return { keyId: authenticator?.idOf(presented) ?? `key_${digest.toString('hex').slice(0, 12)}` };
+    if (accepted.length > 0) {
+      // Compare digests: equal lengths, so the comparison leaks nothing about the key's length.
+      const digest = sha256(presented);
+      const digests = accepted === apiKeys ? apiKeyDigests : adminKeyDigests;
+      if (digests.some((candidate) => timingSafeEqual(candidate, digest))) {
+        // An id for the request log that identifies the key without revealing it.
+        return { keyId: authenticator?.idOf(presented) ?? `key_${digest.toString('hex').slice(0, 12)}` };
+      }
     }
     if (!isAdmin && authenticator) {
       const identity = await authenticator.identify(presented);
@@ -164,10 +170,8 @@ export function createGatewayServer(
    */
   function exchangeDashboardKey(presented: string, response: ServerResponse): void {
     const accepted = adminKey ? [adminKey] : apiKeys;
-    const digest = createHash('sha256').update(presented).digest();
-    const key = accepted.find((candidate) =>
-      timingSafeEqual(createHash('sha256').update(candidate).digest(), digest),
-    );
+    const digest = sha256(presented);
+    const key = accepted.find((candidate) => timingSafeEqual(sha256(candidate), digest));
     const headers: Record<string, string> = {
       location: '/dashboard',
       'cache-control': 'no-store',
@@ -413,4 +417,8 @@ function bearer(request: IncomingMessage): string | undefined {
   if (header && /^bearer\s+/i.test(header)) return header.replace(/^bearer\s+/i, '').trim();
   const apiKey = request.headers['x-api-key'];
   return typeof apiKey === 'string' ? apiKey : undefined;
+}
+
+function sha256(value: string | Buffer): Buffer {
+  return createHash('sha256').update(value).digest();
 }

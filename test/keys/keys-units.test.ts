@@ -1,12 +1,19 @@
-/** The pure parts of the keys subsystem: key shape, UTC periods, reset text, a grant's buckets and settling. */
+/**
+ * The pure parts of the keys subsystem: key shape, UTC periods, reset text, a grant's buckets and
+ * settling; and the usage recorder's SQLite rows.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyDatabase } from '../../src/keys/database.ts';
 import { grantFor, resetText } from '../../src/keys/grant.ts';
 import { newKey, parseKey, toBase62 } from '../../src/keys/key-format.ts';
 import { currentPeriod } from '../../src/keys/periods.ts';
 import type { KeyRecord } from '../../src/keys/record.ts';
 import { applyUpdate } from '../../src/keys/record.ts';
 import { KeyHasher } from '../../src/keys/secret.ts';
+import { KeyUsageRecorder } from '../../src/keys/usage.ts';
+import { MemoryStore } from '../../src/state/store.ts';
 
 describe('key format', () => {
   it('keys are sk-sy-<12 char id>_<43 base62 chars>, distinct, and parse back to their id', () => {
@@ -75,6 +82,15 @@ describe('budget periods (UTC)', () => {
     });
     assert.equal(currentPeriod('total', at).label, 'total');
     assert.ok(currentPeriod('total', at).endMs > Date.UTC(9000, 0, 1));
+  });
+
+  it('a remembered span is used only inside it: the next instant after it, or one before it, gets its own', () => {
+    const lastMs = Date.UTC(2026, 11, 3) + 86_400_000 - 1;
+    assert.equal(currentPeriod('day', lastMs).label, 'day:2026-12-03');
+    assert.equal(currentPeriod('day', lastMs + 1).label, 'day:2026-12-04');
+    assert.equal(currentPeriod('day', lastMs).label, 'day:2026-12-03', 'back to the earlier day');
+    assert.equal(currentPeriod('month', Date.UTC(2026, 11, 31, 23)).label, 'month:2026-12');
+    assert.equal(currentPeriod('month', Date.UTC(2027, 0, 1)).label, 'month:2027-01');
   });
 });
 
@@ -193,5 +209,39 @@ describe('a key grant', () => {
     assert.equal(patched.name, 'renamed');
     assert.equal(patched.expires_at, 1_900_000_000_000);
     assert.equal(patched.updated_at, now + 1);
+  });
+});
+
+describe('key usage recorder', () => {
+  it('adds the tallies to the SQLite usage rows within its save interval, without waiting for close', async () => {
+    const database = new KeyDatabase(':memory:');
+    const store = new MemoryStore();
+    const at = Date.UTC(2026, 11, 3, 12);
+    const recorder = new KeyUsageRecorder({
+      store,
+      database,
+      now: () => at,
+      saveIntervalMs: 100,
+      onError: (error) => assert.fail(String(error)),
+    });
+    try {
+      recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.5 });
+      recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
+      await recorder.flush(); // the store's counters: at once
+      assert.deepEqual((await recorder.usageOf([{ id: 'k3x9q0m2w7ab' } as KeyRecord])).get('k3x9q0m2w7ab'), {
+        requests: 2,
+        spendUsd: 0.75,
+        lastUsedAt: at,
+      });
+      assert.equal(database.usage('k3x9q0m2w7ab', 'total'), undefined, 'the rows wait for the interval');
+      recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
+      await sleep(250);
+      for (const period of ['total', 'day:2026-12-03', 'week:2026-11-30', 'month:2026-12']) {
+        assert.deepEqual(database.usage('k3x9q0m2w7ab', period), { usd: 1, requests: 3, lastUsedAt: at }, period);
+      }
+    } finally {
+      await recorder.close();
+      database.close();
+    }
   });
 });
