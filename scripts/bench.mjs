@@ -421,7 +421,13 @@ async function main() {
         for (const bodies of Object.values(modes))
           await runChild(
             'loadgen.mjs',
-            { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: settings.warmupS },
+            {
+              url: server.url,
+              headers: headersOf(server),
+              bodies,
+              connections: 50,
+              duration: settings.warmupS,
+            },
             settings.warmupS * 1000 + 60_000,
           );
     }
@@ -439,7 +445,13 @@ async function main() {
             const { result, usage } = await sampled(servers, () =>
               runChild(
                 'loadgen.mjs',
-                { url: server.url, headers: headersOf(server), bodies, connections, duration: settings.durationS },
+                {
+                  url: server.url,
+                  headers: headersOf(server),
+                  bodies,
+                  connections,
+                  duration: settings.durationS,
+                },
                 settings.durationS * 1000 + 60_000,
               ),
             );
@@ -494,7 +506,14 @@ async function main() {
           const { result, usage } = await sampled(servers, () =>
             runChild(
               'latency-client.mjs',
-              { url: server.url, headers: headersOf(server), n: settings.latencyN, warmup: 30, plainBody, streamBody },
+              {
+                url: server.url,
+                headers: headersOf(server),
+                n: settings.latencyN,
+                warmup: 30,
+                plainBody,
+                streamBody,
+              },
               300_000,
             ),
           );
@@ -643,7 +662,11 @@ async function profile(mode, bodies, upstream, tmp, entry) {
     return (await firstMessage(server.child, 'switchyard mark', 30_000)).us;
   };
   try {
-    await runChild('loadgen.mjs', { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: 2 }, 60_000);
+    await runChild(
+      'loadgen.mjs',
+      { url: server.url, headers: headersOf(server), bodies, connections: 50, duration: 2 },
+      60_000,
+    );
     // The load generator needs a moment to start: the window opens a little after it is spawned.
     const fromUs = (await mark()) + 500_000;
     const profiled = await runChild(

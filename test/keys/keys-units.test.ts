@@ -237,7 +237,11 @@ describe('key usage recorder', () => {
       recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
       await sleep(250);
       for (const period of ['total', 'day:2026-12-03', 'week:2026-11-30', 'month:2026-12']) {
-        assert.deepEqual(database.usage('k3x9q0m2w7ab', period), { usd: 1, requests: 3, lastUsedAt: at }, period);
+        assert.deepEqual(
+          database.usage('k3x9q0m2w7ab', period),
+          { usd: 1, requests: 3, lastUsedAt: at },
+          period,
+        );
       }
     } finally {
       await recorder.close();

@@ -78,7 +78,10 @@ describe('virtual keys on one instance', () => {
     const client = gateway.clientFor(created.key);
     await client.chat.completions.create(hello('cheap'));
     // The key is now remembered as verified: a forgery with its id is still hashed and refused.
-    assert.equal((await rejection(gateway.clientFor(forged).chat.completions.create(hello('cheap')))).status, 401);
+    assert.equal(
+      (await rejection(gateway.clientFor(forged).chat.completions.create(hello('cheap')))).status,
+      401,
+    );
     await client.chat.completions.create(hello('cheap'));
     const revoked = await gateway.admin('DELETE', `/admin/keys/${created.id}`);
     assert.equal(revoked.json.status, 'revoked');
