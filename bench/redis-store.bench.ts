@@ -76,7 +76,8 @@ async function storeRows(label: string, store: Store): Promise<Row[]> {
     await measure(
       `${label} admit, 4 buckets (+ slot + budget)`,
       (i) => store.admit({ id: `a4-${i}`, buckets: four }),
-      (i) => store.settle(`a4-${i}`, [{ kind: 'concurrency', key: 'slots:key:k' }]),
+      // A slot is found by the admission's id (`at` only places window amounts).
+      (i) => store.settle({ id: `a4-${i}`, at: 0 }, [{ kind: 'concurrency', key: 'slots:key:k' }]),
     ),
     await measure(`${label} get`, () => store.get(key('key:k'))),
     await measure(

@@ -56,12 +56,13 @@ export class KeyAdmissions {
         headers['retry-after'] = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
       throw new GatewayError(code, message, { headers });
     }
+    const admitted = { id, at: result.now };
     facts.onFinish = (summary) => {
       const billed = summary.usage.length > 0;
       const usage = billed
         ? { tokens: summary.promptTokens + summary.completionTokens, costUsd: summary.costUsd }
         : undefined;
-      this.limiter.settle(id, plan.settle(usage)).catch(this.onStoreError);
+      this.limiter.settle(admitted, plan.settle(usage)).catch(this.onStoreError);
     };
     return plan.headers?.(result.buckets);
   }

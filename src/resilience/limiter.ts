@@ -4,7 +4,7 @@
  * refused, this instance refuses it locally until then, so refused traffic never reaches the
  * store (and routing can skip the target without asking).
  */
-import type { Adjustment, Admission, AdmissionResult, Bucket, Store } from '../state/store.ts';
+import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket, Store } from '../state/store.ts';
 import type { Clock } from './clock.ts';
 import { type AttemptContext, holding, type Operation, type Policy, TargetSkipped } from './policy.ts';
 
@@ -60,9 +60,9 @@ export class Limiter {
   }
 
   /** The Redis store sends a turn's settles together after the turn (the response's bytes first). */
-  settle(id: string, adjustments: readonly Adjustment[]): Promise<void> {
+  settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
     if (adjustments.length === 0) return Promise.resolve();
-    return this.store.settle(id, adjustments);
+    return this.store.settle(admission, adjustments);
   }
 }
 
@@ -95,8 +95,9 @@ export class AdmissionPolicy implements Policy {
     if (isRefusal(result)) {
       throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
     }
+    const admitted = { id, at: result.now };
     return holding(operation, context, (failure) => {
-      this.limiter.settle(id, plan.settle(failure)).catch(this.onStoreError);
+      this.limiter.settle(admitted, plan.settle(failure)).catch(this.onStoreError);
     });
   }
 }

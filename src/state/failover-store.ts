@@ -34,6 +34,7 @@ import type {
   Adjustment,
   Admission,
   AdmissionResult,
+  Admitted,
   Key,
   MemoryStore,
   SetOptions,
@@ -269,28 +270,33 @@ export class FailoverStore implements Store {
     );
   }
 
-  async settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
-    const settleLocally = async (replay: boolean) => {
+  async settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
+    // `ownWindows`: the admission was taken here, so its window amounts are here too (an
+    // admission Redis took has nothing in the local windows to correct).
+    const settleLocally = async (replay: boolean, ownWindows: boolean) => {
       for (const adjustment of adjustments) {
         if (adjustment.kind === 'quota' && replay) {
           this.addPendingQuota(adjustment.key, adjustment.delta, adjustment.expiresAtMs);
         }
       }
-      await this.local.settle(admissionId, adjustments);
+      await this.local.settle(
+        admission,
+        ownWindows ? adjustments : adjustments.filter((adjustment) => adjustment.kind !== 'window'),
+      );
     };
     // An admission taken locally is settled locally, even after Redis came back.
-    const replayLocal = this.localAdmissions.get(admissionId);
+    const replayLocal = this.localAdmissions.get(admission.id);
     if (replayLocal !== undefined) {
-      this.localAdmissions.delete(admissionId);
-      return settleLocally(replayLocal);
+      this.localAdmissions.delete(admission.id);
+      return settleLocally(replayLocal, true);
     }
     return this.attempt(
       async () => {
-        await this.remote.settle(admissionId, adjustments);
+        await this.remote.settle(admission, adjustments);
         const quotas = adjustments.filter((adjustment) => adjustment.kind === 'quota');
-        if (quotas.length > 0) void this.local.settle(admissionId, quotas);
+        if (quotas.length > 0) void this.local.settle(admission, quotas);
       },
-      (maybeApplied) => settleLocally(!maybeApplied),
+      (maybeApplied) => settleLocally(!maybeApplied, false),
     );
   }
 
@@ -419,7 +425,7 @@ export class FailoverStore implements Store {
         this.pendingQuotas.delete(name);
         if (quota.expiresAtMs <= now) continue;
         try {
-          await this.remote.settle('', [
+          await this.remote.settle({ id: '', at: now }, [
             { kind: 'quota', key: name, delta: quota.amount, expiresAtMs: quota.expiresAtMs },
           ]);
         } catch (error) {

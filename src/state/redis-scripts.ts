@@ -6,9 +6,11 @@
  * - a typed value (`set`, `increment`, leases, quota buckets): a hash `{v: JSON, n: version}`,
  *   so one key carries the value, its version and its TTL;
  * - a set: a Redis set;
- * - a window bucket: a sorted set `<key>` of admission ids scored by admission time, a hash
- *   `<key>:amounts` (id -> amount) and a float `<key>:total` (the sum), so admitting never sums
- *   the log: each entry is added once and pruned once;
+ * - a window bucket: a hash `<key>:slots` of slot number -> amount (`windowSlots` + 1 slots of
+ *   a window / 60 each, as MemoryStore counts them), with fields `total` (their sum), `oldest`
+ *   (the lowest slot that may hold an amount) and `newest`: an admission reads three fields and
+ *   adds to two, and a slot is pruned once when it leaves, so a window costs the same few
+ *   commands and at most 64 fields whatever the request rate;
  * - a concurrency bucket: a sorted set of admission ids scored by lease expiry.
  *
  * Numbers cross the Lua boundary as strings (`%.17g`): Redis would truncate a Lua number to an
@@ -37,58 +39,61 @@ end
 
 /** Window, concurrency and quota buckets: reading a bucket's state and taking from it. */
 const buckets = `
--- Drop the entries that left the window, subtracting them from the running total.
-local function prune_window(b, now)
-  local cutoff = num(now - b.span)
-  local freed, removed = 0, 0
-  while true do
-    local expired = redis.call('ZRANGEBYSCORE', b.log, '-inf', cutoff, 'LIMIT', 0, 500)
-    if #expired == 0 then break end
-    local amounts = redis.call('HMGET', b.amounts, unpack(expired))
-    for i = 1, #expired do freed = freed + (tonumber(amounts[i]) or 0) end
-    redis.call('HDEL', b.amounts, unpack(expired))
-    redis.call('ZREM', b.log, unpack(expired))
-    removed = removed + #expired
-    if #expired < 500 then break end
+-- A window's slots: as windowSlot() / slotLeavesAt() in store.ts (60 per window, plus the running one).
+local SLOTS = 60
+local function slot_of(b, t) return math.floor(t / (b.span / SLOTS)) end
+local function leaves_at(b, slot) return (slot + SLOTS + 1) * (b.span / SLOTS) end
+local function field(slot) return string.format('%d', slot) end
+
+-- The window's total, oldest and newest slot, after emptying the slots that left it; nil when
+-- nothing in it counts any more (the hash is deleted then).
+local function load_window(b, now)
+  local f = redis.call('HMGET', b.key, 'total', 'oldest', 'newest')
+  local newest = tonumber(f[3])
+  if not newest then return nil end
+  local first = slot_of(b, now) - SLOTS
+  if newest < first then
+    redis.call('DEL', b.key)
+    return nil
   end
-  if removed == 0 then return end
-  if redis.call('ZCARD', b.log) == 0 then
-    redis.call('DEL', b.amounts, b.total)
-  else
-    redis.call('INCRBYFLOAT', b.total, num(-freed))
+  local w = { total = tonumber(f[1]) or 0, oldest = tonumber(f[2]) or newest, newest = newest }
+  if w.oldest < first then
+    -- At most SLOTS + 1 fields: oldest is never more than a window below newest.
+    local names = {}
+    for slot = w.oldest, first - 1 do names[#names + 1] = field(slot) end
+    local amounts = redis.call('HMGET', b.key, unpack(names))
+    for i = 1, #names do w.total = w.total - (tonumber(amounts[i]) or 0) end
+    redis.call('HDEL', b.key, unpack(names))
+    w.oldest = first
+    redis.call('HSET', b.key, 'total', num(w.total), 'oldest', field(first))
   end
+  return w
 end
 
--- Until the newest entry leaves the window.
+-- Until the newest slot leaves the window.
 local function window_reset(b, now)
-  local newest = redis.call('ZRANGE', b.log, -1, -1, 'WITHSCORES')
-  if newest[2] then return math.max(0, tonumber(newest[2]) + b.span - now) end
+  if b.w then return math.max(0, leaves_at(b, b.w.newest) - now) end
   return 0
 end
 
 -- Returns remaining, resetMs and, when the amount does not fit, retryAfterMs. resetMs is left
--- out (nil) when the amount fits: after an admission it is the window itself.
+-- out (nil) when the amount fits: after an admission it is when this admission's slot leaves.
 local function check_window(b, now)
-  prune_window(b, now)
-  local remaining = b.limit - (tonumber(redis.call('GET', b.total) or '0') or 0)
+  b.w = load_window(b, now)
+  local remaining = b.limit - (b.w and b.w.total or 0)
   if fits(b.amount, remaining, b.limit) then return remaining, nil, nil end
   local reset = window_reset(b, now)
-  if not fits(b.amount, b.limit, b.limit) then return remaining, reset, INF end
-  -- The oldest entries leave first: wait until enough of them have (read a page at a time).
-  local freed, start = remaining, 0
-  while true do
-    local page = redis.call('ZRANGE', b.log, start, start + 99, 'WITHSCORES')
-    if #page == 0 then break end
-    local ids = {}
-    for i = 1, #page, 2 do ids[#ids + 1] = page[i] end
-    local amounts = redis.call('HMGET', b.amounts, unpack(ids))
-    for i = 1, #ids do
-      freed = freed + (tonumber(amounts[i]) or 0)
-      if fits(b.amount, freed, b.limit) then
-        return remaining, reset, math.max(1, tonumber(page[2 * i]) + b.span - now)
-      end
+  if not b.w or not fits(b.amount, b.limit, b.limit) then return remaining, reset, INF end
+  -- The oldest slots leave first: wait until enough of them have.
+  local names = {}
+  for slot = b.w.oldest, b.w.newest do names[#names + 1] = field(slot) end
+  local amounts = redis.call('HMGET', b.key, unpack(names))
+  local freed = remaining
+  for i = 1, #names do
+    freed = freed + (tonumber(amounts[i]) or 0)
+    if fits(b.amount, freed, b.limit) then
+      return remaining, reset, math.max(1, leaves_at(b, b.w.oldest + i - 1) - now)
     end
-    start = start + 100
   end
   return remaining, reset, math.max(1, reset)
 end
@@ -117,19 +122,24 @@ local function add_to_quota(key, amount, expires_at, now)
   redis.call('PEXPIRE', key, ttl_after(expires_at - now))
 end
 
+-- Returns the slot the amount went to (check_window ran first, with the same now).
 local function take(b, id, now)
   if b.kind == 'window' then
-    redis.call('ZADD', b.log, num(now), id)
-    redis.call('HSET', b.amounts, id, b.amount_text)
-    redis.call('INCRBYFLOAT', b.total, b.amount_text)
-    -- The keys must outlive the newest entry by a window: renewed to two windows whenever less
-    -- than one is left (one PTTL per admission instead of three PEXPIREs; always at least a window).
-    if redis.call('PTTL', b.total) < b.span then
-      local ttl = ttl_after(2 * b.span)
-      redis.call('PEXPIRE', b.log, ttl)
-      redis.call('PEXPIRE', b.amounts, ttl)
-      redis.call('PEXPIRE', b.total, ttl)
+    local slot = slot_of(b, now)
+    if b.w and slot < b.w.oldest then slot = b.w.oldest end -- a clock that stepped back
+    redis.call('HINCRBYFLOAT', b.key, field(slot), b.amount_text)
+    redis.call('HINCRBYFLOAT', b.key, 'total', b.amount_text)
+    if not b.w then
+      redis.call('HSET', b.key, 'oldest', field(slot), 'newest', field(slot))
+    elseif slot > b.w.newest then
+      redis.call('HSET', b.key, 'newest', field(slot))
     end
+    -- The hash must outlive its newest slot (a window and a slot from now at most): renewed to
+    -- two windows whenever less than a window and two slots is left.
+    if redis.call('PTTL', b.key) < b.span + 2 * b.span / SLOTS then
+      redis.call('PEXPIRE', b.key, ttl_after(2 * b.span))
+    end
+    return slot
   elseif b.kind == 'concurrency' then
     redis.call('ZADD', b.key, num(now + b.span), id)
     local ttl = ttl_after(b.span)
@@ -139,20 +149,15 @@ local function take(b, id, now)
   end
 end
 
--- Buckets from KEYS and ARGV (from index 'first'): a window takes 3 keys, the others 1;
--- each bucket takes 4 arguments: kind, limit, span (window/lease ms, or quota expiry), amount.
+-- Buckets from KEYS and ARGV (from index 'first'): one key each; each bucket takes 4
+-- arguments: kind, limit, span (window/lease ms, or quota expiry), amount.
 local function read_buckets(count, first, first_key)
   local list, k, a = {}, first_key or 1, first
   for i = 1, count do
     local b = { kind = ARGV[a], limit = tonumber(ARGV[a + 1]), span = tonumber(ARGV[a + 2]),
       amount = tonumber(ARGV[a + 3]) or 1, amount_text = ARGV[a + 3] }
-    if b.kind == 'window' then
-      b.log, b.amounts, b.total = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-      k = k + 3
-    else
-      b.key = KEYS[k]
-      k = k + 1
-    end
+    b.key = KEYS[k]
+    k = k + 1
     list[i] = b
     a = a + 4
   end
@@ -179,10 +184,10 @@ for i, b in ipairs(list) do
   local remaining = states[i][1]
   local reset = states[i][2]
   if refused < 0 then
-    take(b, id, now)
+    local slot = take(b, id, now)
     remaining = remaining - (b.kind == 'concurrency' and 1 or b.amount)
-    -- This admission is now the window's newest entry.
-    if b.kind == 'window' then reset = b.span end
+    -- This admission is now in the window's newest slot.
+    if b.kind == 'window' then reset = leaves_at(b, slot) - now end
   elseif reset == nil then
     reset = window_reset(b, now)
   end
@@ -194,23 +199,26 @@ return reply
 
 /**
  * Settles of many admissions in one script (the store batches the settles of one event-loop
- * turn). KEYS: each settle's buckets' keys in turn (a window 3, the others 1). ARGV: the settle
- * count, then per settle: admission id, adjustment count, 4 per adjustment (kind, unused limit,
- * span: window ms or quota expiry, delta).
+ * turn). KEYS: each settle's buckets' keys in turn. ARGV: the settle count, then per settle:
+ * admission id, the store-clock ms it was admitted at, adjustment count, 4 per adjustment
+ * (kind, unused limit, span: window ms or quota expiry, delta).
  */
 export const settleScript = `${helpers}${buckets}
 local now = clock_ms()
 local k, a = 1, 2
 for _ = 1, tonumber(ARGV[1]) do
   local id = ARGV[a]
+  local at = tonumber(ARGV[a + 1])
   local list
-  list, k, a = read_buckets(tonumber(ARGV[a + 1]), a + 2, k)
+  list, k, a = read_buckets(tonumber(ARGV[a + 2]), a + 3, k)
   for _, b in ipairs(list) do
     if b.kind == 'window' then
-      prune_window(b, now)
-      if redis.call('HEXISTS', b.amounts, id) == 1 then
-        redis.call('HINCRBYFLOAT', b.amounts, id, b.amount_text)
-        redis.call('INCRBYFLOAT', b.total, b.amount_text)
+      -- Into the admission's own slot, unless that has left the window.
+      local w = load_window(b, now)
+      local slot = slot_of(b, at)
+      if w and slot >= w.oldest and slot <= w.newest then
+        redis.call('HINCRBYFLOAT', b.key, field(slot), b.amount_text)
+        redis.call('HINCRBYFLOAT', b.key, 'total', b.amount_text)
       end
     elseif b.kind == 'concurrency' then
       redis.call('ZREM', b.key, id)
@@ -222,11 +230,10 @@ end
 return 1
 `;
 
-/** KEYS: a window's 3 keys. ARGV: windowMs. */
+/** KEYS: a window's hash. ARGV: windowMs. */
 export const windowTotalScript = `${helpers}${buckets}
-local b = { log = KEYS[1], amounts = KEYS[2], total = KEYS[3], span = tonumber(ARGV[1]) }
-prune_window(b, clock_ms())
-return redis.call('GET', b.total) or '0'
+local w = load_window({ key = KEYS[1], span = tonumber(ARGV[1]) }, clock_ms())
+return w and num(w.total) or '0'
 `;
 
 /** KEYS: the keys. A set (written by addToSet) reads as a JSON array, as in MemoryStore. */

@@ -38,6 +38,7 @@ import type {
   Adjustment,
   Admission,
   AdmissionResult,
+  Admitted,
   BucketState,
   Key,
   SetOptions,
@@ -336,7 +337,7 @@ export class RedisStore implements Store {
     const args: string[] = [admission.id, String(admission.buckets.length)];
     for (const bucket of admission.buckets) {
       if (bucket.kind === 'window') {
-        keys.push(...this.windowKeys(bucket.key));
+        keys.push(this.windowKey(bucket.key));
         args.push('window', String(bucket.limit), String(bucket.windowMs), String(bucket.amount));
       } else if (bucket.kind === 'concurrency') {
         keys.push(this.prefix + bucket.key);
@@ -367,13 +368,13 @@ export class RedisStore implements Store {
    * `settleBatch` each), instead of one script each. A settle is bookkeeping after the answer; one
    * turn later changes nothing a caller can see, and each still resolves or fails on its own.
    */
-  settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
+  settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
     if (adjustments.length === 0) return Promise.resolve();
     const keys: string[] = [];
-    const args: string[] = [admissionId, String(adjustments.length)];
+    const args: string[] = [admission.id, String(admission.at), String(adjustments.length)];
     for (const adjustment of adjustments) {
       if (adjustment.kind === 'window') {
-        keys.push(...this.windowKeys(adjustment.key));
+        keys.push(this.windowKey(adjustment.key));
         args.push('window', '', String(adjustment.windowMs), String(adjustment.delta));
       } else if (adjustment.kind === 'quota') {
         keys.push(this.prefix + adjustment.key);
@@ -413,7 +414,7 @@ export class RedisStore implements Store {
   }
 
   async windowTotal(key: string, windowMs: number): Promise<number> {
-    return Number(await scripts.windowTotal.run(this.commands, this.windowKeys(key), [String(windowMs)]));
+    return Number(await scripts.windowTotal.run(this.commands, [this.windowKey(key)], [String(windowMs)]));
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -455,9 +456,12 @@ export class RedisStore implements Store {
     await Promise.all([quit(this.commands), quit(this.subscriber)]);
   }
 
-  private windowKeys(bucketKey: string): [string, string, string] {
-    const name = this.prefix + bucketKey;
-    return [name, `${name}:amounts`, `${name}:total`];
+  /**
+   * A window's hash of slots. Its own name (`:slots`): the sorted-set layout of versions before
+   * slotted windows used the bare key, and a rolling upgrade must not meet the other type there.
+   */
+  private windowKey(bucketKey: string): string {
+    return `${this.prefix}${bucketKey}:slots`;
   }
 
   /** Load every script once per connection, so the first calls need no NOSCRIPT round trip. */

@@ -34,8 +34,11 @@ export interface Versioned<T> {
 
 /**
  * One limit a request counts against. `key` names the bucket (built by `keys.ts`).
- * - `window`: the sum of `amount`s admitted in the last `windowMs` stays at or below `limit`
- *   (a sliding log: no burst at window edges; rpm and tpm caps).
+ * - `window`: the sum of `amount`s admitted in any `windowMs` stays at or below `limit` (rpm and
+ *   tpm caps). Kept as `windowSlots` + 1 slots of `windowMs / windowSlots` each (the running
+ *   slot and the whole ones before it): an amount counts from its admission until its slot is
+ *   more than a window old, so between one window and one slot (1 s of a minute) after it. No
+ *   burst at window edges, and the memory of a window is bounded whatever the request rate.
  * - `concurrency`: at most `limit` admissions hold a slot at once; a slot is released by
  *   `settle`, or expires after `leaseMs` if its holder died.
  * - `quota`: the running total stays at or below `limit` until the bucket expires at
@@ -75,9 +78,15 @@ export interface AdmissionResult {
   now: number;
 }
 
+/** The admission a settle corrects: its id and the store-clock time it was admitted at (`AdmissionResult.now`). */
+export interface Admitted {
+  id: string;
+  at: number;
+}
+
 /** Corrections after the request ended, per bucket of the admission. */
 export type Adjustment =
-  /** Change this admission's entry in the window by `delta` (real usage minus the reservation). */
+  /** Change this admission's amount in the window by `delta` (real usage minus the reservation). */
   | { kind: 'window'; key: string; windowMs: number; delta: number }
   /** Add `delta` to the quota total (real cost minus the reservation). */
   | { kind: 'quota'; key: string; delta: number; expiresAtMs: number }
@@ -115,7 +124,7 @@ export interface Store {
   /** Check every bucket and take from all of them, or from none. */
   admit(admission: Admission): Promise<AdmissionResult>;
   /** Correct an admission's reservations (real usage known) and release its slots. */
-  settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void>;
+  settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void>;
   /** Units in a window bucket now (for reports; admission never needs it). */
   windowTotal(key: string, windowMs: number): Promise<number>;
   /** Deliver `message` to every subscriber of `channel` on every instance (this one included). */
@@ -141,12 +150,30 @@ interface Entry {
   expiresAt: number | undefined;
 }
 
-interface WindowLog {
-  /** Admissions in time order: [at, amount, id]; those before `head` have left the window. */
-  entries: Array<[number, number, string]>;
-  head: number;
+/** Slots per window (and one more for the running slot): see `Bucket`. */
+export const windowSlots = 60;
+
+/** The slot an instant falls in, for a window of `windowMs`. */
+export function windowSlot(atMs: number, windowMs: number): number {
+  return Math.floor(atMs / (windowMs / windowSlots));
+}
+
+/** When an amount taken in `slot` stops counting. */
+export function slotLeavesAt(slot: number, windowMs: number): number {
+  return (slot + windowSlots + 1) * (windowMs / windowSlots);
+}
+
+interface SlottedWindow {
+  /** Amount per slot: a ring indexed by slot number modulo its length. */
+  amounts: Float64Array;
+  /** The lowest slot that may hold an amount (every slot below it is empty). */
+  oldest: number;
+  /** The highest slot taken from. */
+  newest: number;
   total: number;
 }
+
+const ringLength = windowSlots + 1;
 
 interface SlotSet {
   /** Admission id -> lease expiry. */
@@ -160,7 +187,7 @@ interface SlotSet {
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   private readonly entries = new Map<string, Entry>();
-  private readonly windows = new Map<string, WindowLog>();
+  private readonly windows = new Map<string, SlottedWindow>();
   private readonly slots = new Map<string, SlotSet>();
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
 
@@ -266,28 +293,29 @@ export class MemoryStore implements Store {
       const state = states[index]!;
       if (bucket.kind === 'concurrency') state.remaining -= 1;
       else state.remaining -= bucket.amount;
-      // This admission is now the window's newest entry: the window is clear when it leaves.
-      if (bucket.kind === 'window') state.resetMs = bucket.windowMs;
+      // This admission is now in the window's newest slot: the window is clear when it leaves.
+      if (bucket.kind === 'window')
+        state.resetMs = slotLeavesAt(this.windows.get(bucket.key)!.newest, bucket.windowMs) - now;
     });
     return { admitted: true, buckets: states, now };
   }
 
-  async settle(admissionId: string, adjustments: readonly Adjustment[]): Promise<void> {
+  async settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
     const now = this.now();
     for (const adjustment of adjustments) {
       if (adjustment.kind === 'concurrency') {
-        this.slots.get(adjustment.key)?.holders.delete(admissionId);
+        this.slots.get(adjustment.key)?.holders.delete(admission.id);
       } else if (adjustment.kind === 'quota') {
         const existing = this.read(adjustment.key);
         const total = (typeof existing?.value === 'number' ? existing.value : 0) + adjustment.delta;
         this.write(adjustment.key, total, 1, Math.max(1, adjustment.expiresAtMs - now));
       } else {
-        const log = this.prunedWindow(adjustment.key, adjustment.windowMs, now);
-        // From the newest: the admission being settled is usually among the last few.
-        const index = log?.entries.findLastIndex((candidate) => candidate[2] === admissionId) ?? -1;
-        if (log && index >= log.head) {
-          log.entries[index]![1] += adjustment.delta;
-          log.total += adjustment.delta;
+        // Into the admission's own slot, unless that has left the window (then it no longer counts).
+        const window = this.prunedWindow(adjustment.key, adjustment.windowMs, now);
+        const slot = windowSlot(admission.at, adjustment.windowMs);
+        if (window && slot >= window.oldest && slot <= window.newest) {
+          window.amounts[slot % ringLength]! += adjustment.delta;
+          window.total += adjustment.delta;
         }
       }
     }
@@ -345,22 +373,18 @@ export class MemoryStore implements Store {
         retryAfterMs: fits(bucket.amount, bucket.limit, bucket.limit) ? Math.max(1, resetMs) : Infinity,
       };
     }
-    const log = this.prunedWindow(bucket.key, bucket.windowMs, now);
-    const total = log?.total ?? 0;
-    const remaining = bucket.limit - total;
-    const newest = log?.entries[log.entries.length - 1];
-    const resetMs = newest ? Math.max(0, newest[0] + bucket.windowMs - now) : 0;
+    const window = this.prunedWindow(bucket.key, bucket.windowMs, now);
+    const remaining = bucket.limit - (window?.total ?? 0);
+    const resetMs = window ? Math.max(0, slotLeavesAt(window.newest, bucket.windowMs) - now) : 0;
     if (fits(bucket.amount, remaining, bucket.limit)) return { remaining, resetMs };
-    if (!fits(bucket.amount, bucket.limit, bucket.limit))
+    if (!window || !fits(bucket.amount, bucket.limit, bucket.limit))
       return { remaining, resetMs, retryAfterMs: Infinity };
-    // The oldest entries leave the window first: wait until enough of them have.
+    // The oldest slots leave the window first: wait until enough of them have.
     let freed = remaining;
-    const entries = log?.entries ?? [];
-    for (let index = log?.head ?? 0; index < entries.length; index++) {
-      const [at, amount] = entries[index]!;
-      freed += amount;
+    for (let slot = window.oldest; slot <= window.newest; slot++) {
+      freed += window.amounts[slot % ringLength]!;
       if (fits(bucket.amount, freed, bucket.limit))
-        return { remaining, resetMs, retryAfterMs: Math.max(1, at + bucket.windowMs - now) };
+        return { remaining, resetMs, retryAfterMs: Math.max(1, slotLeavesAt(slot, bucket.windowMs) - now) };
     }
     return { remaining, resetMs, retryAfterMs: Math.max(1, resetMs) };
   }
@@ -378,34 +402,36 @@ export class MemoryStore implements Store {
       const total = (typeof spent === 'number' ? spent : 0) + bucket.amount;
       this.write(bucket.key, total, 1, Math.max(1, bucket.expiresAtMs - now));
     } else {
-      let log = this.windows.get(bucket.key);
-      if (!log) {
-        log = { entries: [], head: 0, total: 0 };
-        this.windows.set(bucket.key, log);
+      let slot = windowSlot(now, bucket.windowMs);
+      let window = this.windows.get(bucket.key);
+      if (!window) {
+        window = { amounts: new Float64Array(ringLength), oldest: slot, newest: slot, total: 0 };
+        this.windows.set(bucket.key, window);
       }
-      log.entries.push([now, bucket.amount, id]);
-      log.total += bucket.amount;
+      // A clock that stepped back: into the oldest slot still counted (never one that left).
+      slot = Math.max(slot, window.oldest);
+      window.newest = Math.max(window.newest, slot);
+      window.amounts[slot % ringLength]! += bucket.amount;
+      window.total += bucket.amount;
     }
   }
 
-  private prunedWindow(key: string, windowMs: number, now: number): WindowLog | undefined {
-    const log = this.windows.get(key);
-    if (!log) return undefined;
-    const { entries } = log;
-    while (log.head < entries.length && entries[log.head]![0] <= now - windowMs) {
-      log.total -= entries[log.head]![1];
-      log.head++;
-    }
-    if (log.head === entries.length) {
+  /** The window with the slots that left it emptied; undefined when nothing in it counts any more. */
+  private prunedWindow(key: string, windowMs: number, now: number): SlottedWindow | undefined {
+    const window = this.windows.get(key);
+    if (!window) return undefined;
+    const first = windowSlot(now, windowMs) - windowSlots; // the oldest slot that still counts
+    if (window.newest < first) {
       this.windows.delete(key);
       return undefined;
     }
-    // Cut the expired prefix once it is half the log: one shift per many prunes, not one each.
-    if (log.head > 64 && log.head * 2 > entries.length) {
-      entries.splice(0, log.head);
-      log.head = 0;
+    // At most a ring's length: `oldest` is never more than a window below `newest`.
+    for (; window.oldest < first; window.oldest++) {
+      const index = window.oldest % ringLength;
+      window.total -= window.amounts[index]!;
+      window.amounts[index] = 0;
     }
-    return log;
+    return window;
   }
 
   private prunedSlots(key: string, now: number): Map<string, number> | undefined {

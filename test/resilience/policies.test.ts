@@ -410,11 +410,17 @@ describe('AdmissionPolicy', () => {
     const refused = await policy.execute(async () => 'no', context(clock)).catch((error: unknown) => error);
     assert.ok(refused instanceof TargetSkipped);
     assert.equal(refused.reason, 'at its rpm cap');
-    assert.equal(refused.retryAfterMs, 60_000);
+    // Both admissions are in the 1-s slot of time 0, which counts until 61 s.
+    assert.equal(refused.retryAfterMs, 61_000);
     const callsBefore = storeCalls;
     for (let i = 0; i < 5; i++) await policy.execute(async () => 'no', context(clock)).catch(() => {});
     assert.equal(storeCalls, callsBefore, 'refused traffic stays off the store');
-    await clock.advance(60_001);
+    await clock.advance(60_999);
+    assert.ok(
+      (await policy.execute(async () => 'no', context(clock)).catch((error: unknown) => error)) instanceof
+        TargetSkipped,
+    );
+    await clock.advance(1);
     assert.equal(await policy.execute(async () => 'ok again', context(clock)), 'ok again');
   });
 

@@ -180,7 +180,9 @@ describe('FailoverStore', () => {
       const local = await store.admit({ id: 'b', buckets: [budget(7)] });
       assert.equal(local.admitted, true, 'the local budget carries on from the spend last seen');
       assert.equal((await store.admit({ id: 'c', buckets: [budget(2)] })).admitted, false, '2 + 7 + 2 > 10');
-      await store.settle('b', [{ kind: 'quota', key: 'budget:key:k:day', delta: -4, expiresAtMs }]);
+      await store.settle({ id: 'b', at: local.now }, [
+        { kind: 'quota', key: 'budget:key:k:day', delta: -4, expiresAtMs },
+      ]);
       server.resume();
       await eventually(() => assert.equal(store.degraded, false), 5000);
       assert.equal(

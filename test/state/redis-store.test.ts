@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { incrementScript } from '../../src/state/redis-scripts.ts';
 import { RedisStore } from '../../src/state/redis-store.ts';
-import { key, type Store } from '../../src/state/store.ts';
+import { key, type Store, windowSlots } from '../../src/state/store.ts';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts';
 import { describeStoreConformance, eventually } from './store-conformance.ts';
 
@@ -96,36 +96,65 @@ describe('RedisStore: a fleet on one Redis', () => {
       await eventually(() => assert.deepEqual(heardByGreen, ['created']));
       assert.deepEqual(heardByBlue, ['revoked'], 'blue did not hear green');
       const blueKeys = (await raw.keys('blue:*')).sort();
-      assert.deepEqual(blueKeys, [
-        'blue:key-secret',
-        'blue:window:model:m:requests',
-        'blue:window:model:m:requests:amounts',
-        'blue:window:model:m:requests:total',
-      ]);
+      assert.deepEqual(blueKeys, ['blue:key-secret', 'blue:window:model:m:requests:slots']);
     } finally {
       raw.disconnect();
       await Promise.all([blue.close(), green.close()]);
     }
   });
 
-  it('a window outlives its newest entry by a full window: TTLs between one and two windows, all three keys alike', async () => {
+  it('a window outlives its newest slot: its TTL stays between a window and a slot and two windows', async () => {
     const store = await connect('ttl:');
     const raw = new Redis(server.url);
     const windowMs = 60_000;
-    const names = ['ttl:w', 'ttl:w:amounts', 'ttl:w:total'];
-    const ttls = async () => Promise.all(names.map((name) => raw.pttl(name)));
+    const slotMs = windowMs / windowSlots;
+    const ttl = () => raw.pttl('ttl:w:slots');
     try {
       const bucket = { kind: 'window' as const, key: 'w', limit: 1_000, windowMs, amount: 1 };
       assert.equal((await store.admit({ id: 'first', buckets: [bucket] })).admitted, true);
-      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= 2 * windowMs, `${ttl} ms`);
+      const first = await ttl();
+      assert.ok(first > windowMs + slotMs && first <= 2 * windowMs, `${first} ms`);
       // Less than a window left (as if a minute and more had passed): the next admission renews.
-      for (const name of names) await raw.pexpire(name, windowMs - 5_000);
+      await raw.pexpire('ttl:w:slots', windowMs - 5_000);
       assert.equal((await store.admit({ id: 'second', buckets: [bucket] })).admitted, true);
-      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= 2 * windowMs, `renewed: ${ttl} ms`);
-      // More than a window left: no renewal needed, and every key still outlives the newest entry.
-      for (const name of names) await raw.pexpire(name, windowMs + 5_000);
+      const renewed = await ttl();
+      assert.ok(renewed > windowMs + slotMs && renewed <= 2 * windowMs, `renewed: ${renewed} ms`);
+      // More than a window and two slots left: no renewal needed, and it still outlives the newest slot.
+      await raw.pexpire('ttl:w:slots', windowMs + 5_000);
       assert.equal((await store.admit({ id: 'third', buckets: [bucket] })).admitted, true);
-      for (const ttl of await ttls()) assert.ok(ttl > windowMs && ttl <= windowMs + 5_000, `kept: ${ttl} ms`);
+      const kept = await ttl();
+      assert.ok(kept > windowMs + slotMs && kept <= windowMs + 5_000, `kept: ${kept} ms`);
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
+  it('a busy window keeps one field per slot that counts: at most 64 fields, whatever the rate', async () => {
+    const store = await connect('busy:');
+    const raw = new Redis(server.url);
+    const windowMs = 600; // 10 ms slots: 1.5 s of admissions passes through 150 of them
+    try {
+      const bucket = { kind: 'window' as const, key: 'w', limit: 1e9, windowMs, amount: 1 };
+      let admitted = 0;
+      let fields = 0;
+      const until = Date.now() + 1_500;
+      while (Date.now() < until) {
+        const batch = await Promise.all(
+          Array.from({ length: 20 }, (_, index) =>
+            store.admit({ id: `a${admitted + index}`, buckets: [bucket] }),
+          ),
+        );
+        admitted += batch.filter((result) => result.admitted).length;
+        fields = Math.max(fields, await raw.hlen('busy:w:slots'));
+      }
+      assert.ok(admitted > 1_000, `${admitted} admissions`);
+      assert.ok(
+        fields > 10 && fields <= windowSlots + 1 + 3,
+        `${fields} fields (61 slots, total, oldest, newest)`,
+      );
+      const total = await store.windowTotal('w', windowMs);
+      assert.ok(total > 0 && total < admitted, `${total} of ${admitted} still count`);
     } finally {
       raw.disconnect();
       await store.close();
