@@ -40,21 +40,42 @@ export function grantFor(record: KeyRecord, options: GrantOptions): AccessGrant 
   // `auto` always chooses among the key's models; naming it in the list adds nothing.
   if (record.models) grant.models = new Set(record.models.filter((name) => !autoAliases.has(name)));
   if (record.budget || record.rpm || record.tpm || record.max_concurrency) {
-    grant.admission = (estimate) => admissionFor(record, estimate, options);
+    // Built once per record version, not per request.
+    const names: BucketNames = {
+      requests: stateKeys.keyRequests(record.id),
+      tokens: stateKeys.keyTokens(record.id),
+      concurrency: stateKeys.keyConcurrency(record.id),
+      budget: { label: '', key: '' },
+    };
+    grant.admission = (estimate) => admissionFor(record, names, estimate, options);
   }
   return grant;
 }
 
-function admissionFor(record: KeyRecord, estimate: RequestEstimate, options: GrantOptions): KeyAdmission {
+interface BucketNames {
+  requests: string;
+  tokens: string;
+  concurrency: string;
+  /** The budget bucket of the last period asked for (its name changes with the period). */
+  budget: { label: string; key: string };
+}
+
+function admissionFor(
+  record: KeyRecord,
+  names: BucketNames,
+  estimate: RequestEstimate,
+  options: GrantOptions,
+): KeyAdmission {
   const buckets: Bucket[] = [];
   const limits: Limit[] = [];
-  const { id } = record;
   // The budget first: once it is spent, that is what the client must hear, not a rate limit.
   if (record.budget) {
     const period = currentPeriod(record.budget.period, (options.now ?? Date.now)());
+    if (names.budget.label !== period.label)
+      names.budget = { label: period.label, key: stateKeys.keyBudget(record.id, period.label) };
     buckets.push({
       kind: 'quota',
-      key: stateKeys.keyBudget(id, period.label),
+      key: names.budget.key,
       limit: record.budget.usd,
       amount: estimate.costUsd,
       expiresAtMs: period.endMs,
@@ -64,7 +85,7 @@ function admissionFor(record: KeyRecord, estimate: RequestEstimate, options: Gra
   if (record.rpm) {
     buckets.push({
       kind: 'window',
-      key: stateKeys.keyRequests(id),
+      key: names.requests,
       limit: record.rpm,
       windowMs: minuteMs,
       amount: 1,
@@ -74,7 +95,7 @@ function admissionFor(record: KeyRecord, estimate: RequestEstimate, options: Gra
   if (record.tpm) {
     buckets.push({
       kind: 'window',
-      key: stateKeys.keyTokens(id),
+      key: names.tokens,
       limit: record.tpm,
       windowMs: minuteMs,
       amount: estimate.tokens,
@@ -84,7 +105,7 @@ function admissionFor(record: KeyRecord, estimate: RequestEstimate, options: Gra
   if (record.max_concurrency) {
     buckets.push({
       kind: 'concurrency',
-      key: stateKeys.keyConcurrency(id),
+      key: names.concurrency,
       limit: record.max_concurrency,
       leaseMs: options.leaseMs,
     });
@@ -155,18 +176,32 @@ function admissionFor(record: KeyRecord, estimate: RequestEstimate, options: Gra
     },
     headers(states: readonly BucketState[]) {
       const headers: Record<string, string> = {};
-      states.forEach((state, index) => {
+      for (let index = 0; index < states.length; index++) {
         const kind = limits[index];
-        if (kind !== 'requests' && kind !== 'tokens') return;
-        const bucket = buckets[index]!;
-        headers[`x-ratelimit-limit-${kind}`] = String(bucket.limit);
-        headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, Math.floor(state.remaining)));
-        headers[`x-ratelimit-reset-${kind}`] = resetText(state.resetMs);
-      });
+        if (kind !== 'requests' && kind !== 'tokens') continue;
+        const state = states[index]!;
+        const name = headerNames[kind];
+        headers[name.limit] = String(buckets[index]!.limit);
+        headers[name.remaining] = String(Math.max(0, Math.floor(state.remaining)));
+        headers[name.reset] = resetText(state.resetMs);
+      }
       return headers;
     },
   };
 }
+
+const headerNames = {
+  requests: {
+    limit: 'x-ratelimit-limit-requests',
+    remaining: 'x-ratelimit-remaining-requests',
+    reset: 'x-ratelimit-reset-requests',
+  },
+  tokens: {
+    limit: 'x-ratelimit-limit-tokens',
+    remaining: 'x-ratelimit-remaining-tokens',
+    reset: 'x-ratelimit-reset-tokens',
+  },
+};
 
 /** A duration as OpenAI's `x-ratelimit-reset-*` headers write it: `20ms`, `6s`, `1m30s`, `2h0m0s`. */
 export function resetText(ms: number): string {

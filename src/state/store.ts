@@ -353,7 +353,10 @@ export class MemoryStore implements Store {
   /** Whether the bucket can take its amount now; `retryAfterMs` is set when it cannot. */
   private check(bucket: Bucket, now: number): { remaining: number; resetMs: number; retryAfterMs?: number } {
     if (bucket.kind === 'concurrency') {
-      const holders = this.prunedSlots(bucket.key, now);
+      // Leases expire only when a holder died without settling: they are looked for only when
+      // the slots look full (not on every admission, which would walk every request in flight).
+      let holders = this.slots.get(bucket.key)?.holders;
+      if (holders && holders.size >= bucket.limit) holders = this.prunedSlots(bucket.key, now);
       const used = holders?.size ?? 0;
       const remaining = bucket.limit - used;
       if (remaining >= 1) return { remaining, resetMs: 0 };
@@ -437,7 +440,9 @@ export class MemoryStore implements Store {
   private prunedSlots(key: string, now: number): Map<string, number> | undefined {
     const set = this.slots.get(key);
     if (!set) return undefined;
-    for (const [id, expiry] of set.holders) if (expiry <= now) set.holders.delete(id);
+    set.holders.forEach((expiry, id) => {
+      if (expiry <= now) set.holders.delete(id);
+    });
     return set.holders;
   }
 
