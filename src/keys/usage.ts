@@ -1,10 +1,11 @@
 /**
  * Spend, requests and last use per key, counted from the gateway's `requestFinished` events (the
- * summary's `clientKeyId` is the key's public id). Events add to an in-memory tally, written once
- * per turn of the event loop to the store's counters (`keySpend`, `keyRequestCount`, `keyLastUsed`: shared by
- * a fleet) and, on a single instance, every `saveIntervalMs` (and on close) to its SQLite usage
- * rows, from which the store is seeded again at the next start (a restart resets no budget; a
- * crash loses at most that interval's tally, as the request log loses its unwritten rows).
+ * summary's `clientKeyId` is the key's public id). Events add to an in-memory tally, written
+ * every `flushIntervalMs` (and on close, and before a read through `KeyService`) to the store's
+ * counters (`keySpend`, `keyRequestCount`, `keyLastUsed`: shared by a fleet) and, on a single
+ * instance, to its SQLite usage rows, from which the store is seeded again at the next start (a
+ * restart resets no budget; a crash loses at most that interval's tally, as the request log loses
+ * its unwritten rows). Budgets are enforced by the admission's quota bucket, not these counters.
  */
 import { stateKeys } from '../state/keys.ts';
 import { type Key, key, type Store } from '../state/store.ts';
@@ -30,8 +31,11 @@ export interface UsageOptions {
   database?: KeyDatabase;
   now?: () => number;
   onError: (error: unknown) => void;
-  /** How often tallies go to the SQLite usage rows, ms (default 200: one transaction, not one per turn). */
-  saveIntervalMs?: number;
+  /**
+   * How often tallies are written, ms (default 200, as the fleet's spend: three Redis scripts and
+   * one SQLite transaction per interval instead of per turn of the event loop).
+   */
+  flushIntervalMs?: number;
 }
 
 const budgetKey = (record: KeyRecord, now: number): Key<number> | undefined =>
@@ -41,10 +45,7 @@ const budgetKey = (record: KeyRecord, now: number): Key<number> | undefined =>
 
 export class KeyUsageRecorder {
   private pending = new Map<string, Tally>();
-  private scheduled: NodeJS.Immediate | undefined;
-  /** Tallies the store has and the database not yet (a single instance only). */
-  private unsaved = new Map<string, Tally>();
-  private saveTimer: NodeJS.Timeout | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly now: () => number;
 
@@ -64,16 +65,19 @@ export class KeyUsageRecorder {
     tally.usd += summary.costUsd;
     tally.requests++;
     tally.lastUsedAt = this.now();
-    // One write per turn of the event loop for every request that finished in it: soon enough
-    // that a draining server's last requests are counted before the store closes.
-    this.scheduled ??= setImmediate(() => {
-      this.scheduled = undefined;
-      this.flush().catch(this.options.onError);
-    });
+    if (!this.scheduled) {
+      this.scheduled = setTimeout(() => {
+        this.scheduled = undefined;
+        this.flush().catch(this.options.onError);
+      }, this.options.flushIntervalMs ?? 200);
+      this.scheduled.unref();
+    }
   }
 
   /** Write what is tallied (and wait for any write in progress). */
   flush(): Promise<void> {
+    if (this.scheduled) clearTimeout(this.scheduled);
+    this.scheduled = undefined;
     const batch = this.pending;
     this.pending = new Map();
     this.flushing = this.flushing.catch(() => {}).then(() => this.write(batch));
@@ -84,7 +88,7 @@ export class KeyUsageRecorder {
   async seed(records: readonly KeyRecord[], withTotals: boolean): Promise<void> {
     const { store, database } = this.options;
     if (!database) return;
-    this.save(); // the rows read below must hold every tally so far
+    await this.flush(); // the rows read below must hold every tally so far
     const now = this.now();
     for (const record of records) {
       if (withTotals) {
@@ -129,21 +133,29 @@ export class KeyUsageRecorder {
     return usage;
   }
 
-  async close(): Promise<void> {
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.scheduled = undefined;
-    try {
-      await this.flush();
-    } finally {
-      this.save();
-    }
+  close(): Promise<void> {
+    return this.flush();
   }
 
   private async write(batch: Map<string, Tally>): Promise<void> {
     if (batch.size === 0) return;
     const { store, database } = this.options;
-    // The database's tally first: it is local, so it is kept even if the store is gone.
-    if (database) this.keepUnsaved(batch);
+    // The database first: it is local and synchronous, so a tally is kept even if the store is gone.
+    if (database) {
+      const deltas: UsageDelta[] = [];
+      for (const [id, tally] of batch) {
+        for (const period of budgetPeriods) {
+          deltas.push({
+            id,
+            period: currentPeriod(period, tally.lastUsedAt).label,
+            usd: tally.usd,
+            requests: tally.requests,
+            lastUsedAt: tally.lastUsedAt,
+          });
+        }
+      }
+      database.addUsage(deltas);
+    }
     const writes: Promise<unknown>[] = [];
     for (const [id, tally] of batch) {
       writes.push(store.increment(stateKeys.keyRequestCount(id), tally.requests));
@@ -151,48 +163,5 @@ export class KeyUsageRecorder {
       if (tally.usd !== 0) writes.push(store.increment(stateKeys.keySpend(id), tally.usd));
     }
     await Promise.all(writes);
-  }
-
-  private keepUnsaved(batch: Map<string, Tally>): void {
-    for (const [id, tally] of batch) {
-      const unsaved = this.unsaved.get(id);
-      if (!unsaved) this.unsaved.set(id, { ...tally });
-      else {
-        unsaved.usd += tally.usd;
-        unsaved.requests += tally.requests;
-        unsaved.lastUsedAt = Math.max(unsaved.lastUsedAt, tally.lastUsedAt);
-      }
-    }
-    if (!this.saveTimer) {
-      this.saveTimer = setTimeout(() => this.save(), this.options.saveIntervalMs ?? 200);
-      this.saveTimer.unref();
-    }
-  }
-
-  /** Add the unsaved tallies to the SQLite usage rows, each to the periods of its last use. */
-  private save(): void {
-    if (this.saveTimer) clearTimeout(this.saveTimer);
-    this.saveTimer = undefined;
-    const { database } = this.options;
-    if (!database || this.unsaved.size === 0) return;
-    const batch = this.unsaved;
-    this.unsaved = new Map();
-    const deltas: UsageDelta[] = [];
-    for (const [id, tally] of batch) {
-      for (const period of budgetPeriods) {
-        deltas.push({
-          id,
-          period: currentPeriod(period, tally.lastUsedAt).label,
-          usd: tally.usd,
-          requests: tally.requests,
-          lastUsedAt: tally.lastUsedAt,
-        });
-      }
-    }
-    try {
-      database.addUsage(deltas);
-    } catch (error) {
-      this.options.onError(error);
-    }
   }
 }

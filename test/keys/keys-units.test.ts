@@ -213,7 +213,7 @@ describe('a key grant', () => {
 });
 
 describe('key usage recorder', () => {
-  it('adds the tallies to the SQLite usage rows within its save interval, without waiting for close', async () => {
+  it('writes the tallies to the store and the SQLite rows within its interval, and at once on flush', async () => {
     const database = new KeyDatabase(':memory:');
     const store = new MemoryStore();
     const at = Date.UTC(2026, 11, 3, 12);
@@ -221,28 +221,33 @@ describe('key usage recorder', () => {
       store,
       database,
       now: () => at,
-      saveIntervalMs: 100,
+      flushIntervalMs: 100,
       onError: (error) => assert.fail(String(error)),
     });
+    const usage = async () =>
+      (await recorder.usageOf([{ id: 'k3x9q0m2w7ab' } as KeyRecord])).get('k3x9q0m2w7ab');
     try {
       recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.5 });
       recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
-      await recorder.flush(); // the store's counters: at once
-      assert.deepEqual((await recorder.usageOf([{ id: 'k3x9q0m2w7ab' } as KeyRecord])).get('k3x9q0m2w7ab'), {
-        requests: 2,
-        spendUsd: 0.75,
-        lastUsedAt: at,
-      });
-      assert.equal(database.usage('k3x9q0m2w7ab', 'total'), undefined, 'the rows wait for the interval');
-      recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
+      assert.deepEqual(await usage(), { requests: 0, spendUsd: 0 }, 'nothing written yet');
+      assert.equal(database.usage('k3x9q0m2w7ab', 'total'), undefined);
       await sleep(250);
+      assert.deepEqual(
+        await usage(),
+        { requests: 2, spendUsd: 0.75, lastUsedAt: at },
+        'written by the timer',
+      );
       for (const period of ['total', 'day:2026-12-03', 'week:2026-11-30', 'month:2026-12']) {
         assert.deepEqual(
           database.usage('k3x9q0m2w7ab', period),
-          { usd: 1, requests: 3, lastUsedAt: at },
+          { usd: 0.75, requests: 2, lastUsedAt: at },
           period,
         );
       }
+      recorder.requestFinished({ clientKeyId: 'k3x9q0m2w7ab', costUsd: 0.25 });
+      await recorder.flush(); // what a read through KeyService does first
+      assert.deepEqual(await usage(), { requests: 3, spendUsd: 1, lastUsedAt: at });
+      assert.deepEqual(database.usage('k3x9q0m2w7ab', 'total'), { usd: 1, requests: 3, lastUsedAt: at });
     } finally {
       await recorder.close();
       database.close();
