@@ -4,8 +4,16 @@
  */
 import type { ModelSpec } from '../config/model-spec.ts';
 import { GatewayError } from '../errors.ts';
-import { isRefusal, type Limiter } from '../resilience/limiter.ts';
+import {
+  type AdmissionPlan,
+  type AdmittedAhead,
+  isRefusal,
+  type Limiter,
+  type Refusal,
+  refundAll,
+} from '../resilience/limiter.ts';
 import type { RequestFeatures } from '../routing/types.ts';
+import type { AdmissionResult } from '../state/store.ts';
 import { priceOf, type RequestFacts } from './accounting.ts';
 import type { AccessGrant, RequestEstimate } from './types.ts';
 
@@ -44,11 +52,26 @@ export class KeyAdmissions {
     access: AccessGrant | undefined,
     estimate: RequestEstimate,
     facts: RequestFacts,
+    ahead?: ModelAhead,
   ): Promise<Record<string, string> | undefined> {
     const plan = access?.admission?.(estimate);
     if (!plan || plan.buckets.length === 0) return undefined;
     const id = this.limiter.newId();
-    const result = await this.limiter.admit(id, plan.buckets);
+    let result: AdmissionResult | Refusal;
+    let modelTaken = false;
+    if (ahead && ahead.plan.buckets.length > 0) {
+      // The key's buckets and the primary model's caps, all or nothing, in one store call.
+      result = await this.limiter.admit(id, [...plan.buckets, ...ahead.plan.buckets]);
+      if (isRefusal(result) && !plan.buckets.includes(result.bucket)) {
+        // The model is at its cap (the limiter now refuses it locally, so its attempt is
+        // skipped at no cost): the key's buckets alone.
+        result = await this.limiter.admit(id, plan.buckets);
+      } else if (!isRefusal(result)) {
+        modelTaken = true;
+      }
+    } else {
+      result = await this.limiter.admit(id, plan.buckets);
+    }
     if (isRefusal(result)) {
       const { code, message, headers: own } = plan.describe(result.bucket, result.retryAfterMs);
       const headers: Record<string, string> = own ?? {};
@@ -57,13 +80,26 @@ export class KeyAdmissions {
       throw new GatewayError(code, message, { headers });
     }
     const admitted = { id, at: result.now };
+    if (modelTaken) ahead!.into.set(ahead!.target, admitted);
     facts.onFinish = (summary) => {
       const billed = summary.usage.length > 0;
       const usage = billed
         ? { tokens: summary.promptTokens + summary.completionTokens, costUsd: summary.costUsd }
         : undefined;
       this.limiter.settle(admitted, plan.settle(usage)).catch(this.onStoreError);
+      // The model admission no attempt used (a cached answer, a breaker that opened meanwhile): given back whole.
+      if (modelTaken && ahead!.into.take(ahead!.target)) {
+        this.limiter.settle(admitted, refundAll(ahead!.plan.buckets)).catch(this.onStoreError);
+      }
     };
-    return plan.headers?.(result.buckets);
+    // The key's own buckets come first in the result.
+    return plan.headers?.(modelTaken ? result.buckets.slice(0, plan.buckets.length) : result.buckets);
   }
+}
+
+/** The primary model's caps, to be admitted with the key's buckets (`into` keeps the admission for its first attempt). */
+export interface ModelAhead {
+  target: string;
+  plan: AdmissionPlan;
+  into: AdmittedAhead;
 }

@@ -179,6 +179,14 @@ export class ModelPool {
   }
 
   /** What the chain does after a model failed, for one request. */
+  /** The fleet-wide caps a first attempt on `name` takes (undefined for a model without rpm/tpm). */
+  admissionAhead(name: string, meter: WorkMeter): AdmissionPlan | undefined {
+    const spec = this.spec(name);
+    return spec && (spec.rpm !== undefined || spec.tpm !== undefined)
+      ? modelAdmission(spec, meter)
+      : undefined;
+  }
+
   chainOptions(trace: RequestTrace, requestId: string, meter: WorkMeter, hedge = false): ChainOptions {
     const { board, logger, settings, random } = this.deps;
     let minWindow = 0;
@@ -247,7 +255,9 @@ export class ModelPool {
       ),
     );
     if (spec.rpm !== undefined || spec.tpm !== undefined) {
-      policies.push(new AdmissionPolicy(limiter, (context) => modelAdmission(spec, context), onStoreError));
+      policies.push(
+        new AdmissionPolicy(limiter, (context) => modelAdmission(spec, context.meter), onStoreError),
+      );
     }
     const breaker = board.model(spec.name)?.breaker;
     if (breaker) policies.push(new BreakerPolicy(breaker, countsAgainst));
@@ -257,7 +267,7 @@ export class ModelPool {
 }
 
 /** A model's fleet-wide caps: one request, and the request's estimated tokens, per minute. */
-function modelAdmission(spec: ModelSpec, context: AttemptContext): AdmissionPlan {
+function modelAdmission(spec: ModelSpec, meter: WorkMeter): AdmissionPlan {
   const buckets: Bucket[] = [];
   const requestsKey = stateKeys.modelRequests(spec.name);
   const tokensKey = stateKeys.modelTokens(spec.name);
@@ -265,8 +275,7 @@ function modelAdmission(spec: ModelSpec, context: AttemptContext): AdmissionPlan
     buckets.push({ kind: 'window', key: requestsKey, limit: spec.rpm, windowMs: minuteMs, amount: 1 });
   }
   // A request larger than the whole cap can pass only on an empty window.
-  const tokens =
-    spec.tpm === undefined ? 0 : Math.max(1, Math.min(spec.tpm, Math.ceil(context.meter.estimate)));
+  const tokens = spec.tpm === undefined ? 0 : Math.max(1, Math.min(spec.tpm, Math.ceil(meter.estimate)));
   if (spec.tpm !== undefined) {
     buckets.push({ kind: 'window', key: tokensKey, limit: spec.tpm, windowMs: minuteMs, amount: tokens });
   }
@@ -276,7 +285,7 @@ function modelAdmission(spec: ModelSpec, context: AttemptContext): AdmissionPlan
       bucket.key === requestsKey ? `at its rpm cap (${spec.rpm}/min)` : `at its tpm cap (${spec.tpm}/min)`,
     settle: (failure) => {
       if (spec.tpm === undefined) return [];
-      const actual = context.meter.actual(spec.name);
+      const actual = meter.actual(spec.name);
       // A failed attempt with no usage is not billed by the upstream: give its tokens back.
       const delta = actual !== undefined ? actual - tokens : failure !== undefined ? -tokens : 0;
       return delta === 0 ? [] : [{ kind: 'window', key: tokensKey, windowMs: minuteMs, delta }];

@@ -20,7 +20,7 @@ export async function runChat(
   const { pool, board, clock, accountant } = runner.deps;
   const { requestId, startedClock, trace, facts } = runner.begin(request, requestOptions);
   try {
-    const planned = await runner.plan(request, requestOptions, facts);
+    const planned = await runner.plan(request, requestOptions, facts, trace);
     const { features, decision } = planned;
     const cached = await runner.lookUp(request, requestOptions);
     if (cached?.hit) {
@@ -60,15 +60,7 @@ export async function runChat(
     let opened: Opened<ChatCompletion>;
     try {
       const chain = [decision.model, ...decision.fallbacks];
-      opened = await runner.open(
-        chain,
-        operation,
-        scope,
-        trace,
-        requestId,
-        runner.meter(features, trace),
-        hedged,
-      );
+      opened = await runner.open(chain, operation, scope, trace, requestId, planned.meter, hedged);
     } catch (error) {
       scope.cancelRemaining(); // a hedge or retry still in flight has no one to answer
       throw chainFailure(error, scope.clientGone);

@@ -23,7 +23,7 @@ export async function runStream(
   let planned: Planned;
   let cached: Awaited<ReturnType<RequestRunner['lookUp']>>;
   try {
-    planned = await runner.plan(request, requestOptions, facts);
+    planned = await runner.plan(request, requestOptions, facts, trace);
     cached = await runner.lookUp(request, requestOptions);
   } catch (error) {
     facts.error = asGatewayError(error);
@@ -47,7 +47,7 @@ export async function runStream(
   const { features, decision } = planned;
   const scope = runner.scope(requestOptions);
   const hedged = runner.hedged(requestOptions);
-  const meter = runner.meter(features, trace);
+  const { meter } = planned;
   // A stream to be cached keeps its chunks until it ends (bounded: a long one is not stored).
   let kept: ChatCompletionChunk[] | undefined = cached ? [] : undefined;
   let keptChars = 0;

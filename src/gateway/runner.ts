@@ -11,6 +11,7 @@ import type { Clock } from '../resilience/clock.ts';
 import { type ChainOptions, type Opened, runChain } from '../resilience/fallback.ts';
 import type { HealthBoard } from '../resilience/health-board.ts';
 import { type HedgeBudget, runHedged } from '../resilience/hedge.ts';
+import { AdmittedAhead } from '../resilience/limiter.ts';
 import type { Operation, WorkMeter } from '../resilience/policy.ts';
 import { RequestScope } from '../resilience/request-scope.ts';
 import type { RequestFeatures, RouteDecision } from '../routing/types.ts';
@@ -50,6 +51,8 @@ export interface Planned {
   features: RequestFeatures;
   decision: RouteDecision;
   rateLimitHeaders?: Record<string, string>;
+  /** The request's work for rate limits (with any model admission taken ahead, for its first attempt). */
+  meter: WorkMeter;
 }
 
 export class RequestRunner {
@@ -64,20 +67,30 @@ export class RequestRunner {
   }
 
   /** Plan a chat request and admit it against its key's limits, or throw the error its client gets. */
-  async plan(request: ChatRequest, requestOptions: RequestOptions, facts: RequestFacts): Promise<Planned> {
-    const { planner, keyAdmissions } = this.deps;
+  async plan(
+    request: ChatRequest,
+    requestOptions: RequestOptions,
+    facts: RequestFacts,
+    trace: RequestTrace,
+  ): Promise<Planned> {
+    const { planner, keyAdmissions, pool } = this.deps;
     refuseDeepNesting(request);
     const planned = planner.plan(request, requestOptions.headers, requestOptions.access?.models);
     if (planned.decision.model === undefined) throw noRouteError(planned.decision);
     facts.features = planned.features;
     facts.decision = planned.decision;
     const chain = [planned.decision.model, ...planned.decision.fallbacks];
+    const ahead = new AdmittedAhead();
+    const meter = this.meter(planned.features, trace, ahead);
+    const primary = planned.decision.model;
+    const modelPlan = pool.admissionAhead(primary, meter);
     const rateLimitHeaders = await keyAdmissions.admit(
       requestOptions.access,
       keyAdmissions.estimate(planned.features, chain),
       facts,
+      modelPlan && { target: primary, plan: modelPlan, into: ahead },
     );
-    return { features: planned.features, decision: planned.decision, rateLimitHeaders };
+    return { features: planned.features, decision: planned.decision, rateLimitHeaders, meter };
   }
 
   scope(requestOptions: RequestOptions): RequestScope {
@@ -104,8 +117,9 @@ export class RequestRunner {
   }
 
   /** The work a request is expected to cost, for the models' token caps, and what it really cost per model. */
-  meter(features: RequestFeatures, trace: RequestTrace): WorkMeter {
+  meter(features: RequestFeatures, trace: RequestTrace, ahead?: AdmittedAhead): WorkMeter {
     return {
+      ahead,
       estimate: features.promptTokens + (features.maxOutputTokens ?? expectedOutputTokens),
       actual(target) {
         for (let i = trace.segments.length - 1; i >= 0; i--) {

@@ -66,6 +66,36 @@ export class Limiter {
   }
 }
 
+/**
+ * Model admissions taken ahead of a request's chain, per target: the request's client key is
+ * admitted together with its primary model's caps in one store call (one Redis round trip, not
+ * two), and the first attempt on that model uses the admission instead of taking another.
+ */
+export class AdmittedAhead {
+  private readonly byTarget = new Map<string, Admitted>();
+
+  set(target: string, admitted: Admitted): void {
+    this.byTarget.set(target, admitted);
+  }
+
+  /** The admission taken for `target`, once (undefined afterwards, or when there was none). */
+  take(target: string): Admitted | undefined {
+    const admitted = this.byTarget.get(target);
+    if (admitted) this.byTarget.delete(target);
+    return admitted;
+  }
+}
+
+/** Adjustments that give a window admission's amounts back whole (it was never used). */
+export function refundAll(buckets: readonly Bucket[]): Adjustment[] {
+  const adjustments: Adjustment[] = [];
+  for (const bucket of buckets) {
+    if (bucket.kind === 'window')
+      adjustments.push({ kind: 'window', key: bucket.key, windowMs: bucket.windowMs, delta: -bucket.amount });
+  }
+  return adjustments;
+}
+
 export function isRefusal(result: AdmissionResult | Refusal): result is Refusal {
   return 'bucket' in result;
 }
@@ -90,14 +120,19 @@ export class AdmissionPolicy implements Policy {
   async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
     const plan = this.plan(context);
     if (!plan) return operation(context);
-    const id = this.limiter.newId();
-    const result = await this.limiter.admit(id, plan.buckets);
-    if (isRefusal(result)) {
-      throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
+    // The request's first attempt here may have been admitted already, with its client key.
+    let admitted = context.attempt === 0 ? context.meter.ahead?.take(context.target) : undefined;
+    if (!admitted) {
+      const id = this.limiter.newId();
+      const result = await this.limiter.admit(id, plan.buckets);
+      if (isRefusal(result)) {
+        throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
+      }
+      admitted = { id, at: result.now };
     }
-    const admitted = { id, at: result.now };
+    const taken = admitted;
     return holding(operation, context, (failure) => {
-      this.limiter.settle(admitted, plan.settle(failure)).catch(this.onStoreError);
+      this.limiter.settle(taken, plan.settle(failure)).catch(this.onStoreError);
     });
   }
 }

@@ -9,7 +9,9 @@
  * plain call, when the stream ends for a stream. Ending it with a failure tells every policy
  * how the attempt really ended (a stream that fails midway counts against the breaker then).
  */
+
 import type { CancelSignal } from '../lib/cancel.ts';
+import type { AdmittedAhead } from './limiter.ts';
 
 /** Runs deferred clean-ups once, newest first, with the attempt's final failure (or undefined). */
 export class Lifetime {
@@ -60,6 +62,8 @@ export interface AttemptContext {
 export interface WorkMeter {
   readonly estimate: number;
   actual(target: string): number | undefined;
+  /** Admissions already taken for this request (with its client key's, in one store call). */
+  readonly ahead?: AdmittedAhead;
 }
 
 export const noWork: WorkMeter = { estimate: 0, actual: () => undefined };
