@@ -84,7 +84,12 @@ const raw: RawConfig = {
 };
 
 // BENCH_CONFIG (bench/fault-soak.mjs): a JSON file whose top-level sections replace the ones above.
-if (process.env.BENCH_CONFIG) Object.assign(raw, JSON.parse(readFileSync(process.env.BENCH_CONFIG, 'utf8')));
+if (process.env.BENCH_CONFIG) {
+  const sections = JSON.parse(readFileSync(process.env.BENCH_CONFIG, 'utf8')) as Partial<RawConfig>;
+  // Other models: the rules above name the bench's own.
+  if (sections.models && !sections.routing) raw.routing = { default_priority: 'balanced' };
+  Object.assign(raw, sections);
+}
 
 const redisUrl = process.env.BENCH_REDIS_URL;
 if (redisUrl) {

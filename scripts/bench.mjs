@@ -560,11 +560,17 @@ async function main() {
 
   if (settings.faultSoak) {
     log('\nmemory under faults: bench/fault-soak.mjs (three upstreams, faults from 10 s)');
-    results.faultSoak = await runFaultSoak({
-      entry,
-      log,
-      settings: { ...faultSoakSettings(), quietMaxS: settings.quietMaxS },
-    });
+    // A failure here is reported with the rest, not instead of it.
+    try {
+      results.faultSoak = await runFaultSoak({
+        entry,
+        log,
+        settings: { ...faultSoakSettings(), quietMaxS: settings.quietMaxS },
+      });
+    } catch (error) {
+      results.faultSoak = { error: String(error?.stack ?? error) };
+      log(`  memory under faults FAILED: ${error?.message ?? error}`);
+    }
   }
   if (settings.routing) results.routing = await routingBench();
   results.machine.loadavgEnd = load();
@@ -973,7 +979,13 @@ function report(results) {
   );
   if (soak) check('no failed requests in the soak', soak.failures === 0, `${soak.failures} failed`);
   const { faultSoak } = results;
-  if (faultSoak) {
+  if (faultSoak?.error) {
+    check(
+      'memory flat under faults (bench/fault-soak.mjs)',
+      false,
+      `did not run: ${faultSoak.error.split('\n')[0]}`,
+    );
+  } else if (faultSoak) {
     const missed = faultSoak.checks.filter((item) => item.pass === false).map((item) => item.name);
     check(
       'memory flat under faults (bench/fault-soak.mjs: RSS and post-GC heap slopes, every request answered)',
