@@ -12,7 +12,8 @@
  *
  * With BENCH_REDIS_URL (the `switchyard-redis` target): the same, plus `state.redis` on that URL
  * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request pays one
- * admission in Redis (and its settle and fleet-spend writes).
+ * admission in Redis (the key's buckets with the model's caps), its settles, and the fleet-spend
+ * and key-usage writes.
  *
  * The client key is created at start; the ready message carries the header to send
  * (`headers.authorization`). BENCH_CLIENT_KEY=0 (bench/fault-soak.mjs, whose load sends no key)
