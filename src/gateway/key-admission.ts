@@ -58,7 +58,8 @@ export class KeyAdmissions {
     if (!plan || plan.buckets.length === 0) return undefined;
     const id = this.limiter.newId();
     let result: AdmissionResult | Refusal;
-    let modelTaken = false;
+    /** Set when the model's caps were admitted with the key's buckets. */
+    let taken: ModelAhead | undefined;
     if (ahead && ahead.plan.buckets.length > 0) {
       // The key's buckets and the primary model's caps, all or nothing, in one store call.
       result = await this.limiter.admit(id, [...plan.buckets, ...ahead.plan.buckets]);
@@ -67,7 +68,7 @@ export class KeyAdmissions {
         // skipped at no cost): the key's buckets alone.
         result = await this.limiter.admit(id, plan.buckets);
       } else if (!isRefusal(result)) {
-        modelTaken = true;
+        taken = ahead;
       }
     } else {
       result = await this.limiter.admit(id, plan.buckets);
@@ -80,7 +81,7 @@ export class KeyAdmissions {
       throw new GatewayError(code, message, { headers });
     }
     const admitted = { id, at: result.now };
-    if (modelTaken) ahead!.into.set(ahead!.target, admitted);
+    taken?.into.set(taken.target, admitted);
     facts.onFinish = (summary) => {
       const billed = summary.usage.length > 0;
       const usage = billed
@@ -88,12 +89,12 @@ export class KeyAdmissions {
         : undefined;
       this.limiter.settle(admitted, plan.settle(usage)).catch(this.onStoreError);
       // The model admission no attempt used (a cached answer, a breaker that opened meanwhile): given back whole.
-      if (modelTaken && ahead!.into.take(ahead!.target)) {
-        this.limiter.settle(admitted, refundAll(ahead!.plan.buckets)).catch(this.onStoreError);
+      if (taken?.into.take(taken.target)) {
+        this.limiter.settle(admitted, refundAll(taken.plan.buckets)).catch(this.onStoreError);
       }
     };
     // The key's own buckets come first in the result.
-    return plan.headers?.(modelTaken ? result.buckets.slice(0, plan.buckets.length) : result.buckets);
+    return plan.headers?.(taken ? result.buckets.slice(0, plan.buckets.length) : result.buckets);
   }
 }
 
