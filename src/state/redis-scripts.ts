@@ -59,7 +59,7 @@ local function load_window(b, now, slot)
     return nil
   end
   local w = { total = tonumber(f[1]) or 0, oldest = tonumber(f[2]) or newest, newest = newest,
-    amount = slot and tonumber(f[4]) or 0 }
+    amount = slot and tonumber(f[4]) or 0, taken = slot ~= nil and f[4] ~= false }
   if w.oldest < first then
     -- At most SLOTS + 1 fields: oldest is never more than a window below newest.
     local names = {}
@@ -230,7 +230,8 @@ for _ = 1, tonumber(ARGV[1]) do
       -- Into the admission's own slot, unless that has left the window.
       local slot = slot_of(b, at)
       local w = load_window(b, now, slot)
-      if w and slot >= w.oldest and slot <= w.newest then
+      -- (a slot nothing was taken in has nothing of this admission's to correct)
+      if w and w.taken and slot >= w.oldest and slot <= w.newest then
         redis.call('HSET', b.key, field(slot), num(w.amount + b.amount), 'total', num(w.total + b.amount))
       end
     elseif b.kind == 'concurrency' then
