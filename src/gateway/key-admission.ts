@@ -81,7 +81,7 @@ export class KeyAdmissions {
       throw new GatewayError(code, message, { headers });
     }
     const admitted = { id, at: result.now };
-    taken?.into.set(taken.target, admitted);
+    taken?.into.set(admitted);
     facts.onFinish = (summary) => {
       const billed = summary.usage.length > 0;
       const usage = billed
@@ -89,7 +89,7 @@ export class KeyAdmissions {
         : undefined;
       this.limiter.settle(admitted, plan.settle(usage)).catch(this.onStoreError);
       // The model admission no attempt used (a cached answer, a breaker that opened meanwhile): given back whole.
-      if (taken?.into.take(taken.target)) {
+      if (taken?.into.take(taken.into.target)) {
         this.limiter.settle(admitted, refundAll(taken.plan.buckets)).catch(this.onStoreError);
       }
     };
@@ -100,7 +100,6 @@ export class KeyAdmissions {
 
 /** The primary model's caps, to be admitted with the key's buckets (`into` keeps the admission for its first attempt). */
 export interface ModelAhead {
-  target: string;
   plan: AdmissionPlan;
   into: AdmittedAhead;
 }

@@ -178,15 +178,19 @@ export class ModelPool {
     };
   }
 
-  /** What the chain does after a model failed, for one request. */
-  /** The fleet-wide caps a first attempt on `name` takes (undefined for a model without rpm/tpm). */
-  admissionAhead(name: string, meter: WorkMeter): AdmissionPlan | undefined {
+  /** Whether `name` has fleet-wide caps (rpm or tpm), so that its attempts are admitted. */
+  hasCaps(name: string): boolean {
     const spec = this.spec(name);
-    return spec && (spec.rpm !== undefined || spec.tpm !== undefined)
-      ? modelAdmission(spec, meter)
-      : undefined;
+    return spec !== undefined && hasCaps(spec);
   }
 
+  /** The caps an attempt on `name` takes (undefined for a model without rpm/tpm). */
+  admission(name: string, meter: WorkMeter): AdmissionPlan | undefined {
+    const spec = this.spec(name);
+    return spec && hasCaps(spec) ? modelAdmission(spec, meter) : undefined;
+  }
+
+  /** What the chain does after a model failed, for one request. */
   chainOptions(trace: RequestTrace, requestId: string, meter: WorkMeter, hedge = false): ChainOptions {
     const { board, logger, settings, random } = this.deps;
     let minWindow = 0;
@@ -254,7 +258,7 @@ export class ModelPool {
           : { action: 'next' },
       ),
     );
-    if (spec.rpm !== undefined || spec.tpm !== undefined) {
+    if (hasCaps(spec)) {
       policies.push(
         new AdmissionPolicy(limiter, (context) => modelAdmission(spec, context.meter), onStoreError),
       );
@@ -264,6 +268,10 @@ export class ModelPool {
     policies.push(new TimeoutPolicy(clock, () => spec.timeouts.totalMs));
     return wrap(...policies);
   }
+}
+
+function hasCaps(spec: ModelSpec): boolean {
+  return spec.rpm !== undefined || spec.tpm !== undefined;
 }
 
 /** A model's fleet-wide caps: one request, and the request's estimated tokens, per minute. */

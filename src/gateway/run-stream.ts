@@ -56,7 +56,7 @@ export async function runStream(
   let handedOut = false;
   // With `deferSummary`, set when the chunks end; the caller calls it after its last write.
   let finish: (() => void) | undefined;
-  const end = (error: unknown, ran: boolean) => {
+  const end = (error: GatewayError | undefined, ran: boolean) => {
     if (ran && kept && trace.model) {
       runner.remember(
         cached?.key,
@@ -64,7 +64,8 @@ export async function runStream(
         completionFromChunks(kept, `chatcmpl-${requestId}`, trace.model),
       );
     }
-    if (error !== undefined) facts.error = asGatewayError(error);
+    // The fail-over hands its own GatewayError.
+    if (error !== undefined) facts.error = error;
     // Stopped before the end without a failure: the consumer (the client) went away.
     else if (!ran || scope.clientGone) {
       facts.error = new GatewayError('client_closed_request', 'the client closed the request');

@@ -80,15 +80,16 @@ export class RequestRunner {
     facts.features = planned.features;
     facts.decision = planned.decision;
     const chain = [planned.decision.model, ...planned.decision.fallbacks];
-    const ahead = new AdmittedAhead();
-    const meter = this.meter(planned.features, trace, ahead);
+    // Only a keyed request to a capped model admits the model ahead (with the key's buckets).
     const primary = planned.decision.model;
-    const modelPlan = pool.admissionAhead(primary, meter);
+    const ahead =
+      requestOptions.access?.admission && pool.hasCaps(primary) ? new AdmittedAhead(primary) : undefined;
+    const meter = this.meter(planned.features, trace, ahead);
     const rateLimitHeaders = await keyAdmissions.admit(
       requestOptions.access,
       keyAdmissions.estimate(planned.features, chain),
       facts,
-      modelPlan && { target: primary, plan: modelPlan, into: ahead },
+      ahead && { plan: pool.admission(primary, meter)!, into: ahead },
     );
     return { features: planned.features, decision: planned.decision, rateLimitHeaders, meter };
   }

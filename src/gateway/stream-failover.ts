@@ -55,7 +55,7 @@ export interface StreamFailoverContext {
    * bookkeeping lives in these hooks rather than in a generator around this one: every layer
    * costs a few promises per chunk.
    */
-  onEnd?(error: unknown, ran: boolean): void;
+  onEnd?(error: GatewayError | undefined, ran: boolean): void;
 }
 
 /**
@@ -128,7 +128,7 @@ export async function* failoverStream(context: StreamFailoverContext): AsyncGene
   let original: UpstreamError | undefined;
   let completed = false;
   let ran = false;
-  let failure: unknown;
+  let failure: GatewayError | undefined;
   const failed = new Set<string>();
   try {
     for (;;) {

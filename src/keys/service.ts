@@ -87,8 +87,9 @@ export class KeyService {
   private readonly grants = new Map<string, { record: KeyRecord; grant: AccessGrant }>();
   /**
    * Keys this process has verified, each with the hash it matched: a key presented again is
-   * accepted while its record keeps that hash (a rotated or replaced key misses and is hashed
-   * again; revocation and expiry are checked on the record every time). Saves an HMAC per request.
+   * accepted while its record keeps that hash (a record with another hash misses and is hashed
+   * again, a new hashing secret clears it all; revocation and expiry are checked on the record
+   * every time). Saves an HMAC per request.
    */
   private readonly verified = new Map<string, string>();
   private readonly now: () => number;

@@ -67,21 +67,24 @@ export class Limiter {
 }
 
 /**
- * Model admissions taken ahead of a request's chain, per target: the request's client key is
- * admitted together with its primary model's caps in one store call (one Redis round trip, not
- * two), and the first attempt on that model uses the admission instead of taking another.
+ * A model admission taken ahead of a request's chain: the request's client key is admitted
+ * together with its primary model's caps in one store call (one Redis round trip, not two), and
+ * the first attempt on that model uses the admission instead of taking another.
  */
 export class AdmittedAhead {
-  private readonly byTarget = new Map<string, Admitted>();
+  private admitted: Admitted | undefined;
 
-  set(target: string, admitted: Admitted): void {
-    this.byTarget.set(target, admitted);
+  constructor(readonly target: string) {}
+
+  set(admitted: Admitted): void {
+    this.admitted = admitted;
   }
 
-  /** The admission taken for `target`, once (undefined afterwards, or when there was none). */
+  /** The admission, if it was taken for `target` and not yet used (then never again). */
   take(target: string): Admitted | undefined {
-    const admitted = this.byTarget.get(target);
-    if (admitted) this.byTarget.delete(target);
+    if (target !== this.target) return undefined;
+    const admitted = this.admitted;
+    this.admitted = undefined;
     return admitted;
   }
 }
@@ -121,18 +124,21 @@ export class AdmissionPolicy implements Policy {
     const plan = this.plan(context);
     if (!plan) return operation(context);
     // The request's first attempt here may have been admitted already, with its client key.
-    let admitted = context.attempt === 0 ? context.meter.ahead?.take(context.target) : undefined;
-    if (!admitted) {
-      const id = this.limiter.newId();
-      const result = await this.limiter.admit(id, plan.buckets);
-      if (isRefusal(result)) {
-        throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
-      }
-      admitted = { id, at: result.now };
-    }
-    const taken = admitted;
+    const admitted =
+      (context.attempt === 0 ? context.meter.ahead?.take(context.target) : undefined) ??
+      (await this.admit(plan, context));
     return holding(operation, context, (failure) => {
-      this.limiter.settle(taken, plan.settle(failure)).catch(this.onStoreError);
+      this.limiter.settle(admitted, plan.settle(failure)).catch(this.onStoreError);
     });
+  }
+
+  /** Admit the attempt's buckets, or skip the target. */
+  private async admit(plan: AdmissionPlan, context: AttemptContext): Promise<Admitted> {
+    const id = this.limiter.newId();
+    const result = await this.limiter.admit(id, plan.buckets);
+    if (isRefusal(result)) {
+      throw new TargetSkipped(context.target, plan.describe(result.bucket), result.retryAfterMs);
+    }
+    return { id, at: result.now };
   }
 }

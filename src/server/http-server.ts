@@ -61,11 +61,8 @@ export function createGatewayServer(
   const { config } = gateway;
   const stats = new StatsCollector(gateway);
   gateway.events.subscribe(stats);
-  const apiKeys = config.server.api_keys.map((key) => Buffer.from(key));
-  const adminKey = config.server.admin_key ? Buffer.from(config.server.admin_key) : undefined;
-  // Digests of the configured keys, computed once: a request hashes only the key it presents.
-  const apiKeyDigests = apiKeys.map(sha256);
-  const adminKeyDigests = adminKey ? [sha256(adminKey)] : [];
+  const apiKeys = staticKeys(config.server.api_keys);
+  const adminKeys = config.server.admin_key ? staticKeys([config.server.admin_key]) : undefined;
   let ready = true;
   let inFlight = 0;
 
@@ -116,21 +113,22 @@ export function createGatewayServer(
   async function authorize(request: IncomingMessage, path: string): Promise<ClientIdentity | undefined> {
     if (publicPaths.has(path)) return undefined;
     const isAdmin = path.startsWith('/admin') || path === '/metrics' || path.startsWith('/dashboard');
-    const accepted = isAdmin && adminKey ? [adminKey] : apiKeys;
+    const accepted = isAdmin && adminKeys ? adminKeys : apiKeys;
     const virtual = !isAdmin && authenticator?.required() === true;
-    if (accepted.length === 0 && !virtual) return undefined;
+    if (accepted.keys.length === 0 && !virtual) return undefined;
     // The dashboard's data: its session cookie stands for the admin key (EventSource sends no headers).
-    if (path.startsWith('/dashboard/') && accepted.some((key) => validSession(request.headers.cookie, key))) {
+    if (
+      path.startsWith('/dashboard/') &&
+      accepted.keys.some((key) => validSession(request.headers.cookie, key))
+    ) {
       return { keyId: 'dashboard-session' };
     }
     const presented = bearer(request);
     if (!presented)
       throw new GatewayError('unauthorized', 'Missing API key: send "Authorization: Bearer <key>".');
-    if (accepted.length > 0) {
-      // Compare digests: equal lengths, so the comparison leaks nothing about the key's length.
+    if (accepted.keys.length > 0) {
       const digest = sha256(presented);
-      const digests = accepted === apiKeys ? apiKeyDigests : adminKeyDigests;
-      if (digests.some((candidate) => timingSafeEqual(candidate, digest))) {
+      if (matching(accepted, digest)) {
         // An id for the request log that identifies the key without revealing it.
         return { keyId: authenticator?.idOf(presented) ?? `key_${digest.toString('hex').slice(0, 12)}` };
       }
@@ -169,9 +167,7 @@ export function createGatewayServer(
    * and dropped from the address, so it travels in no URL, history or log after this one request.
    */
   function exchangeDashboardKey(presented: string, response: ServerResponse): void {
-    const accepted = adminKey ? [adminKey] : apiKeys;
-    const digest = sha256(presented);
-    const key = accepted.find((candidate) => timingSafeEqual(sha256(candidate), digest));
+    const key = matching(adminKeys ?? apiKeys, sha256(presented));
     const headers: Record<string, string> = {
       location: '/dashboard',
       'cache-control': 'no-store',
@@ -331,7 +327,8 @@ export function createGatewayServer(
     stats,
     listen(port, host) {
       const loopback = isLoopback(host);
-      const keyed = apiKeys.length > 0 || adminKey !== undefined || (authenticator?.required() ?? false);
+      const keyed =
+        apiKeys.keys.length > 0 || adminKeys !== undefined || (authenticator?.required() ?? false);
       if (!loopback && !keyed && !limits.allow_unauthenticated) {
         return Promise.reject(
           new Error(
@@ -340,7 +337,7 @@ export function createGatewayServer(
           ),
         );
       }
-      openOnLoopback = loopback && apiKeys.length === 0 && adminKey === undefined;
+      openOnLoopback = loopback && apiKeys.keys.length === 0 && adminKeys === undefined;
       return new Promise<RunningServer>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -421,4 +418,21 @@ function bearer(request: IncomingMessage): string | undefined {
 
 function sha256(value: string | Buffer): Buffer {
   return createHash('sha256').update(value).digest();
+}
+
+/** Configured keys with their digests, computed once: a request hashes only the key it presents. */
+interface StaticKeys {
+  keys: Buffer[];
+  digests: Buffer[];
+}
+
+function staticKeys(values: readonly string[]): StaticKeys {
+  const keys = values.map((value) => Buffer.from(value));
+  return { keys, digests: keys.map(sha256) };
+}
+
+/** The configured key with this digest. Digests have equal lengths: the comparison leaks nothing about a key's length. */
+function matching(set: StaticKeys, digest: Buffer): Buffer | undefined {
+  const index = set.digests.findIndex((candidate) => timingSafeEqual(candidate, digest));
+  return index === -1 ? undefined : set.keys[index];
 }

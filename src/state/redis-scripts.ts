@@ -132,22 +132,16 @@ end
 local function take(b, id, now)
   if b.kind == 'window' then
     local w, slot = b.w, b.slot
-    if not w then
-      redis.call('HSET', b.key, field(slot), b.amount_text, 'total', b.amount_text,
-        'oldest', field(slot), 'newest', field(slot))
-    else
-      local amount = w.amount
-      if slot < w.oldest then -- a clock that stepped back: into the oldest slot still counted
-        slot = w.oldest
+    local amount, total, oldest, newest = 0, 0, slot, slot
+    if w then
+      amount, total, oldest, newest = w.amount, w.total, w.oldest, math.max(w.newest, slot)
+      if slot < oldest then -- a clock that stepped back: into the oldest slot still counted
+        slot = oldest
         amount = tonumber(redis.call('HGET', b.key, field(slot)) or '0') or 0
       end
-      if slot > w.newest then
-        redis.call('HSET', b.key, field(slot), num(amount + b.amount), 'total', num(w.total + b.amount),
-          'newest', field(slot))
-      else
-        redis.call('HSET', b.key, field(slot), num(amount + b.amount), 'total', num(w.total + b.amount))
-      end
     end
+    redis.call('HSET', b.key, field(slot), num(amount + b.amount), 'total', num(total + b.amount),
+      'oldest', field(oldest), 'newest', field(newest))
     -- The hash must outlive its newest slot (a window and a slot from now at most): renewed to
     -- two windows whenever less than a window and two slots is left.
     if redis.call('PTTL', b.key) < b.span + 2 * b.span / SLOTS then
@@ -169,7 +163,7 @@ local function read_buckets(count, first, first_key)
   local list, k, a = {}, first_key or 1, first
   for i = 1, count do
     local b = { kind = ARGV[a], limit = tonumber(ARGV[a + 1]), span = tonumber(ARGV[a + 2]),
-      amount = tonumber(ARGV[a + 3]) or 1, amount_text = ARGV[a + 3] }
+      amount = tonumber(ARGV[a + 3]) or 1 }
     b.key = KEYS[k]
     k = k + 1
     list[i] = b
