@@ -34,6 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
+import { applyHeapPolicy } from '../src/cli/heap-policy.ts';
 import { normalizeConfig } from '../src/config/load.ts';
 import type { RawConfig } from '../src/config/schema.ts';
 import { createKeySchema, parseInput } from '../src/keys/record.ts';
@@ -102,6 +103,8 @@ if (redisUrl) {
 }
 
 const config = normalizeConfig(raw);
+// As `switchyard start` runs (src/cli/heap-policy.ts): the bench measures what users run.
+applyHeapPolicy();
 const running: StartedGateway = await startServer(config, { seed: 42 });
 
 // A virtual key whose limits are far above what the bench sends: every request pays the lookup,

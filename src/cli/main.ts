@@ -12,6 +12,7 @@ import { baselinePolicy, loadPolicy, runSimulation, switchyardPolicy } from '../
 import { builtInScenarios, loadScenario } from '../simulator/scenario.ts';
 import { startServer } from '../start.ts';
 import { registerEvalRouter } from './eval-router.ts';
+import { applyHeapPolicy } from './heap-policy.ts';
 import { registerKeys } from './keys.ts';
 import { registerTrainRouter } from './train-router.ts';
 import { type ConfigWatcher, configDigest, watchConfigFile } from './watch-config.ts';
@@ -117,6 +118,7 @@ async function start(options: StartCommandOptions): Promise<number> {
           ? `config: embedded default with real providers only: ${embedded.realModels.join(', ')} (the simulated models are off while a provider key is set)`
           : 'config: embedded default (simulated pool: no provider key in the environment)';
     }
+    applyHeapPolicy(); // before the first request: see heap-policy.ts
   } catch (error) {
     return reportConfigError(error);
   }
