@@ -17,7 +17,7 @@ import type { Clock } from '../resilience/clock.ts';
 import type { Opened } from '../resilience/fallback.ts';
 import type { HealthBoard } from '../resilience/health-board.ts';
 import type { RequestScope } from '../resilience/request-scope.ts';
-import type { ChatCompletionChunk, ChatRequest, Usage } from '../types/openai.ts';
+import { type ChatCompletionChunk, type ChatRequest, type Usage, verbatim } from '../types/openai.ts';
 import { chainFailure, clientClosed } from './outcome.ts';
 import { asUpstream, type Logger } from './pool.ts';
 import { asGatewayError } from './run-chat.ts';
@@ -269,6 +269,7 @@ function consumeReplay(
   original: UpstreamError | undefined,
 ): string {
   let left = replay;
+  chunk[verbatim] = undefined; // its content may be cut: serialised again
   for (const choice of chunk.choices) {
     const delta = choice.delta;
     if (delta.tool_calls?.length || delta.refusal)
@@ -335,6 +336,7 @@ function hasContent(chunk: ChatCompletionChunk): boolean {
 
 /** A continuation's role-only opener adds nothing the client has not seen. */
 function stripRole(chunk: ChatCompletionChunk): void {
+  chunk[verbatim] = undefined; // changed: serialised again
   for (const choice of chunk.choices) delete choice.delta.role;
 }
 

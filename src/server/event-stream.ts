@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestOptions, ResponseMeta } from '../gateway/index.ts';
 import { asGatewayError } from '../gateway/index.ts';
 import { Cancellation, type CancelSignal } from '../lib/cancel.ts';
-import type { ChatCompletionChunk } from '../types/openai.ts';
+import { type ChatCompletionChunk, verbatim } from '../types/openai.ts';
 import { writeWithBackpressure } from './http-io.ts';
 import type { RequestContext } from './routes.ts';
 
@@ -24,10 +24,17 @@ export interface StreamEncoder {
 
 /** Chat Completions' own framing: each chunk as `data:`, `[DONE]` at the end, no `[DONE]` after an error. */
 export const chatCompletionsEncoder: StreamEncoder = {
-  push: (chunk) => [`data: ${JSON.stringify(chunk)}\n\n`],
+  push: (chunk) => [`data: ${chatChunkJson(chunk)}\n\n`],
   finish: () => ['data: [DONE]\n\n'],
   fail: (error) => [`data: ${JSON.stringify(asGatewayError(error).toJSON())}\n\n`],
 };
+
+/** The chunk's JSON: the upstream's own with our `id` and `model` when it was kept, else serialised. */
+export function chatChunkJson(chunk: ChatCompletionChunk): string {
+  const kept = chunk[verbatim];
+  if (kept === undefined) return JSON.stringify(chunk);
+  return `{"id":${JSON.stringify(chunk.id)}${kept.afterId}${JSON.stringify(chunk.model)}${kept.afterModel}`;
+}
 
 export function openEventStream(response: ServerResponse, headers: Record<string, string>): void {
   // No flushHeaders(): the first chunk is ready, and the headers go out in the same write.

@@ -216,7 +216,23 @@ export interface ChunkDelta {
   [key: string]: unknown;
 }
 
+/**
+ * A chunk's own upstream JSON, split around its top-level `id` and `model` values: an OpenAI-format
+ * adapter keeps it so the Chat Completions door can send the upstream's bytes on, with the two
+ * values the gateway rewrites written in fresh, instead of serialising the parsed chunk again.
+ * Whoever changes anything else in a chunk clears it (`chunk[verbatim] = undefined`).
+ */
+export const verbatim: unique symbol = Symbol('verbatim');
+
+export interface VerbatimJson {
+  /** From just after the `id` value to just before the `model` value (`,"object":...,"model":`). */
+  afterId: string;
+  /** Everything after the `model` value, to the closing brace. */
+  afterModel: string;
+}
+
 export interface ChatCompletionChunk {
+  [verbatim]?: VerbatimJson | undefined;
   id: string;
   object: 'chat.completion.chunk';
   created: number;

@@ -221,3 +221,71 @@ describe('mid-stream fail-over through POST /v1/responses (Anthropic-style cut, 
     assert.equal(await requestsTotal(gateway.url, 'b', 'google'), before + 1);
   });
 });
+
+describe('mid-stream fail-over through POST /v1/chat/completions (OpenAI-style cut, OpenAI-style restart)', () => {
+  let first: FakeUpstream;
+  let second: FakeUpstream;
+  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
+  before(async () => {
+    first = await startFakeUpstream((_request, response) => openaiCut(response));
+    // The restart replays the answer from its start, role first: the gateway must drop the role
+    // and the replayed text from chunks it would otherwise send on as the upstream wrote them.
+    second = await startFakeUpstream((_request, response) =>
+      writeSse(response, [
+        [undefined, openaiChunk({ role: 'assistant', content: '' })],
+        [undefined, openaiChunk({ content: 'The ans' })],
+        [undefined, openaiChunk({ content: 'wer is 42.' })],
+        [undefined, openaiChunk({}, 'stop')],
+      ]),
+    );
+    gateway = await startTestGateway({
+      models: {
+        a: {
+          provider: 'openai',
+          base_url: `${first.url}/v1`,
+          api_key: 'k',
+          fallbacks: ['b'],
+          capabilities: ['streaming'],
+        },
+        b: { provider: 'openai', base_url: `${second.url}/v1`, api_key: 'k', capabilities: ['streaming'] },
+      },
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await first.close();
+    await second.close();
+  });
+
+  it("the openai client gets the answer once, one role, the gateway's id and model on every chunk", async () => {
+    const stream = await gateway.client.chat.completions.create({
+      model: 'a',
+      messages: [{ role: 'user', content: 'Q?' }],
+      stream: true,
+    });
+    let text = '';
+    let roles = 0;
+    const ids = new Set<string>();
+    const models = new Set<string>();
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      models.add(chunk.model);
+      for (const choice of chunk.choices) {
+        if (choice.delta.role) roles++;
+        text += choice.delta.content ?? '';
+        finish = choice.finish_reason ?? finish;
+      }
+    }
+    assert.equal(text, answer, 'no splice, no repeat');
+    assert.equal(roles, 1, 'the restart does not announce the role again');
+    assert.equal(finish, 'stop');
+    assert.equal(ids.size, 1, 'one id for the whole stream');
+    assert.match([...ids][0]!, /^chatcmpl-req_/, "the gateway's id, not an upstream's");
+    assert.deepEqual(
+      [...models],
+      ['a', 'b'],
+      "each chunk names the model that sent it, as the gateway names it (never the upstream's gpt-4o)",
+    );
+  });
+});

@@ -1,5 +1,5 @@
 import { UpstreamError } from '../../errors.ts';
-import type { ChatCompletionChunk } from '../../types/openai.ts';
+import { type ChatCompletionChunk, type VerbatimJson, verbatim } from '../../types/openai.ts';
 import type { ErrorContext } from '../http.ts';
 import type { SseEvent } from '../sse.ts';
 import { extractOpenAIError } from './error-body.ts';
@@ -17,6 +17,8 @@ export async function* openAIChunks(
 ): AsyncGenerator<ChatCompletionChunk> {
   let finished = false;
   let done = false;
+  // An upstream stream's id and model are the same in every chunk: serialised once.
+  const quoted = { id: '', idJson: '', model: '', modelJson: '' };
   try {
     for await (const event of events) {
       // After [DONE], read on to the end of the body (it ends at once): leaving the loop early
@@ -43,6 +45,7 @@ export async function* openAIChunks(
         });
       }
       if (!Array.isArray(chunk.choices)) continue;
+      chunk[verbatim] = splitVerbatim(event.data, chunk, quoted);
       chunk.model = modelName;
       for (const choice of chunk.choices) if (choice.finish_reason) finished = true;
       yield chunk;
@@ -58,4 +61,38 @@ export async function* openAIChunks(
       model: context.model,
     });
   }
+}
+
+const idPrefix = '{"id":';
+
+/**
+ * The chunk's JSON split around its top-level `id` and `model` values, when it is in the compact
+ * form OpenAI and most servers write (`{"id":...,` first, `"model":` before any nested object or
+ * array, so it is the top-level one); otherwise undefined, and the chunk is serialised again.
+ */
+function splitVerbatim(
+  text: string,
+  chunk: ChatCompletionChunk,
+  quoted: { id: string; idJson: string; model: string; modelJson: string },
+): VerbatimJson | undefined {
+  const { id, model } = chunk;
+  if (typeof id !== 'string' || typeof model !== 'string' || !text.startsWith(idPrefix)) return undefined;
+  if (id !== quoted.id || quoted.idJson === '') {
+    quoted.id = id;
+    quoted.idJson = JSON.stringify(id);
+  }
+  if (model !== quoted.model || quoted.modelJson === '') {
+    quoted.model = model;
+    quoted.modelJson = `"model":${JSON.stringify(model)}`;
+  }
+  if (!text.startsWith(quoted.idJson, idPrefix.length)) return undefined;
+  const idEnd = idPrefix.length + quoted.idJson.length;
+  const at = text.indexOf(quoted.modelJson, idEnd);
+  if (at === -1) return undefined;
+  for (let i = idEnd; i < at; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) return undefined; // `{` or `[`: maybe not the top level
+  }
+  const valueAt = at + 8; // after `"model":`
+  return { afterId: text.slice(idEnd, valueAt), afterModel: text.slice(at + quoted.modelJson.length) };
 }

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { openAIChunks } from '../../src/providers/openai/stream.ts';
+import type { SseEvent } from '../../src/providers/sse.ts';
+import { chatChunkJson } from '../../src/server/event-stream.ts';
+import { type ChatCompletionChunk, verbatim } from '../../src/types/openai.ts';
+
+const context = { provider: 'openai', model: 'gw-model' };
+
+async function chunksOf(...data: string[]): Promise<ChatCompletionChunk[]> {
+  async function* events(): AsyncGenerator<SseEvent> {
+    for (const line of data) yield { event: undefined, data: line };
+    yield { event: undefined, data: '[DONE]' };
+  }
+  const out: ChatCompletionChunk[] = [];
+  for await (const chunk of openAIChunks(events(), context, 'gw-model')) out.push(chunk);
+  return out;
+}
+
+const compact = (content: string, finish: string | null = null) =>
+  JSON.stringify({
+    id: 'chatcmpl-up1',
+    object: 'chat.completion.chunk',
+    created: 1764547200,
+    model: 'gpt-4o-2024-08-06',
+    system_fingerprint: 'fp_ab12',
+    choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: finish }],
+    usage: null,
+  });
+
+describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
+  it("sends the upstream's own bytes with the gateway's id and model, equal to serialising the chunk", async () => {
+    const [first, last] = await chunksOf(compact('Par\u00e9 "x" {y}'), compact('', 'stop'));
+    for (const chunk of [first!, last!]) {
+      assert.ok(chunk[verbatim], 'a compact chunk is kept');
+      chunk.id = 'chatcmpl-req_gw'; // as the stream fail-over sets it
+      const sent = chatChunkJson(chunk);
+      assert.deepEqual(JSON.parse(sent), JSON.parse(JSON.stringify(chunk)));
+      assert.match(sent, /^\{"id":"chatcmpl-req_gw","object":"chat\.completion\.chunk",/);
+      assert.match(sent, /"model":"gw-model","system_fingerprint":"fp_ab12"/);
+      assert.doesNotMatch(sent, /chatcmpl-up1|gpt-4o-2024/);
+    }
+  });
+
+  it('serialises a chunk whose JSON is not in the compact form, or whose first "model" may be nested', async () => {
+    const spaced =
+      '{"id": "chatcmpl-up1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}';
+    const nested = JSON.stringify({
+      id: 'chatcmpl-up1',
+      meta: { model: 'm' },
+      model: 'm',
+      object: 'chat.completion.chunk',
+      created: 1,
+      choices: [{ index: 0, delta: { content: 'b' }, finish_reason: 'stop' }],
+    });
+    const idLater = JSON.stringify({
+      object: 'chat.completion.chunk',
+      id: 'chatcmpl-up1',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { content: 'c' }, finish_reason: 'stop' }],
+    });
+    const noModel = JSON.stringify({
+      id: 'chatcmpl-up1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      choices: [{ index: 0, delta: { content: 'd' }, finish_reason: 'stop' }],
+    });
+    for (const data of [spaced, nested, idLater, noModel]) {
+      const [chunk] = await chunksOf(data);
+      assert.equal(chunk![verbatim], undefined, data);
+      assert.equal(chatChunkJson(chunk!), JSON.stringify(chunk));
+      assert.equal(JSON.parse(chatChunkJson(chunk!)).model, 'gw-model');
+    }
+  });
+
+  it('escapes an id or model that needs it, and keeps a model name that needs escaping upstream', async () => {
+    const upstream = JSON.stringify({
+      id: 'chatcmpl-"q"',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'org/model "v2"',
+      choices: [{ index: 0, delta: { content: 'e' }, finish_reason: 'stop' }],
+    });
+    const [chunk] = await chunksOf(upstream);
+    assert.ok(chunk![verbatim]);
+    chunk!.id = 'id with "quotes"';
+    assert.deepEqual(JSON.parse(chatChunkJson(chunk!)), JSON.parse(JSON.stringify(chunk)));
+  });
+
+  it('a chunk cleared after a change is serialised with the change', async () => {
+    const [chunk] = await chunksOf(compact('hello'));
+    chunk!.choices[0]!.delta.content = 'changed';
+    chunk![verbatim] = undefined;
+    assert.equal(JSON.parse(chatChunkJson(chunk!)).choices[0].delta.content, 'changed');
+  });
+});
