@@ -31,3 +31,5 @@ export { decideRoute } from './routing/decide.ts';
 export { createGatewayServer } from './server/http-server.ts';
 export { startServer } from './start.ts';
 export type * from './types/openai.ts';
+// A value, not a type: code that changes a chat chunk clears `chunk[verbatim]` (see its doc).
+export { verbatim } from './types/openai.ts';

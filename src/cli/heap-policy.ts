@@ -23,11 +23,11 @@ export type HeapPolicy =
 
 /**
  * What to do, from the environment and the process's own flags (pure: tested without touching
- * V8). A flag given to node itself (command line or NODE_OPTIONS) wins over the variable.
+ * V8). The flag given on node's command line wins over the variable (NODE_OPTIONS cannot carry
+ * it: node refuses V8 flags outside its short list there).
  */
 export function heapPolicy(env: NodeJS.ProcessEnv, execArgv: readonly string[]): HeapPolicy {
-  const nodeFlags = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (nodeFlags.some((arg) => arg.replaceAll('_', '-').startsWith(`--${flag}`)))
+  if (execArgv.some((arg) => arg.replaceAll('_', '-').startsWith(`--${flag}`)))
     return { applied: false, reason: 'set by node flags' };
   const raw = env[variable]?.trim();
   if (raw === undefined || raw === '') return { applied: true, percent: defaultHeapGrowingPercent };

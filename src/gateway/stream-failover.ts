@@ -336,8 +336,11 @@ function hasContent(chunk: ChatCompletionChunk): boolean {
 
 /** A continuation's role-only opener adds nothing the client has not seen. */
 function stripRole(chunk: ChatCompletionChunk): void {
-  chunk[verbatim] = undefined; // changed: serialised again
-  for (const choice of chunk.choices) delete choice.delta.role;
+  for (const choice of chunk.choices) {
+    if (choice.delta.role === undefined) continue;
+    delete choice.delta.role;
+    chunk[verbatim] = undefined; // changed: serialised again
+  }
 }
 
 /** A chunk that says nothing: no finish reason and an empty delta. */

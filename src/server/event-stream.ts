@@ -33,6 +33,7 @@ export const chatCompletionsEncoder: StreamEncoder = {
 export function chatChunkJson(chunk: ChatCompletionChunk): string {
   const kept = chunk[verbatim];
   if (kept === undefined) return JSON.stringify(chunk);
+  chunk[verbatim] = undefined; // used once; a chunk kept for the cache need not hold the upstream's text
   return `{"id":${JSON.stringify(chunk.id)}${kept.afterId}${JSON.stringify(chunk.model)}${kept.afterModel}`;
 }
 

@@ -220,7 +220,9 @@ export interface ChunkDelta {
  * A chunk's own upstream JSON, split around its top-level `id` and `model` values: an OpenAI-format
  * adapter keeps it so the Chat Completions door can send the upstream's bytes on, with the two
  * values the gateway rewrites written in fresh, instead of serialising the parsed chunk again.
- * Whoever changes anything else in a chunk clears it (`chunk[verbatim] = undefined`).
+ * Whoever changes anything else in a chunk clears it (`chunk[verbatim] = undefined`): the
+ * gateway's own fail-over does, and so must an application that wraps `chatStream` to edit
+ * chunks before `createGatewayServer` sends them (the symbol is exported by the package).
  */
 export const verbatim: unique symbol = Symbol('verbatim');
 

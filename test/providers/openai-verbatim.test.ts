@@ -66,11 +66,18 @@ describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
       created: 1,
       choices: [{ index: 0, delta: { content: 'd' }, finish_reason: 'stop' }],
     });
-    for (const data of [spaced, nested, idLater, noModel]) {
+    // Two data lines of one event: JSON.parse takes the line break, a client's SSE parser would not.
+    const multiLine = `{"id":"chatcmpl-up1","object":"chat.completion.chunk","created":1,"model":"m",\n"choices":[{"index":0,"delta":{"content":"e"},"finish_reason":"stop"}]}`;
+    // "model" as the tail of another key, and repeated keys (JSON.parse keeps the last).
+    const keyTail = `{"id":"chatcmpl-up1","a\\"model":"m","model":"m","object":"chat.completion.chunk","created":1,"choices":[{"index":0,"delta":{"content":"f"},"finish_reason":"stop"}]}`;
+    const twoModels = `{"id":"chatcmpl-up1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"g"},"finish_reason":"stop"}],"model":"m"}`;
+    const twoIds = `{"id":"chatcmpl-up1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"h"},"finish_reason":"stop"}],"id":"chatcmpl-up1"}`;
+    for (const data of [spaced, nested, idLater, noModel, multiLine, keyTail, twoModels, twoIds]) {
       const [chunk] = await chunksOf(data);
       assert.equal(chunk![verbatim], undefined, data);
       assert.equal(chatChunkJson(chunk!), JSON.stringify(chunk));
       assert.equal(JSON.parse(chatChunkJson(chunk!)).model, 'gw-model');
+      assert.doesNotMatch(chatChunkJson(chunk!), /[\r\n]/);
     }
   });
 
@@ -86,6 +93,13 @@ describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
     assert.ok(chunk![verbatim]);
     chunk!.id = 'id with "quotes"';
     assert.deepEqual(JSON.parse(chatChunkJson(chunk!)), JSON.parse(JSON.stringify(chunk)));
+  });
+
+  it('is used once: a chunk kept afterwards (for the cache) no longer holds the upstream text', async () => {
+    const [chunk] = await chunksOf(compact('once'));
+    const first = chatChunkJson(chunk!);
+    assert.equal(chunk![verbatim], undefined);
+    assert.deepEqual(JSON.parse(chatChunkJson(chunk!)), JSON.parse(first));
   });
 
   it('a chunk cleared after a change is serialised with the change', async () => {

@@ -68,7 +68,8 @@ const idPrefix = '{"id":';
 /**
  * The chunk's JSON split around its top-level `id` and `model` values, when it is in the compact
  * form OpenAI and most servers write (`{"id":...,` first, `"model":` before any nested object or
- * array, so it is the top-level one); otherwise undefined, and the chunk is serialised again.
+ * array, so it is the top-level one, each key once, on one line); otherwise undefined, and the
+ * chunk is serialised again. (A tool call's own `"id"` also sends a chunk the slow way: rare.)
  */
 function splitVerbatim(
   text: string,
@@ -77,6 +78,9 @@ function splitVerbatim(
 ): VerbatimJson | undefined {
   const { id, model } = chunk;
   if (typeof id !== 'string' || typeof model !== 'string' || !text.startsWith(idPrefix)) return undefined;
+  // An event of several `data:` lines (or a bare CR) holds line breaks JSON allows between
+  // tokens; sent on, they would end the client's SSE event early.
+  if (text.includes('\n') || text.includes('\r')) return undefined;
   if (id !== quoted.id || quoted.idJson === '') {
     quoted.id = id;
     quoted.idJson = JSON.stringify(id);
@@ -88,11 +92,15 @@ function splitVerbatim(
   if (!text.startsWith(quoted.idJson, idPrefix.length)) return undefined;
   const idEnd = idPrefix.length + quoted.idJson.length;
   const at = text.indexOf(quoted.modelJson, idEnd);
-  if (at === -1) return undefined;
+  // A key, not the tail of one (`"a\"model":`); and the only one (JSON.parse keeps the last of
+  // a repeated key, so a second `"model"` or `"id"` would be what clients read).
+  if (at === -1 || text.charCodeAt(at - 1) !== 0x2c) return undefined;
   for (let i = idEnd; i < at; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x7b || c === 0x5b) return undefined; // `{` or `[`: maybe not the top level
   }
   const valueAt = at + 8; // after `"model":`
-  return { afterId: text.slice(idEnd, valueAt), afterModel: text.slice(at + quoted.modelJson.length) };
+  const afterModel = text.slice(at + quoted.modelJson.length);
+  if (afterModel.includes('"model":') || text.includes('"id":', idEnd)) return undefined;
+  return { afterId: text.slice(idEnd, valueAt), afterModel };
 }
