@@ -5,8 +5,9 @@
  * 16 GB+), up to 4x the live heap. That suits a browser tab or a batch job; a gateway keeps a
  * small live heap (~36 MB under load) and promotes a few KB of every in-flight request, so by
  * default it carries three times its live heap in garbage between full GCs (RSS ~290 MB at 50
- * concurrent streams, bench/README.md, round 6). 50% growth keeps it near 200 MB for a few
- * percent more GC. It is a growth factor, not a cap: a heap that really needs more still gets it.
+ * concurrent streams, bench/README.md, round 6). 50% growth kept it near 200 MB, with no CPU
+ * cost the interleaved runs could resolve. It is a growth factor, not a cap: a heap that really
+ * needs more still gets it.
  *
  * Applied by the server's entry points (`switchyard start`, the bench server), never by the
  * library: an embedding application owns its process's GC.

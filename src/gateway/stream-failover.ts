@@ -269,7 +269,6 @@ function consumeReplay(
   original: UpstreamError | undefined,
 ): string {
   let left = replay;
-  chunk[verbatim] = undefined; // its content may be cut: serialised again
   for (const choice of chunk.choices) {
     const delta = choice.delta;
     if (delta.tool_calls?.length || delta.refusal)
@@ -285,6 +284,7 @@ function consumeReplay(
     } else {
       throw interrupted(original, 'the restarted answer diverged from what was sent');
     }
+    chunk[verbatim] = undefined; // its content was cut: serialised again
     if (left.length > 0 && choice.finish_reason) {
       throw interrupted(original, 'the restarted answer ended before reaching what was sent');
     }

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { type FakeUpstream, startFakeUpstream, writeSse } from '../helpers/fake-upstream.ts';
+import {
+  type FakeHandler,
+  type FakeUpstream,
+  startFakeUpstream,
+  writeSse,
+} from '../helpers/fake-upstream.ts';
 import { startTestGateway } from '../helpers/gateway.ts';
 import { parseFrames } from './helpers.ts';
 import { anthropicEvents, googleChunk, openaiChunk, pieces } from './server-fakes.ts';
@@ -32,6 +37,41 @@ async function anthropicCut(response: ServerResponse): Promise<void> {
   for (const [event, data] of events) response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   await sleep(10);
   response.destroy();
+}
+
+type Streaming = { provider: string; base_url: string; model?: string };
+
+interface FailoverPair {
+  first: FakeUpstream;
+  second: FakeUpstream;
+  gateway: Awaited<ReturnType<typeof startTestGateway>>;
+}
+
+/**
+ * One describe block's set-up: a first upstream that cuts its stream, a second that restarts the
+ * answer, and a gateway whose model `a` (on the first) falls back to `b` (on the second).
+ */
+function failoverPair(
+  cut: FakeHandler,
+  restart: FakeHandler,
+  models: (firstUrl: string, secondUrl: string) => { a: Streaming; b: Streaming },
+): FailoverPair {
+  const pair = {} as FailoverPair;
+  const streaming = (model: Streaming) => ({ ...model, api_key: 'k', capabilities: ['streaming' as const] });
+  before(async () => {
+    pair.first = await startFakeUpstream(cut);
+    pair.second = await startFakeUpstream(restart);
+    const { a, b } = models(pair.first.url, pair.second.url);
+    pair.gateway = await startTestGateway({
+      models: { a: { ...streaming(a), fallbacks: ['b'] }, b: streaming(b) },
+    });
+  });
+  after(async () => {
+    await pair.gateway.close();
+    await pair.first.close();
+    await pair.second.close();
+  });
+  return pair;
 }
 
 interface LogRow {
@@ -58,37 +98,19 @@ async function requestsTotal(url: string, model: string, provider: string): Prom
 }
 
 describe('mid-stream fail-over through POST /v1/messages (OpenAI-style cut, Anthropic-style restart)', () => {
-  let first: FakeUpstream;
-  let second: FakeUpstream;
-  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
-  before(async () => {
-    first = await startFakeUpstream((_request, response) => openaiCut(response));
-    second = await startFakeUpstream((_request, response) =>
-      writeSse(response, anthropicEvents({ kind: 'text', text: answer })),
-    );
-    gateway = await startTestGateway({
-      models: {
-        a: {
-          provider: 'openai',
-          base_url: `${first.url}/v1`,
-          api_key: 'k',
-          fallbacks: ['b'],
-          capabilities: ['streaming'],
-        },
-        // No prefill: b restarts the answer and the gateway forwards only what follows the sent text.
-        b: { provider: 'anthropic', base_url: second.url, api_key: 'k', capabilities: ['streaming'] },
-      },
-    });
-  });
-  after(async () => {
-    await gateway.close();
-    await first.close();
-    await second.close();
-  });
+  const pair = failoverPair(
+    (_request, response) => openaiCut(response),
+    (_request, response) => writeSse(response, anthropicEvents({ kind: 'text', text: answer })),
+    (first, second) => ({
+      a: { provider: 'openai', base_url: `${first}/v1` },
+      // No prefill: b restarts the answer and the gateway forwards only what follows the sent text.
+      b: { provider: 'anthropic', base_url: second },
+    }),
+  );
 
   it('the Anthropic SDK gets one clean message; the log and metrics tell what happened', async () => {
-    const before = await requestsTotal(gateway.url, 'b', 'anthropic');
-    const client = new Anthropic({ baseURL: gateway.url, apiKey: 'unused', maxRetries: 0 });
+    const before = await requestsTotal(pair.gateway.url, 'b', 'anthropic');
+    const client = new Anthropic({ baseURL: pair.gateway.url, apiKey: 'unused', maxRetries: 0 });
     const { data: stream, response } = await client.messages
       .create({ model: 'a', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Q?' }] })
       .withResponse();
@@ -102,13 +124,13 @@ describe('mid-stream fail-over through POST /v1/messages (OpenAI-style cut, Anth
     assert.equal(types.filter((type) => type === 'message_start').length, 1);
     assert.equal(types.filter((type) => type === 'content_block_start').length, 1, 'one text block');
     assert.deepEqual(types.slice(-2), ['message_delta', 'message_stop']);
-    assert.equal(second.requests.length, 1);
-    const sent = second.requests[0]!.json as { messages: Array<{ role: string }> };
+    assert.equal(pair.second.requests.length, 1);
+    const sent = pair.second.requests[0]!.json as { messages: Array<{ role: string }> };
     assert.equal(sent.messages.at(-1)?.role, 'user', 'a restart, not a prefill');
 
     const requestId = response.headers.get('x-switchyard-request-id')!;
     assert.equal(response.headers.get('x-switchyard-model'), 'a', 'headers went out with a');
-    const row = await logRow(gateway.url, 'messages', requestId);
+    const row = await logRow(pair.gateway.url, 'messages', requestId);
     assert.ok(row, 'logged under api=messages');
     assert.equal(row.model, 'b');
     assert.equal(row.fallbacks, 1);
@@ -118,11 +140,11 @@ describe('mid-stream fail-over through POST /v1/messages (OpenAI-style cut, Anth
       ['a', 'b'],
     );
     assert.notEqual(row.models_tried[0]!.outcome, 'success');
-    assert.equal(await requestsTotal(gateway.url, 'b', 'anthropic'), before + 1);
+    assert.equal(await requestsTotal(pair.gateway.url, 'b', 'anthropic'), before + 1);
   });
 
   it('the raw events: one message, one text block, the cut invisible', async () => {
-    const response = await fetch(`${gateway.url}/v1/messages`, {
+    const response = await fetch(`${pair.gateway.url}/v1/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -144,12 +166,9 @@ describe('mid-stream fail-over through POST /v1/messages (OpenAI-style cut, Anth
 });
 
 describe('mid-stream fail-over through POST /v1/responses (Anthropic-style cut, Gemini-style restart)', () => {
-  let first: FakeUpstream;
-  let second: FakeUpstream;
-  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
-  before(async () => {
-    first = await startFakeUpstream((_request, response) => anthropicCut(response));
-    second = await startFakeUpstream((_request, response) =>
+  const pair = failoverPair(
+    (_request, response) => anthropicCut(response),
+    (_request, response) =>
       writeSse(response, [
         ...pieces(answer).map((piece) => [undefined, googleChunk([{ text: piece }])] as [undefined, unknown]),
         [
@@ -161,35 +180,15 @@ describe('mid-stream fail-over through POST /v1/responses (Anthropic-style cut, 
           }),
         ],
       ]),
-    );
-    gateway = await startTestGateway({
-      models: {
-        a: {
-          provider: 'anthropic',
-          base_url: first.url,
-          api_key: 'k',
-          fallbacks: ['b'],
-          capabilities: ['streaming'],
-        },
-        b: {
-          provider: 'google',
-          base_url: second.url,
-          api_key: 'k',
-          model: 'gemini-pro',
-          capabilities: ['streaming'],
-        },
-      },
-    });
-  });
-  after(async () => {
-    await gateway.close();
-    await first.close();
-    await second.close();
-  });
+    (first, second) => ({
+      a: { provider: 'anthropic', base_url: first },
+      b: { provider: 'google', base_url: second, model: 'gemini-pro' },
+    }),
+  );
 
   it('the openai client gets one clean response; the log and metrics tell what happened', async () => {
-    const before = await requestsTotal(gateway.url, 'b', 'google');
-    const { data: stream, response } = await gateway.client.responses
+    const before = await requestsTotal(pair.gateway.url, 'b', 'google');
+    const { data: stream, response } = await pair.gateway.client.responses
       .create({ model: 'a', input: 'Q?', stream: true })
       .withResponse();
     const types: string[] = [];
@@ -206,11 +205,11 @@ describe('mid-stream fail-over through POST /v1/responses (Anthropic-style cut, 
     assert.equal(types.at(-1), 'response.completed');
     assert.ok(completed);
     assert.equal(completed.output.length, 1);
-    const stored = await gateway.client.responses.retrieve(completed.id);
+    const stored = await pair.gateway.client.responses.retrieve(completed.id);
     assert.equal(stored.output_text, answer, 'the stored response is the clean answer');
 
     const requestId = response.headers.get('x-switchyard-request-id')!;
-    const row = await logRow(gateway.url, 'responses', requestId);
+    const row = await logRow(pair.gateway.url, 'responses', requestId);
     assert.ok(row, 'logged under api=responses');
     assert.equal(row.model, 'b');
     assert.equal(row.fallbacks, 1);
@@ -218,47 +217,30 @@ describe('mid-stream fail-over through POST /v1/responses (Anthropic-style cut, 
       row.models_tried.map((attempt) => attempt.model),
       ['a', 'b'],
     );
-    assert.equal(await requestsTotal(gateway.url, 'b', 'google'), before + 1);
+    assert.equal(await requestsTotal(pair.gateway.url, 'b', 'google'), before + 1);
   });
 });
 
 describe('mid-stream fail-over through POST /v1/chat/completions (OpenAI-style cut, OpenAI-style restart)', () => {
-  let first: FakeUpstream;
-  let second: FakeUpstream;
-  let gateway: Awaited<ReturnType<typeof startTestGateway>>;
-  before(async () => {
-    first = await startFakeUpstream((_request, response) => openaiCut(response));
-    // The restart replays the answer from its start, role first: the gateway must drop the role
-    // and the replayed text from chunks it would otherwise send on as the upstream wrote them.
-    second = await startFakeUpstream((_request, response) =>
+  // The restart replays the answer from its start, role first: the gateway must drop the role
+  // and the replayed text from chunks it would otherwise send on as the upstream wrote them.
+  const pair = failoverPair(
+    (_request, response) => openaiCut(response),
+    (_request, response) =>
       writeSse(response, [
         [undefined, openaiChunk({ role: 'assistant', content: '' })],
         [undefined, openaiChunk({ content: 'The ans' })],
         [undefined, openaiChunk({ content: 'wer is 42.' })],
         [undefined, openaiChunk({}, 'stop')],
       ]),
-    );
-    gateway = await startTestGateway({
-      models: {
-        a: {
-          provider: 'openai',
-          base_url: `${first.url}/v1`,
-          api_key: 'k',
-          fallbacks: ['b'],
-          capabilities: ['streaming'],
-        },
-        b: { provider: 'openai', base_url: `${second.url}/v1`, api_key: 'k', capabilities: ['streaming'] },
-      },
-    });
-  });
-  after(async () => {
-    await gateway.close();
-    await first.close();
-    await second.close();
-  });
+    (first, second) => ({
+      a: { provider: 'openai', base_url: `${first}/v1` },
+      b: { provider: 'openai', base_url: `${second}/v1` },
+    }),
+  );
 
   it("the openai client gets the answer once, one role, the gateway's id and model on every chunk", async () => {
-    const stream = await gateway.client.chat.completions.create({
+    const stream = await pair.gateway.client.chat.completions.create({
       model: 'a',
       messages: [{ role: 'user', content: 'Q?' }],
       stream: true,

@@ -28,6 +28,10 @@ const compact = (content: string, finish: string | null = null) =>
     usage: null,
   });
 
+/** A chunk's JSON with these top-level fields, in this order, then one choice that finishes. */
+const lastChunk = (fields: Record<string, unknown>, content: string) =>
+  JSON.stringify({ ...fields, choices: [{ index: 0, delta: { content }, finish_reason: 'stop' }] });
+
 describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
   it("sends the upstream's own bytes with the gateway's id and model, equal to serialising the chunk", async () => {
     const [first, last] = await chunksOf(compact('Par\u00e9 "x" {y}'), compact('', 'stop'));
@@ -45,27 +49,10 @@ describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
   it('serialises a chunk whose JSON is not in the compact form, or whose first "model" may be nested', async () => {
     const spaced =
       '{"id": "chatcmpl-up1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}';
-    const nested = JSON.stringify({
-      id: 'chatcmpl-up1',
-      meta: { model: 'm' },
-      model: 'm',
-      object: 'chat.completion.chunk',
-      created: 1,
-      choices: [{ index: 0, delta: { content: 'b' }, finish_reason: 'stop' }],
-    });
-    const idLater = JSON.stringify({
-      object: 'chat.completion.chunk',
-      id: 'chatcmpl-up1',
-      created: 1,
-      model: 'm',
-      choices: [{ index: 0, delta: { content: 'c' }, finish_reason: 'stop' }],
-    });
-    const noModel = JSON.stringify({
-      id: 'chatcmpl-up1',
-      object: 'chat.completion.chunk',
-      created: 1,
-      choices: [{ index: 0, delta: { content: 'd' }, finish_reason: 'stop' }],
-    });
+    const head = { object: 'chat.completion.chunk', created: 1 };
+    const nested = lastChunk({ id: 'chatcmpl-up1', meta: { model: 'm' }, model: 'm', ...head }, 'b');
+    const idLater = lastChunk({ ...head, id: 'chatcmpl-up1', model: 'm' }, 'c');
+    const noModel = lastChunk({ id: 'chatcmpl-up1', ...head }, 'd');
     // Two data lines of one event: JSON.parse takes the line break, a client's SSE parser would not.
     const multiLine = `{"id":"chatcmpl-up1","object":"chat.completion.chunk","created":1,"model":"m",\n"choices":[{"index":0,"delta":{"content":"e"},"finish_reason":"stop"}]}`;
     // "model" as the tail of another key, and repeated keys (JSON.parse keeps the last).
@@ -82,13 +69,10 @@ describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
   });
 
   it('escapes an id or model that needs it, and keeps a model name that needs escaping upstream', async () => {
-    const upstream = JSON.stringify({
-      id: 'chatcmpl-"q"',
-      object: 'chat.completion.chunk',
-      created: 1,
-      model: 'org/model "v2"',
-      choices: [{ index: 0, delta: { content: 'e' }, finish_reason: 'stop' }],
-    });
+    const upstream = lastChunk(
+      { id: 'chatcmpl-"q"', object: 'chat.completion.chunk', created: 1, model: 'org/model "v2"' },
+      'e',
+    );
     const [chunk] = await chunksOf(upstream);
     assert.ok(chunk![verbatim]);
     chunk!.id = 'id with "quotes"';

@@ -18,7 +18,7 @@ export async function* openAIChunks(
   let finished = false;
   let done = false;
   // An upstream stream's id and model are the same in every chunk: serialised once.
-  const quoted = { id: '', idJson: '', model: '', modelJson: '' };
+  const quoted: Quoted = { id: undefined, idJson: '', model: undefined, modelJson: '' };
   try {
     for await (const event of events) {
       // After [DONE], read on to the end of the body (it ends at once): leaving the loop early
@@ -64,6 +64,15 @@ export async function* openAIChunks(
 }
 
 const idPrefix = '{"id":';
+const lineBreak = /[\r\n]/;
+
+/** The last id and model seen, with their JSON (`modelJson` with its key). */
+interface Quoted {
+  id: string | undefined;
+  idJson: string;
+  model: string | undefined;
+  modelJson: string;
+}
 
 /**
  * The chunk's JSON split around its top-level `id` and `model` values, when it is in the compact
@@ -71,21 +80,17 @@ const idPrefix = '{"id":';
  * array, so it is the top-level one, each key once, on one line); otherwise undefined, and the
  * chunk is serialised again. (A tool call's own `"id"` also sends a chunk the slow way: rare.)
  */
-function splitVerbatim(
-  text: string,
-  chunk: ChatCompletionChunk,
-  quoted: { id: string; idJson: string; model: string; modelJson: string },
-): VerbatimJson | undefined {
+function splitVerbatim(text: string, chunk: ChatCompletionChunk, quoted: Quoted): VerbatimJson | undefined {
   const { id, model } = chunk;
   if (typeof id !== 'string' || typeof model !== 'string' || !text.startsWith(idPrefix)) return undefined;
   // An event of several `data:` lines (or a bare CR) holds line breaks JSON allows between
   // tokens; sent on, they would end the client's SSE event early.
-  if (text.includes('\n') || text.includes('\r')) return undefined;
-  if (id !== quoted.id || quoted.idJson === '') {
+  if (lineBreak.test(text)) return undefined;
+  if (id !== quoted.id) {
     quoted.id = id;
     quoted.idJson = JSON.stringify(id);
   }
-  if (model !== quoted.model || quoted.modelJson === '') {
+  if (model !== quoted.model) {
     quoted.model = model;
     quoted.modelJson = `"model":${JSON.stringify(model)}`;
   }
