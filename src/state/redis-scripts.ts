@@ -37,6 +37,13 @@ end
 local function ttl_after(ms)
   return math.max(1, math.ceil(ms))
 end
+-- As leaseGrant() in store.ts: extra units only while over half the limit stays free.
+local function lease_grant(extra, unit, room, limit)
+  if not extra or extra <= 0 or not (unit > 0) then return 0 end
+  local grant = math.min(extra, (room - limit / 2) / 4)
+  if grant < unit then return 0 end
+  return unit * math.floor(grant / unit)
+end
 `;
 
 /** Window, concurrency and quota buckets: reading a bucket's state and taking from it. */
@@ -149,7 +156,10 @@ local function take(b, id, now)
     end
     return slot
   elseif b.kind == 'concurrency' then
-    redis.call('ZADD', b.key, num(now + b.span), id)
+    local expiry = num(now + b.span)
+    redis.call('ZADD', b.key, expiry, id)
+    -- A lease's extra slots: as leaseSlotId() in store.ts.
+    for n = 1, b.granted or 0 do redis.call('ZADD', b.key, expiry, id .. '+' .. n) end
     local ttl = ttl_after(b.span)
     if redis.call('PTTL', b.key) < ttl then redis.call('PEXPIRE', b.key, ttl) end
   else
@@ -157,27 +167,32 @@ local function take(b, id, now)
   end
 end
 
--- Buckets from KEYS and ARGV (from index 'first'): one key each; each bucket takes 4
--- arguments: kind, limit, span (window/lease ms, or quota expiry), amount.
-local function read_buckets(count, first, first_key)
+-- Buckets from KEYS and ARGV (from index 'first'): one key each; each bucket takes 'width'
+-- arguments: kind, limit, span (window/lease ms, or quota expiry), amount, and with width 5
+-- the extra units a lease asks for.
+local function read_buckets(count, first, first_key, width)
   local list, k, a = {}, first_key or 1, first
   for i = 1, count do
     local b = { kind = ARGV[a], limit = tonumber(ARGV[a + 1]), span = tonumber(ARGV[a + 2]),
       amount = tonumber(ARGV[a + 3]) or 1 }
+    if width == 5 then b.extra = tonumber(ARGV[a + 4]) end
     b.key = KEYS[k]
     k = k + 1
     list[i] = b
-    a = a + 4
+    a = a + (width or 4)
   end
   return list, k, a
 end
 `;
 
-/** KEYS: the buckets' keys. ARGV: id, bucket count, then 4 per bucket (see read_buckets). */
+/**
+ * KEYS: the buckets' keys. ARGV: id, bucket count, then 5 per bucket (see read_buckets).
+ * Reply: admitted, refused index, retry ms, now, then per bucket remaining, reset, granted.
+ */
 export const admitScript = `${helpers}${buckets}
 local now = clock_ms()
 local id = ARGV[1]
-local list = read_buckets(tonumber(ARGV[2]), 3)
+local list = read_buckets(tonumber(ARGV[2]), 3, 1, 5)
 local states, refused, retry = {}, -1, 0
 for i, b in ipairs(list) do
   local remaining, reset, wait
@@ -191,9 +206,13 @@ local reply = { refused < 0 and '1' or '0', tostring(refused), num(retry), num(n
 for i, b in ipairs(list) do
   local remaining = states[i][1]
   local reset = states[i][2]
+  local granted = 0
   if refused < 0 then
+    local unit = b.kind == 'concurrency' and 1 or b.amount
+    granted = lease_grant(b.extra, unit, remaining - unit, b.limit)
+    if b.kind == 'concurrency' then b.granted = granted else b.amount = b.amount + granted end
     local slot = take(b, id, now)
-    remaining = remaining - (b.kind == 'concurrency' and 1 or b.amount)
+    remaining = remaining - unit - granted
     -- This admission is now in the window's newest slot.
     if b.kind == 'window' then reset = leaves_at(b, slot) - now end
   elseif reset == nil then
@@ -201,6 +220,7 @@ for i, b in ipairs(list) do
   end
   reply[#reply + 1] = num(remaining)
   reply[#reply + 1] = num(reset)
+  reply[#reply + 1] = num(granted)
 end
 return reply
 `;

@@ -348,11 +348,18 @@ export class RedisStore implements Store {
         keys.push(this.prefix + bucket.key);
         args.push('quota', String(bucket.limit), String(bucket.expiresAtMs), String(bucket.amount));
       }
+      args.push(bucket.extra ? String(bucket.extra) : '0');
     }
     const reply = (await scripts.admit.run(this.commands, keys, args)) as string[];
     const buckets: BucketState[] = [];
-    for (let index = 4; index < reply.length; index += 2) {
-      buckets.push({ remaining: parseNumber(reply[index]), resetMs: parseNumber(reply[index + 1]) });
+    for (let index = 4; index < reply.length; index += 3) {
+      const state: BucketState = {
+        remaining: parseNumber(reply[index]),
+        resetMs: parseNumber(reply[index + 1]),
+      };
+      const granted = parseNumber(reply[index + 2]);
+      if (granted > 0) state.granted = granted;
+      buckets.push(state);
     }
     const now = parseNumber(reply[3]);
     if (reply[0] === '1') return { admitted: true, buckets, now };

@@ -44,10 +44,18 @@ export interface Versioned<T> {
  * - `quota`: the running total stays at or below `limit` until the bucket expires at
  *   `expiresAtMs` (a budget per period; amounts may be fractional, e.g. USD).
  */
-export type Bucket =
+export type Bucket = (
   | { kind: 'window'; key: string; limit: number; windowMs: number; amount: number }
   | { kind: 'concurrency'; key: string; limit: number; leaseMs: number }
-  | { kind: 'quota'; key: string; limit: number; amount: number; expiresAtMs: number };
+  | { kind: 'quota'; key: string; limit: number; amount: number; expiresAtMs: number }
+) & {
+  /**
+   * Units to take beyond the amount for later admissions of this instance (an admission lease,
+   * `admission-leases.ts`), granted only as far as `leaseGrant` allows; never a reason to refuse.
+   * Concurrency: extra slots, held under the ids `leaseSlotId(id, 1..granted)`.
+   */
+  extra?: number;
+};
 
 export interface Admission {
   /** Unique per admission; `settle` refers to it. */
@@ -64,6 +72,8 @@ export interface BucketState {
    * a slot is free, else until the soonest lease ends).
    */
   resetMs: number;
+  /** Units taken beyond the amount (`Bucket.extra`); `remaining` already counts them as taken. */
+  granted?: number;
 }
 
 export interface AdmissionResult {
@@ -142,6 +152,24 @@ export interface Store {
  */
 function fits(amount: number, room: number, limit: number): boolean {
   return amount <= room + 1e-9 * Math.max(1, Math.abs(limit));
+}
+
+/**
+ * How much of `extra` an admission may take beyond its amount, with `room` left after the amount:
+ * nothing unless more than half the limit would stay free, then at most a quarter of what is
+ * free above that half, in whole amounts (a concurrency unit is one slot). So admission is exact
+ * near a limit, and units held for later never keep much of a bucket from other instances.
+ * `RedisStore`'s admission script uses the same rule.
+ */
+export function leaseGrant(extra: number | undefined, unit: number, room: number, limit: number): number {
+  if (!extra || extra <= 0 || !(unit > 0)) return 0;
+  const grant = Math.min(extra, (room - limit / 2) / 4);
+  return grant >= unit ? unit * Math.floor(grant / unit) : 0;
+}
+
+/** The id of a lease's `n`th extra concurrency slot (n from 1), as the store holds it. */
+export function leaseSlotId(id: string, n: number): string {
+  return `${id}+${n}`;
 }
 
 interface Entry {
@@ -289,10 +317,12 @@ export class MemoryStore implements Store {
       return { admitted: false, refusedIndex, retryAfterMs, buckets: states, now };
     }
     admission.buckets.forEach((bucket, index) => {
-      this.take(bucket, admission.id, now);
       const state = states[index]!;
-      if (bucket.kind === 'concurrency') state.remaining -= 1;
-      else state.remaining -= bucket.amount;
+      const unit = bucket.kind === 'concurrency' ? 1 : bucket.amount;
+      const granted = leaseGrant(bucket.extra, unit, state.remaining - unit, bucket.limit);
+      this.take(bucket, admission.id, now, granted);
+      state.remaining -= unit + granted;
+      if (granted > 0) state.granted = granted;
       // This admission is now in the window's newest slot: the window is clear when it leaves.
       if (bucket.kind === 'window')
         state.resetMs = slotLeavesAt(this.windows.get(bucket.key)!.newest, bucket.windowMs) - now;
@@ -392,7 +422,8 @@ export class MemoryStore implements Store {
     return { remaining, resetMs, retryAfterMs: Math.max(1, resetMs) };
   }
 
-  private take(bucket: Bucket, id: string, now: number): void {
+  /** Take the bucket's amount and `granted` more (extra slots, for concurrency). */
+  private take(bucket: Bucket, id: string, now: number, granted: number): void {
     if (bucket.kind === 'concurrency') {
       let set = this.slots.get(bucket.key);
       if (!set) {
@@ -400,9 +431,10 @@ export class MemoryStore implements Store {
         this.slots.set(bucket.key, set);
       }
       set.holders.set(id, now + bucket.leaseMs);
+      for (let n = 1; n <= granted; n++) set.holders.set(leaseSlotId(id, n), now + bucket.leaseMs);
     } else if (bucket.kind === 'quota') {
       const spent = this.read(bucket.key)?.value;
-      const total = (typeof spent === 'number' ? spent : 0) + bucket.amount;
+      const total = (typeof spent === 'number' ? spent : 0) + bucket.amount + granted;
       this.write(bucket.key, total, 1, Math.max(1, bucket.expiresAtMs - now));
     } else {
       let slot = windowSlot(now, bucket.windowMs);
@@ -414,8 +446,8 @@ export class MemoryStore implements Store {
       // A clock that stepped back: into the oldest slot still counted (never one that left).
       slot = Math.max(slot, window.oldest);
       window.newest = Math.max(window.newest, slot);
-      window.amounts[slot % ringLength]! += bucket.amount;
-      window.total += bucket.amount;
+      window.amounts[slot % ringLength]! += bucket.amount + granted;
+      window.total += bucket.amount + granted;
     }
   }
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Bucket, key, type Store, windowSlots } from '../../src/state/store.ts';
+import { grantCases } from './store-conformance-grants.ts';
 
 export interface StoreHarness {
   /** A fresh store with nothing in it. */
@@ -597,6 +598,7 @@ export const storeConformanceCases: readonly ConformanceCase[] = [
   ...leases,
   ...messages,
   ...admission,
+  ...grantCases,
 ];
 
 /** Run every case, each on a fresh harness. */
