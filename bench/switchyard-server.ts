@@ -11,9 +11,10 @@
  * form: no tsx loader thread) and started with `node node_modules/.cache/switchyard-bench/bench/switchyard-server.js`.
  *
  * With BENCH_REDIS_URL (the `switchyard-redis` target): the same, plus `state.redis` on that URL
- * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request pays one
- * admission in Redis (the key's buckets with the model's caps), its settles, and the fleet-spend
- * and key-usage writes.
+ * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request is admitted
+ * against the key's buckets with the model's caps in Redis (most from admission leases, units
+ * taken ahead; BENCH_ADMISSION_LEASES=0: one script each), settled, and charged to the
+ * fleet-spend and key-usage counters.
  *
  * The client key is created at start; the ready message carries the header to send
  * (`headers.authorization`). BENCH_CLIENT_KEY=0 (bench/fault-soak.mjs, whose load sends no key)
@@ -95,7 +96,10 @@ if (process.env.BENCH_CONFIG) {
 
 const redisUrl = process.env.BENCH_REDIS_URL;
 if (redisUrl) {
-  raw.state = { redis: { url: redisUrl, prefix: 'bench:' } };
+  // BENCH_ADMISSION_LEASES=0: every admission is one script in Redis (exact mode).
+  raw.state = {
+    redis: { url: redisUrl, prefix: 'bench:', admission_leases: process.env.BENCH_ADMISSION_LEASES !== '0' },
+  };
   for (const model of Object.values(raw.models)) {
     model.rpm = 1_000_000_000;
     model.tpm = 1_000_000_000_000;

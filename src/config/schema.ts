@@ -301,6 +301,11 @@ export const stateSchema = z.strictObject({
       prefix: z.string().default('switchyard:'),
       /** A Redis call not answered in this many seconds counts as Redis down (the request goes on, locally). */
       command_timeout: seconds.default(0.25),
+      /**
+       * Serve most admissions from units taken ahead in Redis (admission leases) while a limit is
+       * far from full; false: every admission is one script in Redis.
+       */
+      admission_leases: z.boolean().default(true),
     })
     .optional(),
 });

@@ -26,6 +26,7 @@ import { HealthChecker } from '../resilience/health-checker.ts';
 import { HedgeBudget } from '../resilience/hedge.ts';
 import { Limiter } from '../resilience/limiter.ts';
 import { countTokens } from '../routing/tokenizer.ts';
+import { AdmissionLeases } from '../state/admission-leases.ts';
 import { FailoverStore } from '../state/failover-store.ts';
 import type { ChatRequest } from '../types/openai.ts';
 import { Accountant } from './accounting.ts';
@@ -89,7 +90,16 @@ export function createGateway(options: GatewayOptions): Gateway {
   const clients = new Map<string, ModelClient>();
   for (const spec of config.models) clients.set(spec.name, createModelClient(spec, deps, scrub));
 
-  const limiter = new Limiter(store, clock, instance);
+  // With Redis, most admissions are served from units leased ahead (none near a limit).
+  const leases =
+    failover && config.state.redis?.admission_leases !== false
+      ? new AdmissionLeases(store, {
+          now: () => clock.now(),
+          bypass: () => failover.degraded,
+          onError: onStoreError,
+        })
+      : undefined;
+  const limiter = new Limiter(leases ?? store, clock, instance);
   const board = new HealthBoard(config.models, {
     clock,
     store,
@@ -325,6 +335,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       board.close();
       await Promise.all([...clients.values()].map((client) => client.close?.()));
       await http.close();
+      // Unused leased units go back before the store closes.
+      await leases?.close();
       if (!options.store) await store.close();
     },
   };

@@ -4,7 +4,8 @@
  * refused, this instance refuses it locally until then, so refused traffic never reaches the
  * store (and routing can skip the target without asking).
  */
-import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket, Store } from '../state/store.ts';
+import type { Admissions } from '../state/admission-leases.ts';
+import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket } from '../state/store.ts';
 import type { Clock } from './clock.ts';
 import { type AttemptContext, holding, type Operation, type Policy, TargetSkipped } from './policy.ts';
 
@@ -19,7 +20,8 @@ export class Limiter {
   private sequence = 0;
 
   constructor(
-    private readonly store: Store,
+    /** A store, or admission leases over it. */
+    private readonly store: Admissions,
     private readonly clock: Clock,
     private readonly instance: string,
   ) {}

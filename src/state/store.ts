@@ -150,7 +150,7 @@ export interface Store {
  * requests of $0.10 fit a $1 budget whichever way the running total happened to round.
  * `RedisStore`'s scripts use the same rule.
  */
-function fits(amount: number, room: number, limit: number): boolean {
+export function fits(amount: number, room: number, limit: number): boolean {
   return amount <= room + 1e-9 * Math.max(1, Math.abs(limit));
 }
 

@@ -1,0 +1,377 @@
+/**
+ * Admission leases: most admissions of a fleet instance are served from units it already took in
+ * the shared store, without a round trip. An admission that has to go to the store asks, per
+ * bucket, for extra units (`Bucket.extra`); the store grants them only while more than half the
+ * bucket's limit stays free (`leaseGrant`), so near a limit every admission is exact again. The
+ * next admissions touching the same buckets take from those units locally, all buckets or none.
+ *
+ * What a lease may hold, and for how long:
+ * - a window: units in the store slot they were taken in, used only until a margin before that
+ *   slot ends (so each counts for as long as an admission of its own would, to within the margin);
+ * - a quota (a budget): an amount, for `leaseMs`;
+ * - concurrency: extra slots, lent to requests and given back by their settle, for `leaseMs`
+ *   (a slot still lent when its lease ends is released in the store when its request ends).
+ * When a lease ends, its unused units go back to the store (a negative settle into its slot).
+ *
+ * Nothing is ever admitted that the store did not take first, so no bucket is overshot. The price:
+ * units one instance holds are not free for the others until they are used or given back (within
+ * `leaseMs`, one window slot at most), and the remaining counts in rate-limit headers are this
+ * instance's view (the store's at the lease, less what was used here since).
+ *
+ * A settle whose window or quota correction falls into a live lease of the same bucket and slot
+ * is folded into the lease (the refund carries it to the store); any other settle goes on to the
+ * store as before.
+ */
+import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket, BucketState } from './store.ts';
+import { fits, leaseSlotId, windowSlot, windowSlots } from './store.ts';
+
+/** The two calls of a store that admission uses (a `Store` has them). */
+export interface Admissions {
+  admit(admission: Admission): Promise<AdmissionResult>;
+  settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void>;
+}
+
+export interface AdmissionLeasesOptions {
+  /** Local monotonic ms (default `performance.now`). */
+  now?: () => number;
+  /** Longest a lease is used (default 1000 ms); a window's also ends with its slot. */
+  leaseMs?: number;
+  /** A window lease stops this long before its slot ends (default 20 ms: store clock estimates drift by a round trip). */
+  slotMarginMs?: number;
+  /** Most admissions' worth of units one lease asks for (default 64; concurrency: 16 slots). */
+  maxBatch?: number;
+  /** While true, every admission goes to the store as is (a degraded store serves locally anyway). */
+  bypass?: () => boolean;
+  /** A refund that failed (the store degrades on its own; this only reports). */
+  onError?: (error: unknown) => void;
+}
+
+interface Lease {
+  /** The bucket as it was when the lease was taken: a changed limit or window ends the lease. */
+  readonly bucket: Bucket;
+  /** The admission that took it, and the store clock then: refunds settle into its slot. */
+  readonly admitted: Admitted;
+  /** Local ms when the store's answer arrived, and when the lease stops being used. */
+  readonly takenAt: number;
+  readonly endsAt: number;
+  /** Window and quota: units left (negative when settles corrected upwards). */
+  units: number;
+  /** Concurrency: free slot ids. */
+  readonly slots: string[];
+  /** The store's remaining units after the grant (for headers). */
+  remaining: number;
+  /** Admissions served from it. */
+  used: number;
+  ended: boolean;
+}
+
+/** A concurrency slot lent to a local admission. */
+interface Lent {
+  slot: string;
+  lease: Lease;
+}
+
+const minBatch = 4;
+const maxConcurrencyBatch = 16;
+/** A window whose slots are shorter than this is not leased (a lease would rarely outlive its round trip). */
+const minSlotMs = 200;
+
+export class AdmissionLeases implements Admissions {
+  private readonly leases = new Map<string, Lease>();
+  /** Admissions served by the last lease of each bucket key: the next asks for twice as many. */
+  private readonly demand = new Map<string, number>();
+  /** `${admission id} ${bucket key}` -> the slot lent to it. */
+  private readonly lent = new Map<string, Lent>();
+  private readonly now: () => number;
+  private readonly leaseMs: number;
+  private readonly slotMarginMs: number;
+  private readonly maxBatch: number;
+  private readonly sweep: NodeJS.Timeout;
+  private closed = false;
+  /** Admissions served locally and through the store, for `stats`. */
+  private local = 0;
+  private remote = 0;
+
+  constructor(
+    private readonly store: Admissions,
+    private readonly options: AdmissionLeasesOptions = {},
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.leaseMs = options.leaseMs ?? 1000;
+    this.slotMarginMs = options.slotMarginMs ?? 20;
+    this.maxBatch = options.maxBatch ?? 64;
+    // Unused units go back soon after a lease ends, even when no admission comes to notice.
+    this.sweep = setInterval(() => this.endExpired(), Math.max(10, Math.min(100, this.leaseMs / 4)));
+    this.sweep.unref();
+  }
+
+  /** Admissions served from leases and through the store since start. */
+  get stats(): { local: number; remote: number; leases: number } {
+    return { local: this.local, remote: this.remote, leases: this.leases.size };
+  }
+
+  async admit(admission: Admission): Promise<AdmissionResult> {
+    if (this.closed || admission.buckets.length === 0 || this.options.bypass?.()) {
+      return this.store.admit(admission);
+    }
+    const now = this.now();
+    const leases = this.usableLeases(admission.buckets, now);
+    if (leases) return this.admitLocally(admission, leases, now);
+    return this.admitThroughStore(admission, now);
+  }
+
+  async settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
+    const now = this.now();
+    // Degraded: corrections go to the store's local state, not into leases of the shared one.
+    const fold = !this.closed && !this.options.bypass?.();
+    let forward: Adjustment[] | undefined;
+    const released: Promise<void>[] = [];
+    for (const adjustment of adjustments) {
+      if (adjustment.kind === 'concurrency') {
+        const name = `${admission.id} ${adjustment.key}`;
+        const lent = this.lent.get(name);
+        if (lent) {
+          this.lent.delete(name);
+          if (this.live(lent.lease, now)) lent.lease.slots.push(lent.slot);
+          else released.push(this.store.settle({ id: lent.slot, at: admission.at }, [adjustment]));
+          continue;
+        }
+      } else {
+        const lease = this.leases.get(adjustment.key);
+        if (fold && lease && this.live(lease, now) && this.sameSpell(lease, adjustment, admission.at)) {
+          lease.units -= adjustment.delta;
+          continue;
+        }
+      }
+      if (!forward) forward = [];
+      forward.push(adjustment);
+    }
+    if (forward) released.push(this.store.settle(admission, forward));
+    await Promise.all(released);
+  }
+
+  /** End every lease (their unused units go back to the store) and wait for the refunds. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweep);
+    const refunds: Promise<void>[] = [];
+    for (const lease of [...this.leases.values()]) refunds.push(this.end(lease));
+    await Promise.all(refunds);
+  }
+
+  /** A live lease for every bucket, each with room for its amount; undefined when one is missing. */
+  private usableLeases(buckets: readonly Bucket[], now: number): Lease[] | undefined {
+    const leases: Lease[] = [];
+    for (const bucket of buckets) {
+      const lease = this.leases.get(bucket.key);
+      if (!lease || !this.live(lease, now) || !sameBucket(lease.bucket, bucket) || leases.includes(lease))
+        return undefined;
+      if (
+        bucket.kind === 'concurrency'
+          ? lease.slots.length === 0
+          : !fits(bucket.amount, lease.units, bucket.limit)
+      )
+        return undefined;
+      leases.push(lease);
+    }
+    return leases;
+  }
+
+  private admitLocally(admission: Admission, leases: Lease[], now: number): AdmissionResult {
+    this.local++;
+    // The store's clock now, as the first lease saw it (within a round trip).
+    const storeNow = leases[0]!.admitted.at + (now - leases[0]!.takenAt);
+    const states: BucketState[] = [];
+    admission.buckets.forEach((bucket, index) => {
+      const lease = leases[index]!;
+      lease.used++;
+      if (bucket.kind === 'concurrency') {
+        this.lent.set(`${admission.id} ${bucket.key}`, { slot: lease.slots.pop()!, lease });
+        states.push({ remaining: lease.remaining + lease.slots.length, resetMs: 0 });
+        return;
+      }
+      lease.units -= bucket.amount;
+      const resetMs =
+        bucket.kind === 'window'
+          ? (windowSlot(lease.admitted.at, bucket.windowMs) + windowSlots + 1) *
+              (bucket.windowMs / windowSlots) -
+            storeNow
+          : Math.max(0, bucket.expiresAtMs - storeNow);
+      states.push({ remaining: lease.remaining + lease.units, resetMs });
+    });
+    // `at` for the settle: inside every window lease's slot (the estimate may be a little past it).
+    let at = storeNow;
+    for (const lease of leases) {
+      if (lease.bucket.kind !== 'window') continue;
+      const slotMs = lease.bucket.windowMs / windowSlots;
+      const slot = windowSlot(lease.admitted.at, lease.bucket.windowMs);
+      at = Math.min(Math.max(at, slot * slotMs), (slot + 1) * slotMs - 1);
+    }
+    return { admitted: true, buckets: states, now: at };
+  }
+
+  private async admitThroughStore(admission: Admission, now: number): Promise<AdmissionResult> {
+    this.remote++;
+    const stale: Promise<void>[] = [];
+    const buckets = admission.buckets.map((bucket) => {
+      const lease = this.leases.get(bucket.key);
+      // A lease of a bucket whose limit changed goes back first (the store then sees the new limit with nothing held).
+      if (lease && !sameBucket(lease.bucket, bucket)) stale.push(this.end(lease));
+      else if (lease && !this.live(lease, now)) void this.end(lease);
+      const extra = this.extraFor(
+        bucket,
+        lease && this.live(lease, now) && sameBucket(lease.bucket, bucket) ? lease : undefined,
+      );
+      return extra > 0 ? { ...bucket, extra } : bucket;
+    });
+    if (stale.length > 0) await Promise.all(stale);
+    const result = await this.store.admit({ id: admission.id, buckets });
+    if (!result.admitted) return result;
+    const takenAt = this.now();
+    buckets.forEach((bucket, index) => {
+      const state = result.buckets[index]!;
+      const granted = state.granted;
+      if (!granted) return;
+      this.addLease(bucket, { id: admission.id, at: result.now }, takenAt, granted, state.remaining);
+      // From this instance's view the granted units are still free (it will use them).
+      state.remaining += granted;
+      state.granted = undefined;
+    });
+    // Closed meanwhile: what was just granted goes straight back.
+    if (this.closed) for (const lease of [...this.leases.values()]) void this.end(lease);
+    return result;
+  }
+
+  /** Units to ask for beyond the amount: twice what the live or last lease served, within bounds. */
+  private extraFor(bucket: Bucket, live: Lease | undefined): number {
+    if (bucket.kind === 'window' && bucket.windowMs / windowSlots < minSlotMs) return 0;
+    const unit = bucket.kind === 'concurrency' ? 1 : bucket.amount;
+    if (!(unit > 0)) return 0;
+    // A live lease that still has plenty needs no more.
+    if (live && (bucket.kind === 'concurrency' ? live.slots.length > 0 : live.units >= 2 * unit)) return 0;
+    const cap = bucket.kind === 'concurrency' ? maxConcurrencyBatch : this.maxBatch;
+    const served = Math.max(this.demand.get(bucket.key) ?? 0, live?.used ?? 0);
+    const batch = Math.min(cap, Math.max(minBatch, 2 * served));
+    return unit * batch;
+  }
+
+  private addLease(
+    bucket: Bucket,
+    admitted: Admitted,
+    takenAt: number,
+    granted: number,
+    remaining: number,
+  ): void {
+    const existing = this.leases.get(bucket.key);
+    if (existing && this.live(existing, takenAt) && sameBucket(existing.bucket, bucket)) {
+      const sameSlot =
+        bucket.kind !== 'window' ||
+        windowSlot(existing.admitted.at, bucket.windowMs) === windowSlot(admitted.at, bucket.windowMs);
+      if (sameSlot) {
+        if (bucket.kind === 'concurrency') existing.slots.push(...slotIds(admitted.id, granted));
+        else existing.units += granted;
+        existing.remaining = remaining;
+        return;
+      }
+    }
+    if (existing) void this.end(existing);
+    const lease: Lease = {
+      bucket,
+      admitted,
+      takenAt,
+      endsAt: takenAt + this.lifetime(bucket, admitted.at),
+      units: bucket.kind === 'concurrency' ? 0 : granted,
+      slots: bucket.kind === 'concurrency' ? slotIds(admitted.id, granted) : [],
+      remaining,
+      used: 0,
+      ended: false,
+    };
+    this.leases.set(bucket.key, lease);
+    // A lease that cannot be used (its slot is about to end) goes straight back.
+    if (lease.endsAt <= takenAt) void this.end(lease);
+  }
+
+  /** Local ms a lease taken at store time `at` may be used. */
+  private lifetime(bucket: Bucket, at: number): number {
+    if (bucket.kind === 'window') {
+      const slotMs = bucket.windowMs / windowSlots;
+      const slotEnd = (windowSlot(at, bucket.windowMs) + 1) * slotMs;
+      return Math.min(this.leaseMs, slotEnd - this.slotMarginMs - at);
+    }
+    if (bucket.kind === 'quota') return Math.min(this.leaseMs, bucket.expiresAtMs - this.slotMarginMs - at);
+    return Math.min(this.leaseMs, bucket.leaseMs / 2);
+  }
+
+  private live(lease: Lease, now: number): boolean {
+    return !lease.ended && now < lease.endsAt;
+  }
+
+  /** Whether a correction of an admission at store time `at` belongs to the lease's spell of the bucket. */
+  private sameSpell(lease: Lease, adjustment: Adjustment, at: number): boolean {
+    const bucket = lease.bucket;
+    if (adjustment.kind === 'window')
+      return (
+        bucket.kind === 'window' &&
+        bucket.windowMs === adjustment.windowMs &&
+        windowSlot(at, bucket.windowMs) === windowSlot(lease.admitted.at, bucket.windowMs)
+      );
+    return (
+      adjustment.kind === 'quota' && bucket.kind === 'quota' && bucket.expiresAtMs === adjustment.expiresAtMs
+    );
+  }
+
+  /** Give the lease's unused units back to the store. */
+  private end(lease: Lease): Promise<void> {
+    if (lease.ended) return Promise.resolve();
+    lease.ended = true;
+    if (this.leases.get(lease.bucket.key) === lease) this.leases.delete(lease.bucket.key);
+    // Bounded: bucket keys of past budget periods are forgotten with the rest.
+    if (this.demand.size >= 10_000) this.demand.clear();
+    this.demand.set(lease.bucket.key, lease.used);
+    const bucket = lease.bucket;
+    let refund: Promise<unknown>;
+    if (bucket.kind === 'concurrency') {
+      refund = Promise.all(
+        lease.slots
+          .splice(0)
+          .map((slot) =>
+            this.store.settle({ id: slot, at: lease.admitted.at }, [
+              { kind: 'concurrency', key: bucket.key },
+            ]),
+          ),
+      );
+    } else if (lease.units === 0) {
+      return Promise.resolve();
+    } else if (bucket.kind === 'window') {
+      refund = this.store.settle(lease.admitted, [
+        { kind: 'window', key: bucket.key, windowMs: bucket.windowMs, delta: -lease.units },
+      ]);
+    } else {
+      refund = this.store.settle(lease.admitted, [
+        { kind: 'quota', key: bucket.key, delta: -lease.units, expiresAtMs: bucket.expiresAtMs },
+      ]);
+    }
+    return refund.then(
+      () => undefined,
+      (error: unknown) => this.options.onError?.(error),
+    );
+  }
+
+  private endExpired(): void {
+    const now = this.now();
+    for (const lease of [...this.leases.values()]) if (!this.live(lease, now)) void this.end(lease);
+  }
+}
+
+function slotIds(id: string, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => leaseSlotId(id, index + 1));
+}
+
+/** The same bucket with the same limit and span. */
+function sameBucket(a: Bucket, b: Bucket): boolean {
+  if (a.kind !== b.kind || a.limit !== b.limit) return false;
+  if (a.kind === 'window') return b.kind === 'window' && a.windowMs === b.windowMs;
+  if (a.kind === 'quota') return b.kind === 'quota' && a.expiresAtMs === b.expiresAtMs;
+  return b.kind === 'concurrency' && a.leaseMs === b.leaseMs;
+}
