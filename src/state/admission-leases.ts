@@ -51,7 +51,7 @@ interface Lease {
   readonly bucket: Bucket;
   /** The admission that took it, and the store clock then: refunds settle into its slot. */
   readonly admitted: Admitted;
-  /** Local ms when the store's answer arrived, and when the lease stops being used. */
+  /** Local ms when the admission that took it was sent (the store's `at` is no earlier), and when the lease stops being used. */
   readonly takenAt: number;
   readonly endsAt: number;
   /** Window and quota: units left (negative when settles corrected upwards). */
@@ -69,9 +69,13 @@ interface Lease {
 interface Lent {
   slot: string;
   lease: Lease;
+  /** Local ms when lent: an entry whose settle never came is dropped once the store forgot the slot. */
+  lentAt: number;
 }
 
 const minBatch = 4;
+/** Ids remembered as taken in the failover store's local state (their settles are never folded). */
+const maxUnshared = 10_000;
 const maxConcurrencyBatch = 16;
 /** A window whose slots are shorter than this is not leased (a lease would rarely outlive its round trip). */
 const minSlotMs = 200;
@@ -82,6 +86,11 @@ export class AdmissionLeases implements Admissions {
   private readonly demand = new Map<string, number>();
   /** `${admission id} ${bucket key}` -> the slot lent to it. */
   private readonly lent = new Map<string, Lent>();
+  /** Admissions the store took in its local state (shared state unreachable): settled as they are. */
+  private readonly unshared = new Set<string>();
+  /** Admissions waiting for the store and refunds under way: `close()` waits for both. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private lastLentSweep = 0;
   private readonly now: () => number;
   private readonly leaseMs: number;
   private readonly slotMarginMs: number;
@@ -105,25 +114,25 @@ export class AdmissionLeases implements Admissions {
     this.sweep.unref();
   }
 
-  /** Admissions served from leases and through the store since start. */
-  get stats(): { local: number; remote: number; leases: number } {
-    return { local: this.local, remote: this.remote, leases: this.leases.size };
+  /** Admissions served from leases and through the store since start; leases live, slots lent now. */
+  get stats(): { local: number; remote: number; leases: number; lent: number } {
+    return { local: this.local, remote: this.remote, leases: this.leases.size, lent: this.lent.size };
   }
 
   async admit(admission: Admission): Promise<AdmissionResult> {
     if (this.closed || admission.buckets.length === 0 || this.options.bypass?.()) {
-      return this.store.admit(admission);
+      return this.noteUnshared(admission, await this.store.admit(admission));
     }
     const now = this.now();
     const leases = this.usableLeases(admission.buckets, now);
     if (leases) return this.admitLocally(admission, leases, now);
-    return this.admitThroughStore(admission, now);
+    return this.track(this.admitThroughStore(admission, now));
   }
 
   async settle(admission: Admitted, adjustments: readonly Adjustment[]): Promise<void> {
     const now = this.now();
-    // Degraded: corrections go to the store's local state, not into leases of the shared one.
-    const fold = !this.closed && !this.options.bypass?.();
+    // Degraded, or taken while degraded: corrections go to the store's local state, not into leases of the shared one.
+    const fold = !this.unshared.delete(admission.id) && !this.closed && !this.options.bypass?.();
     let forward: Adjustment[] | undefined;
     const released: Promise<void>[] = [];
     for (const adjustment of adjustments) {
@@ -139,7 +148,13 @@ export class AdmissionLeases implements Admissions {
       } else {
         const lease = this.leases.get(adjustment.key);
         if (fold && lease && this.live(lease, now) && this.sameSpell(lease, adjustment, admission.at)) {
-          lease.units -= adjustment.delta;
+          // A refund folds whole; a rise only as far as the lease has units (the store hears the rest now).
+          const folded =
+            adjustment.delta <= 0 ? adjustment.delta : Math.min(adjustment.delta, Math.max(0, lease.units));
+          lease.units -= folded;
+          if (folded === adjustment.delta) continue;
+          if (!forward) forward = [];
+          forward.push({ ...adjustment, delta: adjustment.delta - folded });
           continue;
         }
       }
@@ -150,14 +165,17 @@ export class AdmissionLeases implements Admissions {
     await Promise.all(released);
   }
 
-  /** End every lease (their unused units go back to the store) and wait for the refunds. */
+  /**
+   * End every lease (their unused units go back to the store) and wait for the refunds, and for
+   * admissions still waiting for the store (what they are granted goes straight back).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweep);
-    const refunds: Promise<void>[] = [];
-    for (const lease of [...this.leases.values()]) refunds.push(this.end(lease));
-    await Promise.all(refunds);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    for (const lease of [...this.leases.values()]) void this.end(lease);
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
   /** A live lease for every bucket, each with room for its amount; undefined when one is missing. */
@@ -187,7 +205,7 @@ export class AdmissionLeases implements Admissions {
       const lease = leases[index]!;
       lease.used++;
       if (bucket.kind === 'concurrency') {
-        this.lent.set(`${admission.id} ${bucket.key}`, { slot: lease.slots.pop()!, lease });
+        this.lent.set(`${admission.id} ${bucket.key}`, { slot: lease.slots.pop()!, lease, lentAt: now });
         states.push({ remaining: lease.remaining + lease.slots.length, resetMs: 0 });
         return;
       }
@@ -226,14 +244,15 @@ export class AdmissionLeases implements Admissions {
       return extra > 0 ? { ...bucket, extra } : bucket;
     });
     if (stale.length > 0) await Promise.all(stale);
-    const result = await this.store.admit({ id: admission.id, buckets });
-    if (!result.admitted) return result;
-    const takenAt = this.now();
+    // Leases are timed from the send: the store took them at `result.now`, at or after this.
+    const sentAt = this.now();
+    const result = this.noteUnshared(admission, await this.store.admit({ id: admission.id, buckets }));
+    if (!result.admitted || result.local) return result;
     buckets.forEach((bucket, index) => {
       const state = result.buckets[index]!;
       const granted = state.granted;
       if (!granted) return;
-      this.addLease(bucket, { id: admission.id, at: result.now }, takenAt, granted, state.remaining);
+      this.addLease(bucket, { id: admission.id, at: result.now }, sentAt, granted, state.remaining);
       // From this instance's view the granted units are still free (it will use them).
       state.remaining += granted;
       state.granted = undefined;
@@ -241,6 +260,22 @@ export class AdmissionLeases implements Admissions {
     // Closed meanwhile: what was just granted goes straight back.
     if (this.closed) for (const lease of [...this.leases.values()]) void this.end(lease);
     return result;
+  }
+
+  /** Remember an admission the store took in its local state, so its settle is never folded. */
+  private noteUnshared(admission: Admission, result: AdmissionResult): AdmissionResult {
+    if (result.local && result.admitted) {
+      if (this.unshared.size >= maxUnshared) this.unshared.delete(this.unshared.values().next().value!);
+      this.unshared.add(admission.id);
+    }
+    return result;
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pending.add(work);
+    const done = () => this.pending.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   /** Units to ask for beyond the amount: twice what the live or last lease served, within bounds. */
@@ -264,7 +299,7 @@ export class AdmissionLeases implements Admissions {
     remaining: number,
   ): void {
     const existing = this.leases.get(bucket.key);
-    if (existing && this.live(existing, takenAt) && sameBucket(existing.bucket, bucket)) {
+    if (existing && this.live(existing, this.now()) && sameBucket(existing.bucket, bucket)) {
       const sameSlot =
         bucket.kind !== 'window' ||
         windowSlot(existing.admitted.at, bucket.windowMs) === windowSlot(admitted.at, bucket.windowMs);
@@ -288,8 +323,8 @@ export class AdmissionLeases implements Admissions {
       ended: false,
     };
     this.leases.set(bucket.key, lease);
-    // A lease that cannot be used (its slot is about to end) goes straight back.
-    if (lease.endsAt <= takenAt) void this.end(lease);
+    // A lease that cannot be used (its slot is about to end, or the answer came late) goes straight back.
+    if (lease.endsAt <= this.now()) void this.end(lease);
   }
 
   /** Local ms a lease taken at store time `at` may be used. */
@@ -352,15 +387,24 @@ export class AdmissionLeases implements Admissions {
         { kind: 'quota', key: bucket.key, delta: -lease.units, expiresAtMs: bucket.expiresAtMs },
       ]);
     }
-    return refund.then(
-      () => undefined,
-      (error: unknown) => this.options.onError?.(error),
+    return this.track(
+      refund.then(
+        () => undefined,
+        (error: unknown) => this.options.onError?.(error),
+      ),
     );
   }
 
   private endExpired(): void {
     const now = this.now();
     for (const lease of [...this.leases.values()]) if (!this.live(lease, now)) void this.end(lease);
+    // Once a second: a lent slot whose request never settled is gone from the store by now.
+    if (now - this.lastLentSweep < 1000) return;
+    this.lastLentSweep = now;
+    for (const [name, lent] of this.lent) {
+      const bucket = lent.lease.bucket;
+      if (bucket.kind === 'concurrency' && now - lent.lentAt > bucket.leaseMs) this.lent.delete(name);
+    }
   }
 }
 

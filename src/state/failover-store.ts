@@ -72,6 +72,13 @@ export interface FailoverStoreOptions {
   now?: () => number;
 }
 
+const maxPendingReleases = 10_000;
+
+function withoutExtras(admission: Admission): Admission {
+  if (!admission.buckets.some((bucket) => bucket.extra !== undefined)) return admission;
+  return { ...admission, buckets: admission.buckets.map(({ extra: _extra, ...bucket }) => bucket) };
+}
+
 interface PendingQuota {
   amount: number;
   expiresAtMs: number;
@@ -91,6 +98,11 @@ export class FailoverStore implements Store {
   /** Spend recorded locally while degraded, added to Redis on recovery. */
   private readonly pendingIncrements = new Map<string, number>();
   private readonly pendingQuotas = new Map<string, PendingQuota>();
+  /**
+   * Concurrency slots Redis holds whose release failed (`${key} ${id}` -> both), released on
+   * recovery: otherwise each would block a slot of the fleet until its lease in Redis expires.
+   */
+  private readonly pendingReleases = new Map<string, { key: string; id: string }>();
 
   constructor(
     private readonly remote: RemoteStore,
@@ -256,7 +268,9 @@ export class FailoverStore implements Store {
         return result;
       },
       async (maybeApplied) => {
-        const result = await this.local.admit(admission);
+        // Units taken ahead (admission leases) only come from the shared state.
+        const result = await this.local.admit(withoutExtras(admission));
+        result.local = true;
         if (result.admitted) {
           this.localAdmissions.set(admission.id, !maybeApplied);
           for (const bucket of admission.buckets) {
@@ -296,7 +310,12 @@ export class FailoverStore implements Store {
         const quotas = adjustments.filter((adjustment) => adjustment.kind === 'quota');
         if (quotas.length > 0) void this.local.settle(admission, quotas);
       },
-      (maybeApplied) => settleLocally(!maybeApplied, false),
+      (maybeApplied) => {
+        for (const adjustment of adjustments) {
+          if (adjustment.kind === 'concurrency') this.addPendingRelease(adjustment.key, admission.id);
+        }
+        return settleLocally(!maybeApplied, false);
+      },
     );
   }
 
@@ -366,6 +385,11 @@ export class FailoverStore implements Store {
     });
   }
 
+  private addPendingRelease(key: string, id: string): void {
+    // Bounded: a slot not released expires in Redis with its lease anyway.
+    if (this.pendingReleases.size < maxPendingReleases) this.pendingReleases.set(`${key} ${id}`, { key, id });
+  }
+
   private addPendingQuota(name: string, amount: number, expiresAtMs: number): void {
     const pending = this.pendingQuotas.get(name);
     this.pendingQuotas.set(name, { amount: (pending?.amount ?? 0) + amount, expiresAtMs });
@@ -410,9 +434,12 @@ export class FailoverStore implements Store {
     }
   }
 
-  /** Add the spend recorded while degraded to Redis, each item once (removed when it landed). */
+  /**
+   * Add the spend recorded while degraded to Redis, each item once (removed when it landed), and
+   * release the slots whose release failed.
+   */
   private async replaySpend(): Promise<void> {
-    while (this.pendingIncrements.size > 0 || this.pendingQuotas.size > 0) {
+    while (this.pendingIncrements.size > 0 || this.pendingQuotas.size > 0 || this.pendingReleases.size > 0) {
       for (const [name, by] of [...this.pendingIncrements]) {
         await this.remote.increment(keyOf<number>(name), by);
         // Spend added locally during the await stays pending for the next round.
@@ -433,6 +460,15 @@ export class FailoverStore implements Store {
           throw error;
         }
       }
+      // Releasing a slot twice is harmless (the second finds nothing): sent together, batched by the store.
+      const releases = [...this.pendingReleases].slice(0, 100);
+      await Promise.all(
+        releases.map(([name, { key, id }]) =>
+          this.remote.settle({ id, at: now }, [{ kind: 'concurrency', key }]).then(() => {
+            this.pendingReleases.delete(name);
+          }),
+        ),
+      );
     }
   }
 

@@ -86,6 +86,8 @@ export interface AdmissionResult {
   buckets: BucketState[];
   /** The store's clock at admission, ms since the epoch. */
   now: number;
+  /** Taken in this instance's own state because the shared one was unreachable (`FailoverStore`). */
+  local?: boolean;
 }
 
 /** The admission a settle corrects: its id and the store-clock time it was admitted at (`AdmissionResult.now`). */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { AdmissionLeases } from '../../src/state/admission-leases.ts';
 import {
+  type Adjustment,
   type Admission,
   type AdmissionResult,
   type Bucket,
@@ -183,5 +184,99 @@ describe('admission leases', () => {
     degraded = false;
     for (let i = 5; i < 10; i++) await leases.admit({ id: `r${i}`, buckets: [rpm(10_000)] });
     assert.equal(shared.calls.admit, 6);
+  });
+
+  it('a settle of an admission taken while degraded is not folded; a rise past what the lease holds reaches the store', async () => {
+    const shared = sharedStore();
+    const settled: Adjustment[][] = [];
+    let degraded = true;
+    const store = {
+      async admit(admission: Admission): Promise<AdmissionResult> {
+        shared.calls.admit++;
+        const result = await shared.store.admit(admission);
+        return degraded ? { ...result, local: true } : result;
+      },
+      settle(admitted: { id: string; at: number }, adjustments: readonly Adjustment[]) {
+        settled.push([...adjustments]);
+        return shared.store.settle(admitted, adjustments);
+      },
+    };
+    const leases = new AdmissionLeases(store, { now: () => shared.clock.ms, bypass: () => degraded });
+    open.push(leases);
+    const tpm: Bucket = { kind: 'window', key: 'tpm', limit: 1_000_000, windowMs: 60_000, amount: 100 };
+    const correction = (delta: number): Adjustment[] => [
+      { kind: 'window', key: 'tpm', windowMs: 60_000, delta },
+    ];
+    const down = await leases.admit({ id: 'down', buckets: [tpm] });
+    degraded = false;
+    const up = await leases.admit({ id: 'up', buckets: [tpm] });
+    assert.equal(
+      up.buckets[0]!.remaining,
+      1_000_000 - 200,
+      'a lease of 400 tokens was taken (and counts as free here)',
+    );
+    const served = await leases.admit({ id: 'served', buckets: [tpm] });
+    assert.equal(shared.calls.admit, 2, 'the third came from the lease');
+    await leases.settle({ id: 'down', at: down.now }, correction(-60));
+    assert.deepEqual(settled, [correction(-60)], 'taken while degraded: its correction goes to the store');
+    await leases.settle({ id: 'up', at: up.now }, correction(-60));
+    assert.equal(settled.length, 1, 'a refund of a shared admission folds into the lease (300 + 60 left)');
+    await leases.settle({ id: 'served', at: served.now }, correction(460));
+    assert.deepEqual(
+      settled[1],
+      correction(100),
+      'the lease covers 360 of a rise of 460; the store hears the rest now',
+    );
+    await leases.close();
+    assert.equal(
+      await shared.store.windowTotal('tpm', 60_000),
+      40 + 40 + 560,
+      'every request counted at its real usage',
+    );
+  });
+
+  it('close waits for an admission still at the store, and gives back what it was granted', async () => {
+    const shared = sharedStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const store = {
+      async admit(admission: Admission): Promise<AdmissionResult> {
+        await gate;
+        return shared.store.admit(admission);
+      },
+      settle: shared.store.settle.bind(shared.store),
+    };
+    const leases = new AdmissionLeases(store, { now: () => shared.clock.ms });
+    const admitting = leases.admit({ id: 'a', buckets: [rpm(10_000)] });
+    let closed = false;
+    const closing = leases.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false, 'close waits for the admission');
+    release();
+    assert.equal((await admitting).admitted, true);
+    await closing;
+    assert.equal(
+      await shared.store.windowTotal('rpm', 60_000),
+      1,
+      'the grant went back before close returned',
+    );
+  });
+
+  it('forgets a lent slot whose request never settled once the store has forgotten it too', async () => {
+    const shared = sharedStore();
+    const leases = leasesOver(shared);
+    const slots: Bucket = { kind: 'concurrency', key: 'slots', limit: 100, leaseMs: 2_000 };
+    await leases.admit({ id: 'a', buckets: [slots] });
+    await leases.admit({ id: 'b', buckets: [slots] });
+    assert.equal(leases.stats.lent, 1, 'b holds a lent slot');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(leases.stats.lent, 1, 'kept while its slot may still be held in the store');
+    shared.clock.ms += 2_500;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    assert.equal(leases.stats.lent, 0);
   });
 });

@@ -201,6 +201,43 @@ describe('FailoverStore', () => {
     }
   });
 
+  it('Redis frozen: no units are taken ahead locally, and a slot whose release failed is released on recovery', async () => {
+    const prefix = `fleet-${++fleets}:`;
+    const { store } = await gatewayStore(prefix);
+    const other = await observer(prefix);
+    const slots: Bucket = { kind: 'concurrency', key: 'slots:key:k', limit: 3, leaseMs: 600_000 };
+    const rpm: Bucket = {
+      kind: 'window',
+      key: 'window:key:k:requests',
+      limit: 1000,
+      windowMs: 60_000,
+      amount: 1,
+    };
+    try {
+      const held = await store.admit({ id: 'held', buckets: [slots] });
+      assert.equal(held.admitted, true);
+      assert.equal(held.local, undefined, 'taken in Redis');
+      server.pause();
+      const local = await store.admit({ id: 'while-down', buckets: [{ ...rpm, extra: 20 }] });
+      assert.equal(local.admitted, true);
+      assert.equal(local.local, true, 'taken in local state');
+      assert.equal(local.buckets[0]!.granted, undefined, 'the local state grants nothing ahead');
+      // Redis holds 'held' and cannot hear its release now.
+      await store.settle({ id: 'held', at: held.now }, [{ kind: 'concurrency', key: slots.key }]);
+      server.resume();
+      await eventually(() => assert.equal(store.degraded, false), 5000);
+      const after = await Promise.all(['o1', 'o2', 'o3'].map((id) => other.admit({ id, buckets: [slots] })));
+      assert.deepEqual(
+        after.map((result) => result.admitted),
+        [true, true, true],
+        'the slot held before the outage was released in Redis when it came back',
+      );
+    } finally {
+      server.resume();
+      await Promise.all([store.close(), other.close()]);
+    }
+  });
+
   it('starts degraded when Redis is not there, and switches over when it comes', async () => {
     await server.stop();
     const prefix = `fleet-${++fleets}:`;
