@@ -1,8 +1,8 @@
 // The `switchyard-redis` target of `npm run bench`: what shared state costs per request. A
 // redis-server of the bench's own on a free loopback port (no persistence, as the tests run it),
 // Redis's command counter read around each load run (commands per request), and the report of
-// Switchyard with `state.redis` and rpm/tpm caps that never refuse (one admission per request)
-// against the same Switchyard without Redis.
+// Switchyard with `state.redis` against the same Switchyard (same config, the same rpm/tpm caps
+// and key limits that never refuse) without Redis.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -121,7 +121,7 @@ export function reportSharedState(results, { cell, lat, check, log, fmt, signed,
   };
   const rows = [];
   log(
-    `\nSHARED STATE — switchyard-redis (state.redis on ${results.redis.url}, redis-server ${results.redis.version}; rpm/tpm caps that never refuse) vs switchyard (no Redis)`,
+    `\nSHARED STATE — switchyard-redis (state.redis on ${results.redis.url}, redis-server ${results.redis.version}) vs switchyard (same config, no Redis)`,
   );
   log(
     'mode   conns  req/s no Redis  req/s Redis  throughput  +p50 ms  +p99 ms  +CPU µs/req  Redis scripts/req  (commands incl. in scripts)  Redis CPU µs/req',

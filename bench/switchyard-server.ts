@@ -1,8 +1,9 @@
 /**
  * Switchyard as `npm run bench` measures it, every feature the issue names on: two `openai` models
  * on the fake upstream, model `auto` routing with three routing rules (none matches the bench's
- * question, so every rule is evaluated on every request), a virtual client key with rpm, tpm,
- * concurrency and budget limits (so every request is authenticated, admitted and charged),
+ * question, so every rule is evaluated on every request), `rpm`/`tpm` caps on both models and a
+ * virtual client key with rpm, tpm, concurrency and budget limits, all too large ever to refuse
+ * (so every request is authenticated, admitted against the key's and its model's buckets, and charged),
  * metrics, the dashboard feed and the SQLite request log on, log level `warn`.
  *
  *   UPSTREAM_URL=http://127.0.0.1:PORT BENCH_TMP=/tmp/dir node --import tsx bench/switchyard-server.ts
@@ -10,11 +11,10 @@
  * or, as `npm run bench` runs it, compiled with bench/tsconfig.server-build.json (the production
  * form: no tsx loader thread) and started with `node node_modules/.cache/switchyard-bench/bench/switchyard-server.js`.
  *
- * With BENCH_REDIS_URL (the `switchyard-redis` target): the same, plus `state.redis` on that URL
- * and `rpm`/`tpm` caps on both models too large ever to refuse, so every request is admitted
- * against the key's buckets with the model's caps in Redis (most from admission leases, units
- * taken ahead; BENCH_ADMISSION_LEASES=0: one script each), settled, and charged to the
- * fleet-spend and key-usage counters.
+ * With BENCH_REDIS_URL (the `switchyard-redis` target): the same config plus `state.redis` on that
+ * URL, nothing else, so every request is admitted against the key's buckets with the model's caps
+ * in Redis (most from admission leases, units taken ahead; BENCH_ADMISSION_LEASES=0: one script
+ * each), settled, and charged to the fleet-spend and key-usage counters.
  *
  * The client key is created at start; the ready message carries the header to send
  * (`headers.authorization`). BENCH_CLIENT_KEY=0 (bench/fault-soak.mjs, whose load sends no key)
@@ -58,6 +58,8 @@ const raw: RawConfig = {
       output_cost_per_1k: 0.01,
       weight: 100,
       timeout: 30,
+      rpm: 1_000_000_000,
+      tpm: 1_000_000_000_000,
     },
     'bench-small': {
       provider: 'openai',
@@ -69,6 +71,8 @@ const raw: RawConfig = {
       output_cost_per_1k: 0.0006,
       weight: 80,
       timeout: 30,
+      rpm: 1_000_000_000,
+      tpm: 1_000_000_000_000,
     },
   },
   routing: {
@@ -100,10 +104,6 @@ if (redisUrl) {
   raw.state = {
     redis: { url: redisUrl, prefix: 'bench:', admission_leases: process.env.BENCH_ADMISSION_LEASES !== '0' },
   };
-  for (const model of Object.values(raw.models)) {
-    model.rpm = 1_000_000_000;
-    model.tpm = 1_000_000_000_000;
-  }
 }
 
 const config = normalizeConfig(raw);

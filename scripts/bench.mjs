@@ -498,31 +498,40 @@ async function main() {
       }
     }
 
-    // Unloaded latency and time to first chunk: one connection, sequential requests.
+    // Unloaded latency and time to first chunk: one connection per target, sequential requests,
+    // the targets interleaved request by request (a paired comparison on a shared machine).
     if (settings.latencyN > 0) {
-      log(`\nunloaded latency: ${settings.latencyN} sequential requests per target, mode and round`);
+      log(
+        `\nunloaded latency: ${settings.latencyN} sequential requests per target, mode and round, targets taking turns in blocks of 10`,
+      );
       for (let round = 0; round < settings.rounds; round++) {
-        for (const server of rotate(targetList, round)) {
-          const { result, usage } = await sampled(servers, () =>
-            runChild(
-              'latency-client.mjs',
-              {
+        const order = rotate(targetList, round);
+        const { result, usage } = await sampled(servers, () =>
+          runChild(
+            'latency-client.mjs',
+            {
+              targets: order.map((server) => ({
+                name: server.name,
                 url: server.url,
                 headers: headersOf(server),
-                n: settings.latencyN,
-                warmup: 30,
-                plainBody,
-                streamBody,
-              },
-              300_000,
-            ),
-          );
-          results.latency.push({ round, target: server.name, ...result, foreignCores: usage.foreignCores });
+              })),
+              n: settings.latencyN,
+              warmup: 30,
+              plainBody,
+              streamBody,
+            },
+            600_000,
+          ),
+        );
+        for (const entry of result.results) {
+          if (entry.error) throw new Error(`unloaded latency, ${entry.name}: ${entry.error}`);
+          results.latency.push({ round, target: entry.name, ...entry, foreignCores: usage.foreignCores });
           log(
-            `  r${round + 1} ${server.name.padEnd(10)} plain p50 ${fmt(result.plainTotal.p50, 3)} ms  ` +
-              `TTFB p50 ${fmt(result.streamTtfb.p50, 3)} ms  other load ${fmt(usage.foreignCores)} cores`,
+            `  r${round + 1} ${entry.name.padEnd(16)} plain p50 ${fmt(entry.plainTotal.p50, 3)} ms  ` +
+              `TTFB p50 ${fmt(entry.streamTtfb.p50, 3)} ms`,
           );
         }
+        log(`  r${round + 1} other load ${fmt(usage.foreignCores)} cores`);
       }
     }
 
