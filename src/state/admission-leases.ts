@@ -21,6 +21,11 @@
  * A settle whose window or quota correction falls into a live lease of the same bucket and slot
  * is folded into the lease (the refund carries it to the store); any other settle goes on to the
  * store as before.
+ *
+ * One refill at a time: when a lease runs out (or a window's ends with its slot), the admission
+ * that finds it so asks the store for the next batch, and the admissions arriving meanwhile wait
+ * for that answer (the batch counts them) instead of each going to the store and each taking a
+ * batch. A bucket whose last refill was granted nothing (near its limit) is not waited for.
  */
 import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket, BucketState } from './store.ts';
 import { fits, leaseSlotId, windowSlot, windowSlots } from './store.ts';
@@ -38,7 +43,7 @@ export interface AdmissionLeasesOptions {
   leaseMs?: number;
   /** A window lease stops this long before its slot ends (default 20 ms: store clock estimates drift by a round trip). */
   slotMarginMs?: number;
-  /** Most admissions' worth of units one lease asks for (default 64; concurrency: 16 slots). */
+  /** Most admissions' worth of units one lease asks for (default 256; concurrency: 64 slots). */
   maxBatch?: number;
   /** While true, every admission goes to the store as is (a degraded store serves locally anyway). */
   bypass?: () => boolean;
@@ -74,9 +79,11 @@ interface Lent {
 }
 
 const minBatch = 4;
-/** Ids remembered as taken in the failover store's local state (their settles are never folded). */
+/** Most ids remembered as taken in the failover store's local state, and most starved bucket keys. */
 const maxUnshared = 10_000;
-const maxConcurrencyBatch = 16;
+/** How many refills in a row an admission waits for before it goes to the store itself. */
+const maxRefillWaits = 3;
+const maxConcurrencyBatch = 64;
 /** A window whose slots are shorter than this is not leased (a lease would rarely outlive its round trip). */
 const minSlotMs = 200;
 
@@ -88,6 +95,12 @@ export class AdmissionLeases implements Admissions {
   private readonly lent = new Map<string, Lent>();
   /** Admissions the store took in its local state (shared state unreachable): settled as they are. */
   private readonly unshared = new Set<string>();
+  /** Bucket key -> the admission at the store now asking extra units for it (one refill at a time). */
+  private readonly refilling = new Map<string, Promise<unknown>>();
+  /** Bucket key -> admissions waiting for its refill. */
+  private readonly waiting = new Map<string, number>();
+  /** Bucket keys whose last refill was granted nothing (near the limit, refused, or degraded). */
+  private readonly starved = new Set<string>();
   /** Admissions waiting for the store and refunds under way: `close()` waits for both. */
   private readonly pending = new Set<Promise<unknown>>();
   private lastLentSweep = 0;
@@ -108,7 +121,7 @@ export class AdmissionLeases implements Admissions {
     this.now = options.now ?? (() => performance.now());
     this.leaseMs = options.leaseMs ?? 1000;
     this.slotMarginMs = options.slotMarginMs ?? 20;
-    this.maxBatch = options.maxBatch ?? 64;
+    this.maxBatch = options.maxBatch ?? 256;
     // Unused units go back soon after a lease ends, even when no admission comes to notice.
     this.sweep = setInterval(() => this.endExpired(), Math.max(10, Math.min(100, this.leaseMs / 4)));
     this.sweep.unref();
@@ -123,9 +136,22 @@ export class AdmissionLeases implements Admissions {
     if (this.closed || admission.buckets.length === 0 || this.options.bypass?.()) {
       return this.noteUnshared(admission, await this.store.admit(admission));
     }
-    const now = this.now();
-    const leases = this.usableLeases(admission.buckets, now);
+    let now = this.now();
+    let leases = this.usableLeases(admission.buckets, now);
     if (leases) return this.admitLocally(admission, leases, now);
+    // Every bucket it lacks is being refilled: wait for that answer rather than send another
+    // (when a lease runs out, or a window's ends with its slot, the admissions of that moment
+    // would otherwise all go to the store, each taking a batch).
+    for (let waits = 0; waits < maxRefillWaits; waits++) {
+      const refills = this.refillsFor(admission.buckets, now);
+      if (!refills) break;
+      this.countWaiting(admission.buckets, 1);
+      await refills;
+      this.countWaiting(admission.buckets, -1);
+      now = this.now();
+      leases = this.closed ? undefined : this.usableLeases(admission.buckets, now);
+      if (leases) return this.admitLocally(admission, leases, now);
+    }
     return this.track(this.admitThroughStore(admission, now));
   }
 
@@ -182,18 +208,41 @@ export class AdmissionLeases implements Admissions {
   private usableLeases(buckets: readonly Bucket[], now: number): Lease[] | undefined {
     const leases: Lease[] = [];
     for (const bucket of buckets) {
-      const lease = this.leases.get(bucket.key);
-      if (!lease || !this.live(lease, now) || !sameBucket(lease.bucket, bucket) || leases.includes(lease))
-        return undefined;
-      if (
-        bucket.kind === 'concurrency'
-          ? lease.slots.length === 0
-          : !fits(bucket.amount, lease.units, bucket.limit)
-      )
-        return undefined;
+      const lease = this.usableLease(bucket, now);
+      if (!lease || leases.includes(lease)) return undefined;
       leases.push(lease);
     }
     return leases;
+  }
+
+  private usableLease(bucket: Bucket, now: number): Lease | undefined {
+    const lease = this.leases.get(bucket.key);
+    if (!lease || !this.live(lease, now) || !sameBucket(lease.bucket, bucket)) return undefined;
+    const room =
+      bucket.kind === 'concurrency' ? lease.slots.length > 0 : fits(bucket.amount, lease.units, bucket.limit);
+    return room ? lease : undefined;
+  }
+
+  /** Admissions waiting for a refill of each bucket key: the next refill asks for them too. */
+  private countWaiting(buckets: readonly Bucket[], change: number): void {
+    for (const bucket of buckets) {
+      const count = (this.waiting.get(bucket.key) ?? 0) + change;
+      if (count > 0) this.waiting.set(bucket.key, count);
+      else this.waiting.delete(bucket.key);
+    }
+  }
+
+  /** The refills under way for every bucket without a usable lease; undefined when one has none. */
+  private refillsFor(buckets: readonly Bucket[], now: number): Promise<unknown> | undefined {
+    let refills: Promise<unknown>[] | undefined;
+    for (const bucket of buckets) {
+      if (this.usableLease(bucket, now)) continue;
+      const refill = this.refilling.get(bucket.key);
+      if (!refill || this.starved.has(bucket.key)) return undefined;
+      if (refills) refills.push(refill);
+      else refills = [refill];
+    }
+    return refills && (refills.length === 1 ? refills[0] : Promise.all(refills));
   }
 
   private admitLocally(admission: Admission, leases: Lease[], now: number): AdmissionResult {
@@ -246,7 +295,40 @@ export class AdmissionLeases implements Admissions {
     if (stale.length > 0) await Promise.all(stale);
     // Leases are timed from the send: the store took them at `result.now`, at or after this.
     const sentAt = this.now();
-    const result = this.noteUnshared(admission, await this.store.admit({ id: admission.id, buckets }));
+    // Admissions that wait for this refill resume once its leases are in place (or it failed).
+    let refilled = noop;
+    const refill = new Promise<void>((resolve) => {
+      refilled = resolve;
+    });
+    const refilledKeys = buckets.filter((bucket) => bucket.extra).map((bucket) => bucket.key);
+    for (const key of refilledKeys) this.refilling.set(key, refill);
+    try {
+      return this.leaseFrom(
+        admission,
+        buckets,
+        sentAt,
+        await this.store.admit({ id: admission.id, buckets }),
+      );
+    } finally {
+      for (const key of refilledKeys) if (this.refilling.get(key) === refill) this.refilling.delete(key);
+      refilled();
+    }
+  }
+
+  /** Keep what the store granted as leases; the result as the caller sees it. */
+  private leaseFrom(
+    admission: Admission,
+    buckets: readonly Bucket[],
+    sentAt: number,
+    answer: AdmissionResult,
+  ): AdmissionResult {
+    const result = this.noteUnshared(admission, answer);
+    for (const [index, bucket] of buckets.entries()) {
+      if (!bucket.extra) continue;
+      // Near its limit a bucket is granted nothing: the next admissions do not wait for a refill of it.
+      if (result.admitted && !result.local && result.buckets[index]!.granted) this.starved.delete(bucket.key);
+      else if (this.starved.size < maxUnshared) this.starved.add(bucket.key);
+    }
     if (!result.admitted || result.local) return result;
     buckets.forEach((bucket, index) => {
       const state = result.buckets[index]!;
@@ -287,7 +369,7 @@ export class AdmissionLeases implements Admissions {
     if (live && (bucket.kind === 'concurrency' ? live.slots.length > 0 : live.units >= 2 * unit)) return 0;
     const cap = bucket.kind === 'concurrency' ? maxConcurrencyBatch : this.maxBatch;
     const served = Math.max(this.demand.get(bucket.key) ?? 0, live?.used ?? 0);
-    const batch = Math.min(cap, Math.max(minBatch, 2 * served));
+    const batch = Math.min(cap, Math.max(minBatch, 2 * served + (this.waiting.get(bucket.key) ?? 0)));
     return unit * batch;
   }
 
@@ -407,6 +489,8 @@ export class AdmissionLeases implements Admissions {
     }
   }
 }
+
+function noop(): void {}
 
 function slotIds(id: string, count: number): string[] {
   return Array.from({ length: count }, (_, index) => leaseSlotId(id, index + 1));

@@ -279,4 +279,56 @@ describe('admission leases', () => {
     await new Promise((resolve) => setTimeout(resolve, 250));
     assert.equal(leases.stats.lent, 0);
   });
+
+  it('admissions that find their lease empty wait for the one refill under way instead of each going to the store', async () => {
+    const shared = sharedStore();
+    const slow = {
+      async admit(admission: Admission): Promise<AdmissionResult> {
+        shared.calls.admit++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return shared.store.admit(admission);
+      },
+      settle: shared.store.settle.bind(shared.store),
+    };
+    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
+    open.push(leases);
+    const slots: Bucket = { kind: 'concurrency', key: 'slots', limit: 10_000, leaseMs: 60_000 };
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [rpm(100_000), slots] })),
+    );
+    assert.ok(burst.every((result) => result.admitted));
+    assert.ok(shared.calls.admit <= 3, `${shared.calls.admit} store admissions for a burst of 40`);
+    assert.ok(leases.stats.local >= 37);
+    await leases.close();
+    assert.equal(await shared.store.windowTotal('rpm', 60_000), 40, 'nothing held after close');
+  });
+
+  it('near a limit nobody waits for a refill that will be granted nothing', async () => {
+    const shared = sharedStore();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const slow = {
+      async admit(admission: Admission): Promise<AdmissionResult> {
+        shared.calls.admit++;
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return shared.store.admit(admission);
+      },
+      settle: shared.store.settle.bind(shared.store),
+    };
+    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
+    open.push(leases);
+    await leases.admit({ id: 'a', buckets: [rpm(10)] }); // granted 1 more: 9 - 1 stays above half
+    await leases.admit({ id: 'b', buckets: [rpm(10)] }); // from the lease
+    await leases.admit({ id: 'c', buckets: [rpm(10)] }); // granted nothing: 7 free, not above half after a grant
+    assert.equal(shared.calls.admit, 2);
+    mostInFlight = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [rpm(10)] })),
+    );
+    assert.equal(burst.filter((result) => result.admitted).length, 5);
+    assert.equal(shared.calls.admit, 7, 'each went to the store (exact near the limit)');
+    assert.equal(mostInFlight, 5, 'all at once: none waited for another');
+  });
 });
