@@ -281,6 +281,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       shared: failover !== undefined || store.kind === 'redis',
       degraded: failover?.degraded ?? false,
       degradedSinceMs: failover?.degradedSinceMs,
+      admissions: leases && { lease: leases.stats.local, store: leases.stats.remote },
     }),
 
     modelNames: () => [...planner.names],

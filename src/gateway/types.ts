@@ -153,6 +153,8 @@ export interface StateStatus {
   degraded: boolean;
   /** Epoch ms when the current degraded spell began. */
   degradedSinceMs: number | undefined;
+  /** With admission leases: admissions served on this instance from leased units, and by the store. */
+  admissions?: { lease: number; store: number };
 }
 
 export type BatchResult = { ok: true; result: ChatResult } | { ok: false; error: GatewayError };

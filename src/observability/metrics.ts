@@ -14,7 +14,12 @@ import type { AttemptRecord, GatewayEvents, ModelStatusSource, RequestSummary } 
 export interface MetricsSource extends ModelStatusSource {
   readonly events: { subscribe(sink: Partial<GatewayEvents>): () => void };
   /** Whether the gateway serves on local state because the shared store is down. */
-  stateStatus?(): { shared: boolean; degraded: boolean; degradedSinceMs: number | undefined };
+  stateStatus?(): {
+    shared: boolean;
+    degraded: boolean;
+    degradedSinceMs: number | undefined;
+    admissions?: { lease: number; store: number };
+  };
 }
 
 export interface MetricsOptionsSources {
@@ -223,6 +228,25 @@ export function createMetrics(source: MetricsSource, options: MetricsOptions = {
         this.set(since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000));
       },
     });
+    if (stateStatus.call(source).admissions) {
+      // The leases count since they started; a gateway swapped by a reload starts again from 0.
+      const reported = { lease: 0, store: 0 };
+      new Counter({
+        name: 'switchyard_shared_admissions_total',
+        help: 'Admissions against shared limits, budgets and slots: served here from units taken ahead (lease) or by a script in Redis (store).',
+        labelNames: ['served'],
+        registers,
+        collect() {
+          const counts = stateStatus.call(source).admissions;
+          if (!counts) return;
+          for (const served of ['lease', 'store'] as const) {
+            const delta = counts[served] - reported[served];
+            if (delta > 0) this.inc({ served }, delta);
+            reported[served] = counts[served];
+          }
+        },
+      });
+    }
   }
   const { fleetSpend } = options;
   if (fleetSpend) {

@@ -325,7 +325,17 @@ describe('three instances on one Redis', () => {
       10,
     );
     await sleep(800);
-    for (const instance of fleet) assert.equal(await metric(instance, 'switchyard_state_degraded'), 0);
+    for (const instance of fleet) {
+      assert.equal(await metric(instance, 'switchyard_state_degraded'), 0);
+      // Most of the metered model's admissions came from units taken ahead, not a script each.
+      const lease = (await metric(instance, 'switchyard_shared_admissions_total', { served: 'lease' })) ?? 0;
+      const store = (await metric(instance, 'switchyard_shared_admissions_total', { served: 'store' })) ?? 0;
+      assert.ok(
+        store > 0 && lease > store,
+        `${instance.name}: ${lease} admissions from leases, ${store} by Redis`,
+      );
+      console.log(`${instance.name}: ${lease} admissions from leases, ${store} by Redis`);
+    }
     const downAt = Date.now();
     const sentBeforeDown = load.sent;
     await redis.stop();
