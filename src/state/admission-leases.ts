@@ -24,8 +24,9 @@
  *
  * One refill at a time: when a lease runs out (or a window's ends with its slot), the admission
  * that finds it so asks the store for the next batch, and the admissions arriving meanwhile wait
- * for that answer (the batch counts them) instead of each going to the store and each taking a
- * batch. A bucket whose last refill was granted nothing (near its limit) is not waited for.
+ * for that answer instead of each going to the store and each taking a batch (a waiter the batch
+ * did not cover goes on to the store, and the refill it sends counts those still waiting). A
+ * bucket whose last refill was granted nothing (near its limit) is not waited for.
  */
 import type { Adjustment, Admission, AdmissionResult, Admitted, Bucket, BucketState } from './store.ts';
 import { fits, leaseSlotId, windowSlot, windowSlots } from './store.ts';
@@ -79,8 +80,8 @@ interface Lent {
 }
 
 const minBatch = 4;
-/** Most ids remembered as taken in the failover store's local state, and most starved bucket keys. */
-const maxUnshared = 10_000;
+/** Most ids remembered as taken in the failover store's local state, and most starved bucket keys (oldest forgotten first). */
+const maxRemembered = 10_000;
 /** How many refills in a row an admission waits for before it goes to the store itself. */
 const maxRefillWaits = 3;
 const maxConcurrencyBatch = 64;
@@ -95,7 +96,7 @@ export class AdmissionLeases implements Admissions {
   private readonly lent = new Map<string, Lent>();
   /** Admissions the store took in its local state (shared state unreachable): settled as they are. */
   private readonly unshared = new Set<string>();
-  /** Bucket key -> the admission at the store now asking extra units for it (one refill at a time). */
+  /** Bucket key -> the latest admission at the store asking extra units for it (one refill at a time). */
   private readonly refilling = new Map<string, Promise<unknown>>();
   /** Bucket key -> admissions waiting for its refill. */
   private readonly waiting = new Map<string, number>();
@@ -145,11 +146,15 @@ export class AdmissionLeases implements Admissions {
     for (let waits = 0; waits < maxRefillWaits; waits++) {
       const refills = this.refillsFor(admission.buckets, now);
       if (!refills) break;
-      this.countWaiting(admission.buckets, 1);
-      await refills;
-      this.countWaiting(admission.buckets, -1);
+      this.countWaiting(refills.keys, 1);
+      await refills.done;
+      this.countWaiting(refills.keys, -1);
+      // Closed or degraded meanwhile: as any admission then, straight to the store.
+      if (this.closed || this.options.bypass?.()) {
+        return this.noteUnshared(admission, await this.store.admit(admission));
+      }
       now = this.now();
-      leases = this.closed ? undefined : this.usableLeases(admission.buckets, now);
+      leases = this.usableLeases(admission.buckets, now);
       if (leases) return this.admitLocally(admission, leases, now);
     }
     return this.track(this.admitThroughStore(admission, now));
@@ -224,25 +229,30 @@ export class AdmissionLeases implements Admissions {
   }
 
   /** Admissions waiting for a refill of each bucket key: the next refill asks for them too. */
-  private countWaiting(buckets: readonly Bucket[], change: number): void {
-    for (const bucket of buckets) {
-      const count = (this.waiting.get(bucket.key) ?? 0) + change;
-      if (count > 0) this.waiting.set(bucket.key, count);
-      else this.waiting.delete(bucket.key);
+  private countWaiting(keys: readonly string[], change: number): void {
+    for (const key of keys) {
+      const count = (this.waiting.get(key) ?? 0) + change;
+      if (count > 0) this.waiting.set(key, count);
+      else this.waiting.delete(key);
     }
   }
 
   /** The refills under way for every bucket without a usable lease; undefined when one has none. */
-  private refillsFor(buckets: readonly Bucket[], now: number): Promise<unknown> | undefined {
-    let refills: Promise<unknown>[] | undefined;
+  private refillsFor(
+    buckets: readonly Bucket[],
+    now: number,
+  ): { keys: string[]; done: Promise<unknown> } | undefined {
+    const keys: string[] = [];
+    const refills: Promise<unknown>[] = [];
     for (const bucket of buckets) {
       if (this.usableLease(bucket, now)) continue;
       const refill = this.refilling.get(bucket.key);
       if (!refill || this.starved.has(bucket.key)) return undefined;
-      if (refills) refills.push(refill);
-      else refills = [refill];
+      keys.push(bucket.key);
+      refills.push(refill);
     }
-    return refills && (refills.length === 1 ? refills[0] : Promise.all(refills));
+    if (refills.length === 0) return undefined;
+    return { keys, done: refills.length === 1 ? refills[0]! : Promise.all(refills) };
   }
 
   private admitLocally(admission: Admission, leases: Lease[], now: number): AdmissionResult {
@@ -323,11 +333,13 @@ export class AdmissionLeases implements Admissions {
     answer: AdmissionResult,
   ): AdmissionResult {
     const result = this.noteUnshared(admission, answer);
+    // Near its limit a bucket is granted nothing: the next admissions do not wait for a refill of
+    // it. A refusal says so only of the bucket that refused; the local state says nothing of any.
     for (const [index, bucket] of buckets.entries()) {
-      if (!bucket.extra) continue;
-      // Near its limit a bucket is granted nothing: the next admissions do not wait for a refill of it.
-      if (result.admitted && !result.local && result.buckets[index]!.granted) this.starved.delete(bucket.key);
-      else if (this.starved.size < maxUnshared) this.starved.add(bucket.key);
+      if (!bucket.extra || result.local) continue;
+      if (result.admitted && result.buckets[index]!.granted) this.starved.delete(bucket.key);
+      else if (result.admitted || index === (result.refusedIndex ?? 0))
+        this.remember(this.starved, bucket.key);
     }
     if (!result.admitted || result.local) return result;
     buckets.forEach((bucket, index) => {
@@ -346,11 +358,15 @@ export class AdmissionLeases implements Admissions {
 
   /** Remember an admission the store took in its local state, so its settle is never folded. */
   private noteUnshared(admission: Admission, result: AdmissionResult): AdmissionResult {
-    if (result.local && result.admitted) {
-      if (this.unshared.size >= maxUnshared) this.unshared.delete(this.unshared.values().next().value!);
-      this.unshared.add(admission.id);
-    }
+    if (result.local && result.admitted) this.remember(this.unshared, admission.id);
     return result;
+  }
+
+  /** Add to a bounded set, forgetting its oldest entry when full. */
+  private remember(set: Set<string>, value: string): void {
+    set.delete(value);
+    if (set.size >= maxRemembered) set.delete(set.values().next().value!);
+    set.add(value);
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

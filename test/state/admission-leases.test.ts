@@ -331,4 +331,34 @@ describe('admission leases', () => {
     assert.equal(shared.calls.admit, 7, 'each went to the store (exact near the limit)');
     assert.equal(mostInFlight, 5, 'all at once: none waited for another');
   });
+
+  it('a refusal by one bucket does not stop admissions from waiting for the refills of the others', async () => {
+    const shared = sharedStore();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const slow = {
+      async admit(admission: Admission): Promise<AdmissionResult> {
+        shared.calls.admit++;
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return shared.store.admit(admission);
+      },
+      settle: shared.store.settle.bind(shared.store),
+    };
+    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
+    open.push(leases);
+    const model: Bucket = { kind: 'window', key: 'model', limit: 100_000, windowMs: 60_000, amount: 1 };
+    const client: Bucket = { kind: 'window', key: 'client', limit: 1, windowMs: 60_000, amount: 1 };
+    assert.equal((await leases.admit({ id: 'a', buckets: [client, model] })).admitted, true);
+    for (let i = 0; i < 4; i++) await leases.admit({ id: `m${i}`, buckets: [model] }); // the model's lease, used up
+    const refused = await leases.admit({ id: 'b', buckets: [client, model] });
+    assert.equal(refused.admitted, false, 'the client is at its limit');
+    mostInFlight = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [model] })),
+    );
+    assert.ok(burst.every((result) => result.admitted));
+    assert.equal(mostInFlight, 1, 'one refill of the model bucket; the others waited for it');
+  });
 });
