@@ -8,11 +8,12 @@
  * hourly. `GET /admin/requests` pages through the log newest-first.
  */
 import type Database from 'better-sqlite3';
-import { invalidRequest } from '../errors.ts';
 import { openPrivateDatabase } from '../state/sqlite.ts';
 import type { GatewayEvents, RequestSummary } from './events.ts';
+import { decodeCursor, encodeCursor, type RequestQuery, statusRange } from './request-query.ts';
 import { type DecisionRow, decisionRow, type UsageRow, usageRow } from './request-row.ts';
 
+export { parseRequestQuery, type RequestQuery } from './request-query.ts';
 export type { DecisionRow, UsageRow } from './request-row.ts';
 
 const dayMs = 86_400_000;
@@ -35,24 +36,6 @@ export interface RequestLogOptions {
   now?: () => number;
   /** Told about write failures (never throws into the request path). */
   onError?: (error: unknown, context: string) => void;
-}
-
-export interface RequestQuery {
-  limit?: number;
-  cursor?: string;
-  /** The model that answered or the model the client asked for. */
-  model?: string;
-  /** The client key's id (`client_key_id`). */
-  key?: string;
-  /** The front door: chat, messages, responses, embeddings. */
-  api?: string;
-  task?: string;
-  /** An HTTP status (`503`), a class (`5xx`), `ok` (< 400) or `error` (>= 400). */
-  status?: string;
-  /** Inclusive lower bound on `ts` (ms). */
-  since?: number;
-  /** Exclusive upper bound on `ts` (ms). */
-  until?: number;
 }
 
 export interface AttemptRow {
@@ -166,6 +149,20 @@ CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id);
 CREATE INDEX IF NOT EXISTS requests_key_ts ON requests (client_key_id, ts);
 `;
 
+/**
+ * Spend per model and hour (of the epoch, UTC), kept with the rows: the dashboard's spend today
+ * at start reads a day's hours, not a day's rows (millions on a busy gateway).
+ */
+const hourlySpend = `
+CREATE TABLE IF NOT EXISTS spend_by_hour (
+  hour INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  cost_usd REAL NOT NULL,
+  PRIMARY KEY (hour, model)
+) WITHOUT ROWID;
+`;
+const hourMs = 3_600_000;
+
 const columns = [
   'request_id',
   'ts',
@@ -208,6 +205,7 @@ export class RequestLog implements Partial<GatewayEvents> {
   private immediate: NodeJS.Immediate | undefined;
   private readonly pruneTimer: NodeJS.Timeout;
   private readonly insert: Database.Statement;
+  private readonly addSpend: Database.Statement;
   private readonly writeBatch: (batch: RequestSummary[]) => void;
   private readonly flushIntervalMs: number;
   private readonly batchSize: number;
@@ -231,12 +229,38 @@ export class RequestLog implements Partial<GatewayEvents> {
       if (!present.has(name)) this.db.exec(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
     }
     this.db.exec(indexes);
+    const hadHourlySpend = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'spend_by_hour'")
+      .get();
+    this.db.exec(hourlySpend);
+    // A log from before the table: its rows summed once (the only full scan).
+    if (!hadHourlySpend) {
+      this.db.exec(
+        `INSERT INTO spend_by_hour (hour, model, cost_usd)
+         SELECT ts / ${hourMs}, model, SUM(cost_usd) FROM requests WHERE model IS NOT NULL GROUP BY 1, 2`,
+      );
+    }
+    this.addSpend = this.db.prepare(
+      `INSERT INTO spend_by_hour (hour, model, cost_usd) VALUES (?, ?, ?)
+       ON CONFLICT (hour, model) DO UPDATE SET cost_usd = cost_usd + excluded.cost_usd`,
+    );
     this.insert = this.db.prepare(
       // Positional parameters: binding an array costs about half of binding an object by name.
       `INSERT INTO requests (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
     );
     this.writeBatch = this.db.transaction((batch: RequestSummary[]) => {
-      for (const summary of batch) this.insert.run(this.toRow(summary));
+      const spend = new Map<string, { hour: number; model: string; cost: number }>();
+      for (const summary of batch) {
+        const row = this.toRow(summary);
+        this.insert.run(row);
+        if (summary.model === undefined || summary.costUsd === 0) continue;
+        const hour = Math.floor((row[1] as number) / hourMs);
+        const name = `${hour} ${summary.model}`;
+        const entry = spend.get(name);
+        if (entry) entry.cost += summary.costUsd;
+        else spend.set(name, { hour, model: summary.model, cost: summary.costUsd });
+      }
+      for (const { hour, model, cost } of spend.values()) this.addSpend.run(hour, model, cost);
     });
     this.prune();
     this.pruneTimer = setInterval(() => this.prune(), options.pruneIntervalMs ?? 3_600_000);
@@ -323,6 +347,7 @@ export class RequestLog implements Partial<GatewayEvents> {
     if (!this.db.open) return 0;
     try {
       const cutoff = this.now() - this.options.retentionDays * dayMs;
+      this.db.prepare('DELETE FROM spend_by_hour WHERE hour < ?').run(Math.floor(cutoff / hourMs));
       return this.db.prepare('DELETE FROM requests WHERE ts < ?').run(cutoff).changes;
     } catch (error) {
       this.onError(error, 'request log prune failed');
@@ -410,16 +435,31 @@ export class RequestLog implements Partial<GatewayEvents> {
     return rows.map(toPublic);
   }
 
-  /** Spend per model (answering model) since `sinceMs`, from the log. */
+  /**
+   * Spend per model (answering model) since `sinceMs`, from the log: whole hours from the hourly
+   * sums, the rest of the hour `sinceMs` falls in (a half-hour time zone's midnight) from its rows.
+   */
   spendSince(sinceMs: number): Map<string, number> {
     const spend = new Map<string, number>();
     if (!this.db.open) return spend;
-    const rows = this.db
-      .prepare(
-        'SELECT model, SUM(cost_usd) AS cost FROM requests WHERE ts >= ? AND model IS NOT NULL GROUP BY model',
-      )
-      .all(sinceMs) as Array<{ model: string; cost: number }>;
-    for (const row of rows) spend.set(row.model, row.cost);
+    const firstWholeHour = Math.ceil(sinceMs / hourMs);
+    const add = (rows: Array<{ model: string; cost: number }>) => {
+      for (const row of rows) spend.set(row.model, (spend.get(row.model) ?? 0) + row.cost);
+    };
+    add(
+      this.db
+        .prepare('SELECT model, SUM(cost_usd) AS cost FROM spend_by_hour WHERE hour >= ? GROUP BY model')
+        .all(firstWholeHour) as Array<{ model: string; cost: number }>,
+    );
+    if (sinceMs < firstWholeHour * hourMs) {
+      add(
+        this.db
+          .prepare(
+            'SELECT model, SUM(cost_usd) AS cost FROM requests WHERE ts >= ? AND ts < ? AND model IS NOT NULL GROUP BY model',
+          )
+          .all(sinceMs, firstWholeHour * hourMs) as Array<{ model: string; cost: number }>,
+      );
+    }
     return spend;
   }
 
@@ -445,98 +485,6 @@ function toPublic(row: StoredRow): RequestRow {
     decision: row.decision == null ? null : (JSON.parse(row.decision) as DecisionRow),
     usage: row.usage == null ? null : (JSON.parse(row.usage) as UsageRow[]),
   };
-}
-
-function encodeCursor(ts: number, id: number): string {
-  return Buffer.from(`${ts}:${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { ts: number; id: number } {
-  const match = /^(-?\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match)
-    throw invalidRequest('cursor is not valid: pass the next_cursor of a previous page unchanged', 'cursor');
-  return { ts: Number(match[1]), id: Number(match[2]) };
-}
-
-function statusRange(status: string): [number, number] {
-  if (status === 'ok') return [0, 399];
-  if (status === 'error') return [400, 999];
-  const group = /^([1-5])xx$/i.exec(status);
-  if (group) return [Number(group[1]) * 100, Number(group[1]) * 100 + 99];
-  if (/^[1-5]\d\d$/.test(status)) return [Number(status), Number(status)];
-  throw invalidRequest(
-    'status must be an HTTP status (e.g. 503), a class (2xx, 4xx, 5xx), "ok" or "error"',
-    'status',
-  );
-}
-const queryParams = new Set(['limit', 'cursor', 'model', 'status', 'since', 'until', 'key', 'api', 'task']);
-
-/** Validate `/admin/requests` query parameters; every problem is a 400 naming the parameter. */
-export function parseRequestQuery(params: URLSearchParams): RequestQuery {
-  for (const key of params.keys()) {
-    if (!queryParams.has(key)) {
-      throw invalidRequest(
-        `unknown query parameter "${key}"; expected one of: ${[...queryParams].join(', ')}`,
-        key,
-      );
-    }
-  }
-  const query: RequestQuery = {};
-  const single = (name: string): string | undefined => {
-    const values = params.getAll(name);
-    if (values.length > 1) throw invalidRequest(`${name} may be given only once`, name);
-    return values[0];
-  };
-  const limit = single('limit');
-  if (limit !== undefined) {
-    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
-      throw invalidRequest('limit must be an integer from 1 to 1000', 'limit');
-    }
-    query.limit = Number(limit);
-  }
-  const cursor = single('cursor');
-  if (cursor !== undefined) {
-    decodeCursor(cursor);
-    query.cursor = cursor;
-  }
-  const model = single('model');
-  if (model !== undefined) {
-    if (model.length === 0 || model.length > 200) throw invalidRequest('model must be a model name', 'model');
-    query.model = model;
-  }
-  const status = single('status');
-  if (status !== undefined) {
-    statusRange(status);
-    query.status = status;
-  }
-  for (const name of ['key', 'api', 'task'] as const) {
-    const value = single(name);
-    if (value === undefined) continue;
-    if (value.length === 0 || value.length > 200)
-      throw invalidRequest(`${name} must be a non-empty value`, name);
-    query[name] = value;
-  }
-  const since = single('since');
-  if (since !== undefined) query.since = parseTime(since, 'since');
-  const until = single('until');
-  if (until !== undefined) query.until = parseTime(until, 'until');
-  if (query.since !== undefined && query.until !== undefined && query.since > query.until) {
-    throw invalidRequest('since must not be later than until', 'since');
-  }
-  return query;
-}
-
-/** Milliseconds since the epoch, or an ISO 8601 date/time. */
-function parseTime(value: string, name: string): number {
-  if (/^\d{1,16}$/.test(value)) return Number(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const parsed = Date.parse(value);
-    if (!Number.isNaN(parsed)) return parsed;
-  }
-  throw invalidRequest(
-    `${name} must be a time in milliseconds since the epoch or an ISO 8601 date (e.g. 2025-01-31T12:00:00Z)`,
-    name,
-  );
 }
 
 /** One attempt as the `models_tried` column keeps it (optional fields only when present). */

@@ -374,6 +374,43 @@ describe('request log content and lifecycle', () => {
     later.close();
   });
 
+  test('spend since a time comes from hourly sums (and the rows of a partial hour), also for a log from before them', () => {
+    const path = join(dir, 'spend.db');
+    const hour = 3_600_000;
+    const base = Math.floor(Date.now() / hour) * hour - 5 * hour;
+    const rows: Array<[number, string, number]> = [
+      [base - 10, 'alpha', 1], // before the half hour asked for below
+      [base + 0.25 * hour, 'alpha', 2],
+      [base + 0.75 * hour, 'alpha', 4], // in the partial hour
+      [base + 1.5 * hour, 'beta', 8],
+      [base + 3.2 * hour, 'alpha', 16],
+      [base + 3.3 * hour, 'alpha', 32],
+    ];
+    const log = new RequestLog({ path, retentionDays: 7, logContent: false });
+    for (const [startedAt, model, costUsd] of rows)
+      log.requestFinished(summary({ startedAt, model, costUsd }));
+    log.requestFinished(summary({ startedAt: base + hour, model: undefined, costUsd: 0, status: 502 }));
+    log.flush();
+    const expected = (since: number) => {
+      const spend = new Map<string, number>();
+      for (const [startedAt, model, cost] of rows)
+        if (startedAt >= since) spend.set(model, (spend.get(model) ?? 0) + cost);
+      return spend;
+    };
+    for (const since of [base - hour, base, base + 0.5 * hour, base + 2 * hour, base + 10 * hour]) {
+      assert.deepEqual(log.spendSince(since), expected(since), `since base + ${(since - base) / hour} h`);
+    }
+    log.close();
+    // A log written before the hourly sums existed: they are built once when it is opened.
+    const db = new Database(path);
+    db.exec('DROP TABLE spend_by_hour');
+    db.close();
+    const reopened = new RequestLog({ path, retentionDays: 7, logContent: false });
+    assert.deepEqual(reopened.spendSince(base + 0.5 * hour), expected(base + 0.5 * hour));
+    assert.deepEqual(reopened.spendSince(base - hour), expected(base - hour));
+    reopened.close();
+  });
+
   test(':memory: works and the request log can be turned off', async () => {
     const server = await startServer(
       testConfig({ models: { alpha: fastModel() }, observability: { request_log: { enabled: false } } }),
