@@ -5,9 +5,10 @@
  */
 
 import type { Dispatcher } from 'undici';
-import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import { abortReasons, blamesRequest, type FailureKind, kindForStatus, UpstreamError } from '../errors.ts';
 import type { CancelSignal } from '../lib/cancel.ts';
+import { DispatchBody, type ResponseBody } from './dispatch-body.ts';
 import { SseLineTooLong } from './sse.ts';
 import type { CallOptions } from './types.ts';
 
@@ -16,7 +17,7 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
 export interface HttpResponse {
   status: number;
   headers: HeaderMap;
-  body: Dispatcher.ResponseData['body'];
+  body: ResponseBody;
 }
 
 export interface HttpRequest {
@@ -34,6 +35,7 @@ export interface TextResponse {
 }
 
 export interface HttpClient {
+  /** The response once its headers are in; the body streams (a `DispatchBody` on undici's dispatch()). */
   send(request: HttpRequest, options: CallOptions, context: ErrorContext): Promise<HttpResponse>;
   /**
    * The whole response as text, on undici's dispatch() handler API: no Readable body per
@@ -73,25 +75,57 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   };
 
   return {
-    async send(request, callOptions, context) {
+    send(request, callOptions, context) {
       // The attempt's total timeout is armed by its caller (the executor) on `signal`, with
       // abortReasons.attemptTimeout as the reason: no per-request AbortSignal.any/timeout here.
       const { timeouts, signal } = callOptions;
-      try {
-        const response = await undiciRequest(request.url, {
-          method: request.method ?? 'POST',
-          headers: request.headers,
-          body: request.body,
-          // undici takes any signal with addEventListener (its util.addAbortListener).
-          signal: signal as AbortSignal,
-          dispatcher: agentFor(timeouts.connectMs),
-          headersTimeout: timeouts.firstTokenMs,
-          bodyTimeout: timeouts.idleMs,
-        });
-        return { status: response.statusCode, headers: response.headers, body: response.body };
-      } catch (error) {
-        throw transportError(error, signal, context);
-      }
+      return new Promise<HttpResponse>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(transportError(signal.reason, signal, context));
+          return;
+        }
+        const url = parsedUrl(request.url);
+        let controller: Dispatcher.DispatchController | undefined;
+        let body: DispatchBody | undefined;
+        const onAbort = () =>
+          controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        const done = () => signal.removeEventListener('abort', onAbort);
+        signal.addEventListener('abort', onAbort, { once: true });
+        agentFor(timeouts.connectMs).dispatch(
+          {
+            origin: url.origin,
+            path: url.path,
+            method: request.method ?? 'POST',
+            headers: request.headers,
+            body: request.body,
+            headersTimeout: timeouts.firstTokenMs,
+            bodyTimeout: timeouts.idleMs,
+          },
+          {
+            onRequestStart(dispatchController) {
+              controller = dispatchController;
+              if (signal.aborted) onAbort();
+            },
+            onResponseStart(dispatchController, statusCode, responseHeaders) {
+              body = new DispatchBody(dispatchController);
+              resolve({ status: statusCode, headers: responseHeaders, body });
+            },
+            onResponseData(_controller, chunk) {
+              body?.push(chunk);
+            },
+            onResponseEnd() {
+              done();
+              body?.end();
+            },
+            onResponseError(_controller, error) {
+              done();
+              // Before the headers: the call failed; after: the body did (its reader maps it).
+              if (body) body.fail(error);
+              else reject(transportError(error, signal, context));
+            },
+          },
+        );
+      });
     },
     sendText(request, callOptions, context) {
       const { timeouts, signal } = callOptions;
