@@ -51,10 +51,17 @@ export class DispatchBody implements ResponseBody {
     this.settleWaiting();
   }
 
-  /** From the handler: the body failed (reset, idle timeout, abort). */
-  fail(error: unknown): void {
+  /**
+   * From the handler: the body failed (reset, idle timeout, abort). `discard`: the chunks not
+   * yet read go too (an aborted call yields nothing more); otherwise the reader gets them first.
+   */
+  fail(error: unknown, discard = false): void {
     if (this.destroyed) return; // the reader stopped: the abort it caused is no failure of the body
     if (this.failure === undefined) this.failure = error;
+    if (discard) {
+      this.queue.length = 0;
+      this.queuedBytes = 0;
+    }
     this.settleWaiting();
   }
 

@@ -84,7 +84,13 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           reject(transportError(signal.reason, signal, context));
           return;
         }
-        const url = parsedUrl(request.url);
+        let url: { origin: string; path: string };
+        try {
+          url = parsedUrl(request.url);
+        } catch (error) {
+          reject(transportError(error, signal, context));
+          return;
+        }
         let controller: Dispatcher.DispatchController | undefined;
         let body: DispatchBody | undefined;
         const onAbort = () =>
@@ -107,6 +113,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
               if (signal.aborted) onAbort();
             },
             onResponseStart(dispatchController, statusCode, responseHeaders) {
+              if (statusCode < 200) return; // an interim response (103 Early Hints): the real one follows
               body = new DispatchBody(dispatchController);
               resolve({ status: statusCode, headers: responseHeaders, body });
             },
@@ -119,8 +126,9 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
             },
             onResponseError(_controller, error) {
               done();
-              // Before the headers: the call failed; after: the body did (its reader maps it).
-              if (body) body.fail(error);
+              // Before the headers: the call failed; after: the body did (its reader maps it). An
+              // abort (timeout, cancellation, a hedge lost) also drops what was read but not yet taken.
+              if (body) body.fail(error, signal.aborted);
               else reject(transportError(error, signal, context));
             },
           },
@@ -134,7 +142,13 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           reject(transportError(signal.reason, signal, context));
           return;
         }
-        const url = parsedUrl(request.url);
+        let url: { origin: string; path: string };
+        try {
+          url = parsedUrl(request.url);
+        } catch (error) {
+          reject(transportError(error, signal, context));
+          return;
+        }
         let controller: Dispatcher.DispatchController | undefined;
         let status = 0;
         let headers: HeaderMap = {};

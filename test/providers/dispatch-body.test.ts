@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { Dispatcher } from 'undici';
+import { UpstreamError } from '../../src/errors.ts';
 import { DispatchBody } from '../../src/providers/dispatch-body.ts';
+import { createHttpClient } from '../../src/providers/http.ts';
+import type { CallOptions } from '../../src/providers/types.ts';
+
+const callOptions = (signal: AbortSignal = new AbortController().signal): CallOptions => ({
+  signal,
+  timeouts: { connectMs: 2000, firstTokenMs: 5000, idleMs: 5000, totalMs: 10_000 },
+  requestId: 'req_test',
+});
+const context = { provider: 'openai', model: 'm' };
 
 /** The part of undici's dispatch controller a body uses, recording what it was asked. */
 function fakeController() {
@@ -84,5 +96,55 @@ describe('DispatchBody', () => {
     body.push(Buffer.from('"x"}'));
     body.end();
     assert.equal(await text, '{"error":"x"}');
+  });
+
+  it('an aborted call drops what was read but not yet taken', async () => {
+    const { controller } = fakeController();
+    const body = new DispatchBody(controller);
+    body.push(Buffer.from('data: 1\n\n'));
+    body.fail(new Error('attempt timeout'), true);
+    await assert.rejects(body.next(), /attempt timeout/);
+  });
+});
+
+describe('HttpClient.send (streaming calls on dispatch)', () => {
+  it('skips an interim 103 Early Hints response and streams the real one', async () => {
+    const server = createServer((_request, response) => {
+      response.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write('data: {"a":1}\n\n');
+      setTimeout(() => response.end('data: [DONE]\n\n'), 5);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = createHttpClient();
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await http.send(
+        { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: {}, body: '{}' },
+        callOptions(),
+        context,
+      );
+      assert.equal(response.status, 200);
+      assert.equal(await response.body.text(), 'data: {"a":1}\n\ndata: [DONE]\n\n');
+    } finally {
+      await http.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('an address that is not a URL is a classified upstream error', async () => {
+    const http = createHttpClient();
+    try {
+      await assert.rejects(
+        http.send({ url: 'not a url', headers: {}, body: '{}' }, callOptions(), context),
+        (error: unknown) => error instanceof UpstreamError,
+      );
+      await assert.rejects(
+        http.sendText({ url: 'not a url', headers: {}, body: '{}' }, callOptions(), context),
+        (error: unknown) => error instanceof UpstreamError,
+      );
+    } finally {
+      await http.close();
+    }
   });
 });
