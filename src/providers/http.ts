@@ -76,137 +76,139 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
 
   return {
     send(request, callOptions, context) {
-      // The attempt's total timeout is armed by its caller (the executor) on `signal`, with
-      // abortReasons.attemptTimeout as the reason: no per-request AbortSignal.any/timeout here.
-      const { timeouts, signal } = callOptions;
-      return new Promise<HttpResponse>((resolve, reject) => {
-        if (signal.aborted) {
-          reject(transportError(signal.reason, signal, context));
-          return;
-        }
-        let url: { origin: string; path: string };
-        try {
-          url = parsedUrl(request.url);
-        } catch (error) {
-          reject(transportError(error, signal, context));
-          return;
-        }
-        let controller: Dispatcher.DispatchController | undefined;
-        let body: DispatchBody | undefined;
-        const onAbort = () =>
-          controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        const done = () => signal.removeEventListener('abort', onAbort);
-        signal.addEventListener('abort', onAbort, { once: true });
-        agentFor(timeouts.connectMs).dispatch(
-          {
-            origin: url.origin,
-            path: url.path,
-            method: request.method ?? 'POST',
-            headers: request.headers,
-            body: request.body,
-            headersTimeout: timeouts.firstTokenMs,
-            bodyTimeout: timeouts.idleMs,
-          },
-          {
-            onRequestStart(dispatchController) {
-              controller = dispatchController;
-              if (signal.aborted) onAbort();
-            },
-            onResponseStart(dispatchController, statusCode, responseHeaders) {
-              if (statusCode < 200) return; // an interim response (103 Early Hints): the real one follows
-              body = new DispatchBody(dispatchController);
-              resolve({ status: statusCode, headers: responseHeaders, body });
-            },
-            onResponseData(_controller, chunk) {
-              body?.push(chunk);
-            },
-            onResponseEnd() {
-              done();
-              body?.end();
-            },
-            onResponseError(_controller, error) {
-              done();
-              // Before the headers: the call failed; after: the body did (its reader maps it). An
-              // abort (timeout, cancellation, a hedge lost) also drops what was read but not yet taken.
-              if (body) body.fail(error, signal.aborted);
-              else reject(transportError(error, signal, context));
-            },
-          },
-        );
-      });
+      let body: DispatchBody | undefined;
+      return dispatchCall<HttpResponse>(agentFor, request, callOptions, context, (call) => ({
+        onResponseStart(controller, status, headers) {
+          body = new DispatchBody(controller);
+          call.resolve({ status, headers, body });
+        },
+        onResponseData(_controller, chunk) {
+          body?.push(chunk);
+        },
+        onResponseEnd() {
+          call.release();
+          body?.end();
+        },
+        onResponseError(_controller, error) {
+          // Before the headers: the call failed; after: the body did (its reader maps it). An
+          // abort (timeout, cancellation, a hedge lost) also drops what was read but not yet taken.
+          if (body) {
+            call.release();
+            body.fail(error, callOptions.signal.aborted);
+          } else call.fail(error);
+        },
+      }));
     },
     sendText(request, callOptions, context) {
-      const { timeouts, signal } = callOptions;
-      return new Promise<TextResponse>((resolve, reject) => {
-        if (signal.aborted) {
-          reject(transportError(signal.reason, signal, context));
-          return;
-        }
-        let url: { origin: string; path: string };
-        try {
-          url = parsedUrl(request.url);
-        } catch (error) {
-          reject(transportError(error, signal, context));
-          return;
-        }
-        let controller: Dispatcher.DispatchController | undefined;
-        let status = 0;
-        let headers: HeaderMap = {};
-        const chunks: Buffer[] = [];
-        let received = 0;
-        let settled = false;
-        const onAbort = () =>
-          controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        const finish = (error: unknown, result?: TextResponse) => {
-          if (settled) return;
-          settled = true;
-          signal.removeEventListener('abort', onAbort);
-          if (error !== undefined) reject(transportError(error, signal, context));
-          else resolve(result!);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        agentFor(timeouts.connectMs).dispatch(
-          {
-            origin: url.origin,
-            path: url.path,
-            method: request.method ?? 'POST',
-            headers: request.headers,
-            body: request.body,
-            headersTimeout: timeouts.firstTokenMs,
-            bodyTimeout: timeouts.idleMs,
-          },
-          {
-            onRequestStart(dispatchController) {
-              controller = dispatchController;
-              if (signal.aborted) onAbort();
-            },
-            onResponseStart(_controller, statusCode, responseHeaders) {
-              status = statusCode;
-              headers = responseHeaders;
-            },
-            onResponseData(dispatchController, chunk) {
-              received += chunk.length;
-              if (received > maxResponseBytes) {
-                dispatchController.abort(tooLarge);
-                return;
-              }
-              chunks.push(chunk);
-            },
-            onResponseEnd() {
-              finish(undefined, { status, headers, text: Buffer.concat(chunks).toString('utf8') });
-            },
-            onResponseError(_controller, error) {
-              finish(error);
-            },
-          },
-        );
-      });
+      let status = 0;
+      let headers: HeaderMap = {};
+      const chunks: Buffer[] = [];
+      let received = 0;
+      return dispatchCall<TextResponse>(agentFor, request, callOptions, context, (call) => ({
+        onResponseStart(_controller, statusCode, responseHeaders) {
+          status = statusCode;
+          headers = responseHeaders;
+        },
+        onResponseData(controller, chunk) {
+          received += chunk.length;
+          if (received > maxResponseBytes) {
+            controller.abort(tooLarge);
+            return;
+          }
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          call.release();
+          call.resolve({ status, headers, text: Buffer.concat(chunks).toString('utf8') });
+        },
+        onResponseError(_controller, error) {
+          call.fail(error);
+        },
+      }));
     },
     async close() {
       await Promise.all([...agents.values()].map((agent) => agent.close()));
       agents.clear();
     },
   };
+}
+
+/** The response events a call handles (the rest of undici's handler is `dispatchCall`'s). */
+type ResponseEvents = Required<
+  Pick<Dispatcher.DispatchHandler, 'onResponseStart' | 'onResponseData' | 'onResponseEnd' | 'onResponseError'>
+>;
+
+/** How a call's events settle it: `fail` classifies the error and releases the abort listener. */
+interface CallSettlement<T> {
+  resolve(value: T): void;
+  fail(error: unknown): void;
+  /** Stop listening to the caller's signal (the call is over). */
+  release(): void;
+}
+
+/**
+ * One upstream call on undici's dispatch() API: the call's timeouts, the caller's signal wired to
+ * abort it, an interim response (103 Early Hints) skipped, a failure before any event classified.
+ * The attempt's total timeout is armed by its caller (the executor) on `signal`, with
+ * abortReasons.attemptTimeout as the reason: no per-request AbortSignal.any/timeout here.
+ */
+function dispatchCall<T>(
+  agentFor: (connectMs: number) => Agent,
+  request: HttpRequest,
+  { timeouts, signal }: CallOptions,
+  context: ErrorContext,
+  handle: (call: CallSettlement<T>) => ResponseEvents,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(transportError(signal.reason, signal, context));
+      return;
+    }
+    let url: { origin: string; path: string };
+    try {
+      url = parsedUrl(request.url);
+    } catch (error) {
+      reject(transportError(error, signal, context));
+      return;
+    }
+    let controller: Dispatcher.DispatchController | undefined;
+    const onAbort = () =>
+      controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const release = () => signal.removeEventListener('abort', onAbort);
+    const events = handle({
+      resolve,
+      fail(error) {
+        release();
+        reject(transportError(error, signal, context));
+      },
+      release,
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    agentFor(timeouts.connectMs).dispatch(
+      {
+        origin: url.origin,
+        path: url.path,
+        method: request.method ?? 'POST',
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: timeouts.firstTokenMs,
+        bodyTimeout: timeouts.idleMs,
+      },
+      {
+        onRequestStart(dispatchController) {
+          controller = dispatchController;
+          if (signal.aborted) onAbort();
+        },
+        onResponseStart(dispatchController, statusCode, headers, statusMessage) {
+          if (statusCode < 200) return; // an interim response: the real one follows
+          events.onResponseStart(dispatchController, statusCode, headers, statusMessage);
+        },
+        onResponseData: events.onResponseData,
+        onResponseEnd: events.onResponseEnd,
+        onResponseError: events.onResponseError,
+      },
+    );
+  });
 }
 
 /** A non-streaming answer larger than this is refused (a misbehaving upstream must not fill our memory). */

@@ -135,7 +135,7 @@ export class AdmissionLeases implements Admissions {
 
   async admit(admission: Admission): Promise<AdmissionResult> {
     if (this.closed || admission.buckets.length === 0 || this.options.bypass?.()) {
-      return this.noteUnshared(admission, await this.store.admit(admission));
+      return this.admitUnleased(admission);
     }
     let now = this.now();
     let leases = this.usableLeases(admission.buckets, now);
@@ -150,9 +150,7 @@ export class AdmissionLeases implements Admissions {
       await refills.done;
       this.countWaiting(refills.keys, -1);
       // Closed or degraded meanwhile: as any admission then, straight to the store.
-      if (this.closed || this.options.bypass?.()) {
-        return this.noteUnshared(admission, await this.store.admit(admission));
-      }
+      if (this.closed || this.options.bypass?.()) return this.admitUnleased(admission);
       now = this.now();
       leases = this.usableLeases(admission.buckets, now);
       if (leases) return this.admitLocally(admission, leases, now);
@@ -164,9 +162,9 @@ export class AdmissionLeases implements Admissions {
     const now = this.now();
     // Degraded, or taken while degraded: corrections go to the store's local state, not into leases of the shared one.
     const fold = !this.unshared.delete(admission.id) && !this.closed && !this.options.bypass?.();
-    let forward: Adjustment[] | undefined;
+    const forward: Adjustment[] = [];
     const released: Promise<void>[] = [];
-    for (const adjustment of adjustments) {
+    for (let adjustment of adjustments) {
       if (adjustment.kind === 'concurrency') {
         const name = `${admission.id} ${adjustment.key}`;
         const lent = this.lent.get(name);
@@ -184,15 +182,12 @@ export class AdmissionLeases implements Admissions {
             adjustment.delta <= 0 ? adjustment.delta : Math.min(adjustment.delta, Math.max(0, lease.units));
           lease.units -= folded;
           if (folded === adjustment.delta) continue;
-          if (!forward) forward = [];
-          forward.push({ ...adjustment, delta: adjustment.delta - folded });
-          continue;
+          adjustment = { ...adjustment, delta: adjustment.delta - folded };
         }
       }
-      if (!forward) forward = [];
       forward.push(adjustment);
     }
-    if (forward) released.push(this.store.settle(admission, forward));
+    if (forward.length > 0) released.push(this.store.settle(admission, forward));
     await Promise.all(released);
   }
 
@@ -354,6 +349,11 @@ export class AdmissionLeases implements Admissions {
     // Closed meanwhile: what was just granted goes straight back.
     if (this.closed) for (const lease of [...this.leases.values()]) void this.end(lease);
     return result;
+  }
+
+  /** Straight to the store, no lease asked for or used (closed, bypassed, nothing to admit). */
+  private async admitUnleased(admission: Admission): Promise<AdmissionResult> {
+    return this.noteUnshared(admission, await this.store.admit(admission));
   }
 
   /** Remember an admission the store took in its local state, so its settle is never folded. */

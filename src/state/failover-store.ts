@@ -461,7 +461,8 @@ export class FailoverStore implements Store {
         }
       }
       // Releasing a slot twice is harmless (the second finds nothing): sent together, batched by the store.
-      const releases = [...this.pendingReleases].slice(0, 100);
+      const releases: Array<[string, { key: string; id: string }]> = [];
+      for (const entry of this.pendingReleases) if (releases.push(entry) === 100) break;
       await Promise.all(
         releases.map(([name, { key, id }]) =>
           this.remote.settle({ id, at: now }, [{ kind: 'concurrency', key }]).then(() => {

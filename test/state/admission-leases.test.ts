@@ -28,6 +28,25 @@ function sharedStore(start = 1_000_000_000_000 + 100) {
 
 const rpm = (limit: number): Bucket => ({ kind: 'window', key: 'rpm', limit, windowMs: 60_000, amount: 1 });
 const open: AdmissionLeases[] = [];
+
+/** Leases over a store that answers after 5 ms, counting how many admissions it holds at once. */
+function slowLeasesOver(shared: ReturnType<typeof sharedStore>) {
+  const flight = { now: 0, most: 0 };
+  const slow = {
+    async admit(admission: Admission): Promise<AdmissionResult> {
+      shared.calls.admit++;
+      flight.most = Math.max(flight.most, ++flight.now);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      flight.now--;
+      return shared.store.admit(admission);
+    },
+    settle: shared.store.settle.bind(shared.store),
+  };
+  const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
+  open.push(leases);
+  return { leases, flight };
+}
+
 function leasesOver(shared: ReturnType<typeof sharedStore>, bypass?: () => boolean): AdmissionLeases {
   const leases = new AdmissionLeases(shared.counted, { now: () => shared.clock.ms, bypass });
   open.push(leases);
@@ -282,16 +301,7 @@ describe('admission leases', () => {
 
   it('admissions that find their lease empty wait for the one refill under way instead of each going to the store', async () => {
     const shared = sharedStore();
-    const slow = {
-      async admit(admission: Admission): Promise<AdmissionResult> {
-        shared.calls.admit++;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        return shared.store.admit(admission);
-      },
-      settle: shared.store.settle.bind(shared.store),
-    };
-    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
-    open.push(leases);
+    const { leases } = slowLeasesOver(shared);
     const slots: Bucket = { kind: 'concurrency', key: 'slots', limit: 10_000, leaseMs: 60_000 };
     const burst = await Promise.all(
       Array.from({ length: 40 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [rpm(100_000), slots] })),
@@ -305,60 +315,34 @@ describe('admission leases', () => {
 
   it('near a limit nobody waits for a refill that will be granted nothing', async () => {
     const shared = sharedStore();
-    let inFlight = 0;
-    let mostInFlight = 0;
-    const slow = {
-      async admit(admission: Admission): Promise<AdmissionResult> {
-        shared.calls.admit++;
-        mostInFlight = Math.max(mostInFlight, ++inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        inFlight--;
-        return shared.store.admit(admission);
-      },
-      settle: shared.store.settle.bind(shared.store),
-    };
-    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
-    open.push(leases);
+    const { leases, flight } = slowLeasesOver(shared);
     await leases.admit({ id: 'a', buckets: [rpm(10)] }); // granted 1 more: 9 - 1 stays above half
     await leases.admit({ id: 'b', buckets: [rpm(10)] }); // from the lease
     await leases.admit({ id: 'c', buckets: [rpm(10)] }); // granted nothing: 7 free, not above half after a grant
     assert.equal(shared.calls.admit, 2);
-    mostInFlight = 0;
+    flight.most = 0;
     const burst = await Promise.all(
       Array.from({ length: 5 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [rpm(10)] })),
     );
     assert.equal(burst.filter((result) => result.admitted).length, 5);
     assert.equal(shared.calls.admit, 7, 'each went to the store (exact near the limit)');
-    assert.equal(mostInFlight, 5, 'all at once: none waited for another');
+    assert.equal(flight.most, 5, 'all at once: none waited for another');
   });
 
   it('a refusal by one bucket does not stop admissions from waiting for the refills of the others', async () => {
     const shared = sharedStore();
-    let inFlight = 0;
-    let mostInFlight = 0;
-    const slow = {
-      async admit(admission: Admission): Promise<AdmissionResult> {
-        shared.calls.admit++;
-        mostInFlight = Math.max(mostInFlight, ++inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        inFlight--;
-        return shared.store.admit(admission);
-      },
-      settle: shared.store.settle.bind(shared.store),
-    };
-    const leases = new AdmissionLeases(slow, { now: () => shared.clock.ms });
-    open.push(leases);
+    const { leases, flight } = slowLeasesOver(shared);
     const model: Bucket = { kind: 'window', key: 'model', limit: 100_000, windowMs: 60_000, amount: 1 };
     const client: Bucket = { kind: 'window', key: 'client', limit: 1, windowMs: 60_000, amount: 1 };
     assert.equal((await leases.admit({ id: 'a', buckets: [client, model] })).admitted, true);
     for (let i = 0; i < 4; i++) await leases.admit({ id: `m${i}`, buckets: [model] }); // the model's lease, used up
     const refused = await leases.admit({ id: 'b', buckets: [client, model] });
     assert.equal(refused.admitted, false, 'the client is at its limit');
-    mostInFlight = 0;
+    flight.most = 0;
     const burst = await Promise.all(
       Array.from({ length: 5 }, (_, i) => leases.admit({ id: `r${i}`, buckets: [model] })),
     );
     assert.ok(burst.every((result) => result.admitted));
-    assert.equal(mostInFlight, 1, 'one refill of the model bucket; the others waited for it');
+    assert.equal(flight.most, 1, 'one refill of the model bucket; the others waited for it');
   });
 });
