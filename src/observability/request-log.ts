@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import { openPrivateDatabase } from '../state/sqlite.ts';
 import type { GatewayEvents, RequestSummary } from './events.ts';
 import { decodeCursor, encodeCursor, type RequestQuery, statusRange } from './request-query.ts';
-import { type DecisionRow, decisionRow, type UsageRow, usageRow } from './request-row.ts';
+import { attemptsJson, type DecisionRow, decisionJson, type UsageRow, usageJson } from './request-row.ts';
 
 export { parseRequestQuery, type RequestQuery } from './request-query.ts';
 export type { DecisionRow, UsageRow } from './request-row.ts';
@@ -24,9 +24,9 @@ export interface RequestLogOptions {
   retentionDays: number;
   /** Store prompt and answer (`content` column). Off: the column is always NULL. */
   logContent: boolean;
-  /** Flush the queue this often (ms). Default 200. */
+  /** Flush the queue this often (ms). Default 50: a summary kept longer outlives young-generation GCs and is copied, then promoted. */
   flushIntervalMs?: number;
-  /** Flush at once when this many rows are queued. Default 500. */
+  /** Flush at once when this many rows are queued. Default 100. */
   batchSize?: number;
   /** Queue bound; beyond it the oldest rows (a tenth of the bound) are dropped and counted. Default 50 000. */
   maxQueue?: number;
@@ -215,8 +215,8 @@ export class RequestLog implements Partial<GatewayEvents> {
   private closed = false;
 
   constructor(private readonly options: RequestLogOptions) {
-    this.flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.batchSize = options.batchSize ?? 500;
+    this.flushIntervalMs = options.flushIntervalMs ?? 50;
+    this.batchSize = options.batchSize ?? 100;
     this.maxQueue = options.maxQueue ?? 50_000;
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
@@ -318,7 +318,7 @@ export class RequestLog implements Partial<GatewayEvents> {
       summary.priority ?? null,
       summary.requestedModel,
       summary.model ?? null,
-      JSON.stringify(summary.attempts.map(attemptRow)),
+      attemptsJson(summary.attempts),
       summary.attempts.length,
       summary.fallbacks,
       summary.retries,
@@ -337,8 +337,8 @@ export class RequestLog implements Partial<GatewayEvents> {
       summary.api,
       summary.clientRequestId ?? null,
       summary.cache ?? null,
-      summary.candidates ? JSON.stringify(decisionRow(summary.candidates)) : null,
-      JSON.stringify(summary.usage.map(usageRow)),
+      summary.candidates ? decisionJson(summary.candidates) : null,
+      usageJson(summary.usage),
     ];
   }
 
@@ -485,18 +485,4 @@ function toPublic(row: StoredRow): RequestRow {
     decision: row.decision == null ? null : (JSON.parse(row.decision) as DecisionRow),
     usage: row.usage == null ? null : (JSON.parse(row.usage) as UsageRow[]),
   };
-}
-
-/** One attempt as the `models_tried` column keeps it (optional fields only when present). */
-function attemptRow(attempt: RequestSummary['attempts'][number]): AttemptRow {
-  const row: AttemptRow = {
-    model: attempt.model,
-    outcome: attempt.outcome,
-    status: attempt.status ?? null,
-    message: attempt.message ?? null,
-    latency_ms: Math.round(attempt.latencyMs),
-  };
-  if (attempt.startedAt !== undefined) row.started_at = Math.round(attempt.startedAt);
-  if (attempt.hedge) row.hedge = true;
-  return row;
 }

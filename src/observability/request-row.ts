@@ -1,9 +1,9 @@
 /**
  * The request log's JSON columns beyond the first schema: the routing decision (what the
- * request console's detail view shows) and the usage per model, built from the summary at write
- * time, off the request path.
+ * request console's detail view shows), the usage per model and the attempts, written from the
+ * summary at write time, off the request path.
  */
-import type { CandidateScore, DecisionCandidates, ModelUsage } from './events.ts';
+import type { AttemptRecord, CandidateScore, DecisionCandidates, ModelUsage } from './events.ts';
 
 /** The routing decision as stored: the chain, every scored candidate, every exclusion with its reason. */
 export interface DecisionRow {
@@ -26,39 +26,57 @@ export interface UsageRow {
 
 const round = (value: number) => Math.round(value * 10_000) / 10_000;
 
-/** The decision as stored: model names and rounded numbers, exclusion reasons cut to a line. */
-export function decisionRow(candidates: DecisionCandidates): DecisionRow {
-  return {
-    primary: candidates.primary,
-    fallbacks: [...candidates.fallbacks],
-    candidates: candidates.scored.map((entry) => {
-      const row: CandidateScore = {
-        model: entry.model,
-        score: round(entry.score),
-        match: round(entry.match),
-        health: round(entry.health),
-        cost: round(entry.cost),
-        speed: round(entry.speed),
-        quality: round(entry.quality),
-      };
-      if (entry.predicted !== undefined) row.predicted = round(entry.predicted);
-      return row;
-    }),
-    excluded: candidates.excluded.map((entry) => ({
-      model: entry.model,
-      reason: entry.reason.slice(0, 300),
-    })),
-  };
+/*
+ * The columns are written as JSON text directly, not built as objects and passed to
+ * JSON.stringify: the row is made for every request, and the intermediate objects and arrays
+ * cost about twice the text (bench/README.md, round 8). The text is what JSON.stringify would
+ * give for the row types above (same keys, same order); request-log.test.ts reads it back.
+ */
+const text = JSON.stringify as (value: string) => string;
+/** A number as JSON writes it (NaN and infinities as null). */
+const num = (value: number) => (Number.isFinite(value) ? `${value}` : 'null');
+
+/** The decision as stored (`DecisionRow`): model names and rounded numbers, exclusion reasons cut to a line. */
+export function decisionJson(candidates: DecisionCandidates): string {
+  let fallbacks = '';
+  for (const name of candidates.fallbacks) fallbacks += `${fallbacks ? ',' : ''}${text(name)}`;
+  let scored = '';
+  for (const entry of candidates.scored) {
+    const predicted = entry.predicted === undefined ? '' : `,"predicted":${num(round(entry.predicted))}`;
+    scored +=
+      `${scored ? ',' : ''}{"model":${text(entry.model)},"score":${num(round(entry.score))},` +
+      `"match":${num(round(entry.match))},"health":${num(round(entry.health))},"cost":${num(round(entry.cost))},` +
+      `"speed":${num(round(entry.speed))},"quality":${num(round(entry.quality))}${predicted}}`;
+  }
+  let excluded = '';
+  for (const entry of candidates.excluded)
+    excluded += `${excluded ? ',' : ''}{"model":${text(entry.model)},"reason":${text(entry.reason.slice(0, 300))}}`;
+  return `{"primary":${text(candidates.primary)},"fallbacks":[${fallbacks}],"candidates":[${scored}],"excluded":[${excluded}]}`;
 }
 
-export function usageRow(usage: ModelUsage): UsageRow {
-  return {
-    model: usage.model,
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    cached_tokens: usage.cachedTokens,
-    cache_write_tokens: usage.cacheWriteTokens,
-    cost_usd: usage.costUsd,
-    estimated: usage.estimated,
-  };
+/** Usage per model as stored (`UsageRow[]`). */
+export function usageJson(usage: readonly ModelUsage[]): string {
+  let json = '';
+  for (const entry of usage) {
+    json +=
+      `${json ? ',' : ''}{"model":${text(entry.model)},"prompt_tokens":${num(entry.promptTokens)},` +
+      `"completion_tokens":${num(entry.completionTokens)},"cached_tokens":${num(entry.cachedTokens)},` +
+      `"cache_write_tokens":${num(entry.cacheWriteTokens)},"cost_usd":${num(entry.costUsd)},"estimated":${entry.estimated}}`;
+  }
+  return `[${json}]`;
+}
+
+/** The attempts as stored (`models_tried`, `AttemptRow[]`): latency and start in whole ms. */
+export function attemptsJson(attempts: readonly AttemptRecord[]): string {
+  let json = '';
+  for (const attempt of attempts) {
+    const status = attempt.status === undefined ? 'null' : num(attempt.status);
+    const message = attempt.message === undefined ? 'null' : text(attempt.message);
+    const startedAt =
+      attempt.startedAt === undefined ? '' : `,"started_at":${num(Math.round(attempt.startedAt))}`;
+    json +=
+      `${json ? ',' : ''}{"model":${text(attempt.model)},"outcome":${text(attempt.outcome)},"status":${status},` +
+      `"message":${message},"latency_ms":${num(Math.round(attempt.latencyMs))}${startedAt}${attempt.hedge ? ',"hedge":true' : ''}}`;
+  }
+  return `[${json}]`;
 }
