@@ -29,7 +29,7 @@ import {
 import { RetryPolicy } from '../resilience/retry.ts';
 import { TimeoutPolicy } from '../resilience/timeout.ts';
 import { stateKeys } from '../state/keys.ts';
-import type { Bucket } from '../state/store.ts';
+import type { Adjustment, Bucket } from '../state/store.ts';
 import type { RequestTrace } from './trace.ts';
 
 export interface ResilienceSettings extends FailurePolicy {
@@ -274,31 +274,71 @@ function hasCaps(spec: ModelSpec): boolean {
   return spec.rpm !== undefined || spec.tpm !== undefined;
 }
 
-/** A model's fleet-wide caps: one request, and the request's estimated tokens, per minute. */
+/** Each model's bucket names, built once (a new string per request would be hashed anew by every Map it keys). */
+const capKeys = new WeakMap<ModelSpec, { requests: string; tokens: string }>();
+function capKeysOf(spec: ModelSpec): { requests: string; tokens: string } {
+  let keys = capKeys.get(spec);
+  if (!keys) {
+    keys = { requests: stateKeys.modelRequests(spec.name), tokens: stateKeys.modelTokens(spec.name) };
+    capKeys.set(spec, keys);
+  }
+  return keys;
+}
+
+/**
+ * A model's fleet-wide caps: one request, and the request's estimated tokens, per minute. A class
+ * (methods on the prototype, not closures per request): it lives as long as its request, so
+ * what it allocates is copied by young-generation GCs (bench/README.md, round 8).
+ */
+class ModelCapsAdmission implements AdmissionPlan {
+  readonly buckets: Bucket[] = [];
+  private readonly keys: { requests: string; tokens: string };
+  private readonly tokens: number;
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly meter: WorkMeter,
+  ) {
+    this.keys = capKeysOf(spec);
+    if (spec.rpm !== undefined) {
+      this.buckets.push({
+        kind: 'window',
+        key: this.keys.requests,
+        limit: spec.rpm,
+        windowMs: minuteMs,
+        amount: 1,
+      });
+    }
+    // A request larger than the whole cap can pass only on an empty window.
+    this.tokens = spec.tpm === undefined ? 0 : Math.max(1, Math.min(spec.tpm, Math.ceil(meter.estimate)));
+    if (spec.tpm !== undefined) {
+      this.buckets.push({
+        kind: 'window',
+        key: this.keys.tokens,
+        limit: spec.tpm,
+        windowMs: minuteMs,
+        amount: this.tokens,
+      });
+    }
+  }
+
+  describe(bucket: Bucket): string {
+    return bucket.key === this.keys.requests
+      ? `at its rpm cap (${this.spec.rpm}/min)`
+      : `at its tpm cap (${this.spec.tpm}/min)`;
+  }
+
+  settle(failure: unknown): Adjustment[] {
+    if (this.spec.tpm === undefined) return [];
+    const actual = this.meter.actual(this.spec.name);
+    // A failed attempt with no usage is not billed by the upstream: give its tokens back.
+    const delta = actual !== undefined ? actual - this.tokens : failure !== undefined ? -this.tokens : 0;
+    return delta === 0 ? [] : [{ kind: 'window', key: this.keys.tokens, windowMs: minuteMs, delta }];
+  }
+}
+
 function modelAdmission(spec: ModelSpec, meter: WorkMeter): AdmissionPlan {
-  const buckets: Bucket[] = [];
-  const requestsKey = stateKeys.modelRequests(spec.name);
-  const tokensKey = stateKeys.modelTokens(spec.name);
-  if (spec.rpm !== undefined) {
-    buckets.push({ kind: 'window', key: requestsKey, limit: spec.rpm, windowMs: minuteMs, amount: 1 });
-  }
-  // A request larger than the whole cap can pass only on an empty window.
-  const tokens = spec.tpm === undefined ? 0 : Math.max(1, Math.min(spec.tpm, Math.ceil(meter.estimate)));
-  if (spec.tpm !== undefined) {
-    buckets.push({ kind: 'window', key: tokensKey, limit: spec.tpm, windowMs: minuteMs, amount: tokens });
-  }
-  return {
-    buckets,
-    describe: (bucket) =>
-      bucket.key === requestsKey ? `at its rpm cap (${spec.rpm}/min)` : `at its tpm cap (${spec.tpm}/min)`,
-    settle: (failure) => {
-      if (spec.tpm === undefined) return [];
-      const actual = meter.actual(spec.name);
-      // A failed attempt with no usage is not billed by the upstream: give its tokens back.
-      const delta = actual !== undefined ? actual - tokens : failure !== undefined ? -tokens : 0;
-      return delta === 0 ? [] : [{ kind: 'window', key: tokensKey, windowMs: minuteMs, delta }];
-    },
-  };
+  return new ModelCapsAdmission(spec, meter);
 }
 
 /** Any failure as a classified UpstreamError naming the model. */

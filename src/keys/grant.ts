@@ -47,7 +47,7 @@ export function grantFor(record: KeyRecord, options: GrantOptions): AccessGrant 
       concurrency: stateKeys.keyConcurrency(record.id),
       budget: { label: '', key: '' },
     };
-    grant.admission = (estimate) => admissionFor(record, names, estimate, options);
+    grant.admission = (estimate) => new KeyRequestAdmission(record, names, estimate, options);
   }
   return grant;
 }
@@ -60,134 +60,147 @@ interface BucketNames {
   budget: { label: string; key: string };
 }
 
-function admissionFor(
-  record: KeyRecord,
-  names: BucketNames,
-  estimate: RequestEstimate,
-  options: GrantOptions,
-): KeyAdmission {
-  const buckets: Bucket[] = [];
-  const limits: Limit[] = [];
-  // The budget first: once it is spent, that is what the client must hear, not a rate limit.
-  if (record.budget) {
-    const period = currentPeriod(record.budget.period, (options.now ?? Date.now)());
-    if (names.budget.label !== period.label)
-      names.budget = { label: period.label, key: stateKeys.keyBudget(record.id, period.label) };
-    buckets.push({
-      kind: 'quota',
-      key: names.budget.key,
-      limit: record.budget.usd,
-      amount: estimate.costUsd,
-      expiresAtMs: period.endMs,
-    });
-    limits.push('budget');
-  }
-  if (record.rpm) {
-    buckets.push({
-      kind: 'window',
-      key: names.requests,
-      limit: record.rpm,
-      windowMs: minuteMs,
-      amount: 1,
-    });
-    limits.push('requests');
-  }
-  if (record.tpm) {
-    buckets.push({
-      kind: 'window',
-      key: names.tokens,
-      limit: record.tpm,
-      windowMs: minuteMs,
-      amount: estimate.tokens,
-    });
-    limits.push('tokens');
-  }
-  if (record.max_concurrency) {
-    buckets.push({
-      kind: 'concurrency',
-      key: names.concurrency,
-      limit: record.max_concurrency,
-      leaseMs: options.leaseMs,
-    });
-    limits.push('concurrency');
-  }
-  const limitOf = (bucket: Bucket): Limit => limits[buckets.indexOf(bucket)] ?? 'requests';
+/**
+ * One request's admission under a key. A class (methods on the prototype, not closures per
+ * request): it lives as long as its request, so what it allocates is copied by young-generation
+ * GCs (bench/README.md, round 8).
+ */
+class KeyRequestAdmission implements KeyAdmission {
+  readonly buckets: Bucket[] = [];
+  /** Which limit each bucket is, by index. */
+  private readonly limits: Limit[] = [];
 
-  return {
-    buckets,
-    describe(bucket, retryAfterMs) {
-      const kind = limitOf(bucket);
-      const name = `key ${record.id}`;
-      const retryAfter = Number.isFinite(retryAfterMs)
-        ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }
-        : undefined;
-      if (kind === 'budget') {
-        const budget = record.budget!;
-        const per = budget.period === 'total' ? 'in total' : `per ${budget.period}`;
-        const message = Number.isFinite(retryAfterMs)
-          ? `Budget of ${usd(budget.usd)} ${per} spent for ${name}.`
-          : `This request may cost up to ${usd(estimate.costUsd)}, more than the budget of ${usd(budget.usd)} ${per} for ${name}; lower max_tokens.`;
-        // A total budget never renews: no Retry-After (OpenAI sends none with insufficient_quota).
-        return {
-          code: 'insufficient_quota',
-          message,
-          headers: budget.period === 'total' ? {} : { ...retryAfter },
-        };
-      }
-      if (kind === 'concurrency') {
-        // The store reports when the soonest lease would expire; a slot frees as soon as a request ends.
-        return {
-          code: 'rate_limit_exceeded',
-          message: `Rate limit reached for ${name}: ${record.max_concurrency} requests at once.`,
-          headers: { 'retry-after': '1' },
-        };
-      }
-      const unit = kind === 'requests' ? 'requests' : 'tokens';
-      const cap = kind === 'requests' ? record.rpm! : record.tpm!;
-      const headers: Record<string, string> = {
-        ...retryAfter,
-        [`x-ratelimit-limit-${unit}`]: String(cap),
-      };
-      if (kind === 'requests') headers['x-ratelimit-remaining-requests'] = '0';
-      if (Number.isFinite(retryAfterMs)) headers[`x-ratelimit-reset-${unit}`] = resetText(retryAfterMs);
-      const message = Number.isFinite(retryAfterMs)
-        ? `Rate limit reached for ${name}: ${cap} ${unit} per minute.`
-        : `This request needs up to ${estimate.tokens} tokens, more than the limit of ${cap} tokens per minute for ${name}; lower max_tokens.`;
-      return { code: 'rate_limit_exceeded', message, headers };
-    },
-    settle(usage: RequestUsage | undefined): Adjustment[] {
-      const adjustments: Adjustment[] = [];
-      buckets.forEach((bucket, index) => {
-        const kind = limits[index];
-        if (bucket.kind === 'quota') {
-          const delta = (usage?.costUsd ?? 0) - bucket.amount;
-          if (delta !== 0)
-            adjustments.push({ kind: 'quota', key: bucket.key, delta, expiresAtMs: bucket.expiresAtMs });
-        } else if (bucket.kind === 'concurrency') {
-          adjustments.push({ kind: 'concurrency', key: bucket.key });
-        } else if (kind === 'tokens') {
-          const delta = (usage?.tokens ?? 0) - bucket.amount;
-          if (delta !== 0)
-            adjustments.push({ kind: 'window', key: bucket.key, windowMs: bucket.windowMs, delta });
-        }
-        // A request counts against rpm whatever became of it.
+  constructor(
+    private readonly record: KeyRecord,
+    names: BucketNames,
+    private readonly estimate: RequestEstimate,
+    options: GrantOptions,
+  ) {
+    const { buckets, limits } = this;
+    // The budget first: once it is spent, that is what the client must hear, not a rate limit.
+    if (record.budget) {
+      const period = currentPeriod(record.budget.period, (options.now ?? Date.now)());
+      if (names.budget.label !== period.label)
+        names.budget = { label: period.label, key: stateKeys.keyBudget(record.id, period.label) };
+      buckets.push({
+        kind: 'quota',
+        key: names.budget.key,
+        limit: record.budget.usd,
+        amount: estimate.costUsd,
+        expiresAtMs: period.endMs,
       });
-      return adjustments;
-    },
-    headers(states: readonly BucketState[]) {
-      const headers: Record<string, string> = {};
-      for (let index = 0; index < states.length; index++) {
-        const kind = limits[index];
-        if (kind !== 'requests' && kind !== 'tokens') continue;
-        const state = states[index]!;
-        const name = headerNames[kind];
-        headers[name.limit] = String(buckets[index]!.limit);
-        headers[name.remaining] = String(Math.max(0, Math.floor(state.remaining)));
-        headers[name.reset] = resetText(state.resetMs);
+      limits.push('budget');
+    }
+    if (record.rpm) {
+      buckets.push({
+        kind: 'window',
+        key: names.requests,
+        limit: record.rpm,
+        windowMs: minuteMs,
+        amount: 1,
+      });
+      limits.push('requests');
+    }
+    if (record.tpm) {
+      buckets.push({
+        kind: 'window',
+        key: names.tokens,
+        limit: record.tpm,
+        windowMs: minuteMs,
+        amount: estimate.tokens,
+      });
+      limits.push('tokens');
+    }
+    if (record.max_concurrency) {
+      buckets.push({
+        kind: 'concurrency',
+        key: names.concurrency,
+        limit: record.max_concurrency,
+        leaseMs: options.leaseMs,
+      });
+      limits.push('concurrency');
+    }
+  }
+
+  private limitOf(bucket: Bucket): Limit {
+    return this.limits[this.buckets.indexOf(bucket)] ?? 'requests';
+  }
+
+  describe(bucket: Bucket, retryAfterMs: number): ReturnType<KeyAdmission['describe']> {
+    const { record, estimate } = this;
+    const kind = this.limitOf(bucket);
+    const name = `key ${record.id}`;
+    const retryAfter = Number.isFinite(retryAfterMs)
+      ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) }
+      : undefined;
+    if (kind === 'budget') {
+      const budget = record.budget!;
+      const per = budget.period === 'total' ? 'in total' : `per ${budget.period}`;
+      const message = Number.isFinite(retryAfterMs)
+        ? `Budget of ${usd(budget.usd)} ${per} spent for ${name}.`
+        : `This request may cost up to ${usd(estimate.costUsd)}, more than the budget of ${usd(budget.usd)} ${per} for ${name}; lower max_tokens.`;
+      // A total budget never renews: no Retry-After (OpenAI sends none with insufficient_quota).
+      return {
+        code: 'insufficient_quota',
+        message,
+        headers: budget.period === 'total' ? {} : { ...retryAfter },
+      };
+    }
+    if (kind === 'concurrency') {
+      // The store reports when the soonest lease would expire; a slot frees as soon as a request ends.
+      return {
+        code: 'rate_limit_exceeded',
+        message: `Rate limit reached for ${name}: ${record.max_concurrency} requests at once.`,
+        headers: { 'retry-after': '1' },
+      };
+    }
+    const unit = kind === 'requests' ? 'requests' : 'tokens';
+    const cap = kind === 'requests' ? record.rpm! : record.tpm!;
+    const headers: Record<string, string> = {
+      ...retryAfter,
+      [`x-ratelimit-limit-${unit}`]: String(cap),
+    };
+    if (kind === 'requests') headers['x-ratelimit-remaining-requests'] = '0';
+    if (Number.isFinite(retryAfterMs)) headers[`x-ratelimit-reset-${unit}`] = resetText(retryAfterMs);
+    const message = Number.isFinite(retryAfterMs)
+      ? `Rate limit reached for ${name}: ${cap} ${unit} per minute.`
+      : `This request needs up to ${estimate.tokens} tokens, more than the limit of ${cap} tokens per minute for ${name}; lower max_tokens.`;
+    return { code: 'rate_limit_exceeded', message, headers };
+  }
+
+  settle(usage: RequestUsage | undefined): Adjustment[] {
+    const adjustments: Adjustment[] = [];
+    this.buckets.forEach((bucket, index) => {
+      const kind = this.limits[index];
+      if (bucket.kind === 'quota') {
+        const delta = (usage?.costUsd ?? 0) - bucket.amount;
+        if (delta !== 0)
+          adjustments.push({ kind: 'quota', key: bucket.key, delta, expiresAtMs: bucket.expiresAtMs });
+      } else if (bucket.kind === 'concurrency') {
+        adjustments.push({ kind: 'concurrency', key: bucket.key });
+      } else if (kind === 'tokens') {
+        const delta = (usage?.tokens ?? 0) - bucket.amount;
+        if (delta !== 0)
+          adjustments.push({ kind: 'window', key: bucket.key, windowMs: bucket.windowMs, delta });
       }
-      return headers;
-    },
-  };
+      // A request counts against rpm whatever became of it.
+    });
+    return adjustments;
+  }
+
+  headers(states: readonly BucketState[]): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (let index = 0; index < states.length; index++) {
+      const kind = this.limits[index];
+      if (kind !== 'requests' && kind !== 'tokens') continue;
+      const state = states[index]!;
+      const name = headerNames[kind];
+      headers[name.limit] = String(this.buckets[index]!.limit);
+      headers[name.remaining] = String(Math.max(0, Math.floor(state.remaining)));
+      headers[name.reset] = resetText(state.resetMs);
+    }
+    return headers;
+  }
 }
 
 const headerNames = {
