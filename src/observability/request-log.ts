@@ -130,7 +130,6 @@ CREATE TABLE IF NOT EXISTS requests (
   content TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
-CREATE INDEX IF NOT EXISTS requests_model_ts ON requests (model, ts);
 `;
 
 /** Columns added since the first schema: added to an older file when it is opened. */
@@ -147,6 +146,9 @@ const addedColumns: Array<[string, string]> = [
 const indexes = `
 CREATE INDEX IF NOT EXISTS requests_request_id ON requests (request_id);
 CREATE INDEX IF NOT EXISTS requests_key_ts ON requests (client_key_id, ts);
+-- No query reads (model, ts): the model filter is "model OR requested_model", which SQLite
+-- answers through requests_ts. Dropped from older files: every insert paid for it.
+DROP INDEX IF EXISTS requests_model_ts;
 `;
 
 /**

@@ -411,6 +411,42 @@ describe('request log content and lifecycle', () => {
     reopened.close();
   });
 
+  test('a file from before drops the (model, ts) index no query reads; the model filter still finds its rows', () => {
+    const path = join(dir, 'old-index.db');
+    const first = new RequestLog({ path, retentionDays: 7, logContent: false });
+    first.close();
+    // As files written before this change have it.
+    const old = new Database(path);
+    old.exec('CREATE INDEX requests_model_ts ON requests (model, ts)');
+    old.close();
+    const log = new RequestLog({ path, retentionDays: 7, logContent: false });
+    const indexes = (
+      log.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests'")
+        .all() as Array<{
+        name: string;
+      }>
+    ).map((row) => row.name);
+    assert.ok(!indexes.includes('requests_model_ts'), `indexes: ${indexes.join(', ')}`);
+    assert.ok(indexes.includes('requests_ts') && indexes.includes('requests_key_ts'));
+    const now = Date.now();
+    log.requestFinished(
+      summary({ requestId: 'req_a', model: 'alpha', requestedModel: 'auto', startedAt: now - 2 }),
+    );
+    log.requestFinished(
+      summary({ requestId: 'req_b', model: 'beta', requestedModel: 'alpha', startedAt: now - 1 }),
+    );
+    log.requestFinished(
+      summary({ requestId: 'req_c', model: 'beta', requestedModel: 'beta', startedAt: now }),
+    );
+    log.flush();
+    assert.deepEqual(
+      log.query({ model: 'alpha' }).data.map((row) => row.request_id),
+      ['req_b', 'req_a'],
+    );
+    log.close();
+  });
+
   test(':memory: works and the request log can be turned off', async () => {
     const server = await startServer(
       testConfig({ models: { alpha: fastModel() }, observability: { request_log: { enabled: false } } }),
