@@ -187,7 +187,7 @@ export class ModelPool {
   /** The caps an attempt on `name` takes (undefined for a model without rpm/tpm). */
   admission(name: string, meter: WorkMeter): AdmissionPlan | undefined {
     const spec = this.spec(name);
-    return spec && hasCaps(spec) ? modelAdmission(spec, meter) : undefined;
+    return spec && hasCaps(spec) ? new ModelCapsAdmission(spec, meter) : undefined;
   }
 
   /** What the chain does after a model failed, for one request. */
@@ -260,7 +260,7 @@ export class ModelPool {
     );
     if (hasCaps(spec)) {
       policies.push(
-        new AdmissionPolicy(limiter, (context) => modelAdmission(spec, context.meter), onStoreError),
+        new AdmissionPolicy(limiter, (context) => new ModelCapsAdmission(spec, context.meter), onStoreError),
       );
     }
     const breaker = board.model(spec.name)?.breaker;
@@ -335,10 +335,6 @@ class ModelCapsAdmission implements AdmissionPlan {
     const delta = actual !== undefined ? actual - this.tokens : failure !== undefined ? -this.tokens : 0;
     return delta === 0 ? [] : [{ kind: 'window', key: this.keys.tokens, windowMs: minuteMs, delta }];
   }
-}
-
-function modelAdmission(spec: ModelSpec, meter: WorkMeter): AdmissionPlan {
-  return new ModelCapsAdmission(spec, meter);
 }
 
 /** Any failure as a classified UpstreamError naming the model. */

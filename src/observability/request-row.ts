@@ -28,9 +28,10 @@ const round = (value: number) => Math.round(value * 10_000) / 10_000;
 
 /*
  * The columns are written as JSON text directly, not built as objects and passed to
- * JSON.stringify: the row is made for every request, and the intermediate objects and arrays
- * cost about twice the text (bench/README.md, round 8). The text is what JSON.stringify would
- * give for the row types above (same keys, same order); request-log.test.ts reads it back.
+ * JSON.stringify: the row is made for every request, and for the decision column the
+ * intermediate objects cost about as much again as the text (bench/README.md, round 8). The
+ * text is what JSON.stringify would give for the row types above (same keys, same order):
+ * request-row.test.ts pins that.
  */
 const text = JSON.stringify as (value: string) => string;
 /** A number as JSON writes it (NaN and infinities as null). */
