@@ -12,7 +12,7 @@
 //   BENCH_LATENCY_N [200]   sequential requests per target and round (unloaded latency, TTFB)
 //   BENCH_SOAK [1000000]    Switchyard soak requests (0 skips); BENCH_SOAK_STEP [100000]
 //   BENCH_PROFILE [10]      seconds of --cpu-prof load per mode (0 skips)
-//   BENCH_ROUTING [1]       run bench/routing.bench.ts if present (0 skips)
+//   BENCH_ROUTING [1]       run bench/routing.bench.ts if present, compiled as the server is (0 skips)
 //   BENCH_FAULT_SOAK [1]    memory under faults, bench/fault-soak.mjs (≈ 70 s; 0 skips)
 //   BENCH_QUIET_MAX [10]    before each run, wait up to this many seconds for other processes to
 //   BENCH_QUIET_CORES [0.3] use less than this many cores (the machine is shared); 0 disables
@@ -34,7 +34,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { formatSummary, summarize } from '../bench/cpuprofile-top.mjs';
 import { faultSoakSettings, runFaultSoak } from '../bench/fault-soak.mjs';
 import { clockTicks, cpuMs, machineBusyMs, rssMB } from '../bench/proc.mjs';
@@ -97,6 +97,8 @@ const modes = { plain: [plainBody], stream: [streamBody] };
 // ---------------------------------------------------------------------------------------------
 // Switchyard's entry point: compiled (default) or under tsx.
 const buildDir = join(root, 'node_modules/.cache/switchyard-bench');
+/** Set once this run compiled src/ into buildDir (a build left by an earlier run may be stale). */
+let builtThisRun = false;
 
 function switchyardEntry() {
   if (settings.switchyard === 'tsx')
@@ -109,6 +111,7 @@ function switchyardEntry() {
   const entry = join(buildDir, 'bench/switchyard-server.js');
   const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
   if (!existsSync(entry)) throw new Error(`could not compile Switchyard for the benchmark:\n${output}`);
+  builtThisRun = true;
   // src/observability/dashboard.ts reads ../../dashboard/ relative to itself.
   symlinkSync(join(root, 'dashboard'), join(buildDir, 'dashboard'));
   const warning =
@@ -710,8 +713,16 @@ async function profile(mode, bodies, upstream, tmp, entry) {
 async function routingBench() {
   const file = join(bench, 'routing.bench.ts');
   if (!existsSync(file)) return { skipped: 'bench/routing.bench.ts does not exist' };
-  log('\nrouting micro-benchmark: node --import tsx bench/routing.bench.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  // The production form, as Switchyard itself is measured: tsc's output (bench/tsconfig.server-build.json
+  // compiles this file too), not tsx's transform, which wraps every named closure in a __name call.
+  const compiled = join(buildDir, 'bench/routing.bench.js');
+  if (settings.switchyard !== 'tsx' && !builtThisRun) switchyardEntry();
+  const useCompiled = settings.switchyard !== 'tsx' && existsSync(compiled);
+  const args = useCompiled ? [compiled] : ['--import', 'tsx', file];
+  log(
+    `\nrouting micro-benchmark: node ${useCompiled ? relative(root, compiled) : '--import tsx bench/routing.bench.ts'}`,
+  );
+  const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -136,44 +136,70 @@ export function estimateTokens(text: string | readonly string[], options?: { exa
   return Math.round(tokens);
 }
 
+/** Character classes of ASCII, for the estimate's one pass: a table read is cheaper than range tests. */
+const SPACE = 0;
+const PUNCTUATION = 1;
+const DIGIT = 2;
+const UPPER = 3;
+const LOWER = 4;
+const NON_ASCII = 5;
+const ASCII_CLASS = new Uint8Array(128).map((_, code) =>
+  code <= 32
+    ? SPACE
+    : code >= 48 && code <= 57
+      ? DIGIT
+      : code >= 65 && code <= 90
+        ? UPPER
+        : code >= 97 && code <= 122
+          ? LOWER
+          : PUNCTUATION,
+);
+
 function estimatePart(text: string): number {
   let tokens = 0;
-  let run = 0;
+  /** Where the current run of letters and digits began, or -1. */
+  let runStart = -1;
   let digits = 0;
   let upper = 0;
   let camel = 0;
-  let previousLower = false;
-  for (let i = 0; i <= text.length; i++) {
-    const code = i < text.length ? text.charCodeAt(i) : 32;
-    const digit = code >= 48 && code <= 57;
-    const isUpper = code >= 65 && code <= 90;
-    const isLower = code >= 97 && code <= 122;
-    if (digit || isUpper || isLower) {
-      run++;
-      if (digit) digits++;
-      if (isUpper) {
+  let previous = SPACE;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    const kind = code < 128 ? ASCII_CLASS[code]! : NON_ASCII;
+    if (kind >= DIGIT && kind <= LOWER) {
+      if (runStart < 0) runStart = i;
+      if (kind === DIGIT) digits++;
+      else if (kind === UPPER) {
         upper++;
-        if (previousLower) camel++;
+        if (previous === LOWER) camel++;
       }
-      previousLower = isLower;
+      previous = kind;
       continue;
     }
-    if (run > 0) {
-      if (digits === run) tokens += Math.ceil(run / 3);
-      else if (digits > 0 || camel > 1 || (upper > 1 && upper < run)) tokens += Math.max(1, run / 2.6);
-      else tokens += run <= 6 ? 1 : 1 + (run - 6) / 3.5;
-      run = digits = upper = camel = 0;
-      previousLower = false;
+    if (runStart >= 0) {
+      tokens += runTokens(i - runStart, digits, upper, camel);
+      runStart = -1;
+      digits = upper = camel = 0;
+      previous = SPACE;
     }
-    if (code <= 32) continue;
-    if (code < 128) tokens += 0.6;
-    else if (code >= 0xd800 && code <= 0xdbff) {
-      tokens += 1.5; // an astral character (emoji) and its second half
-      i++;
-    } else if (isCjk(code)) tokens += 0.9;
-    else tokens += 0.45;
+    if (kind === PUNCTUATION) tokens += 0.6;
+    else if (kind === NON_ASCII) {
+      if (code >= 0xd800 && code <= 0xdbff) {
+        tokens += 1.5; // an astral character (emoji) and its second half
+        i++;
+      } else tokens += isCjk(code) ? 0.9 : 0.45;
+    }
   }
+  if (runStart >= 0) tokens += runTokens(length - runStart, digits, upper, camel);
   return tokens;
+}
+
+/** One run of ASCII letters and digits: a number, an identifier or base64, or a word. */
+function runTokens(run: number, digits: number, upper: number, camel: number): number {
+  if (digits === run) return Math.ceil(run / 3);
+  if (digits > 0 || camel > 1 || (upper > 1 && upper < run)) return Math.max(1, run / 2.6);
+  return run <= 6 ? 1 : 1 + (run - 6) / 3.5;
 }
 
 function isCjk(code: number): boolean {

@@ -139,6 +139,10 @@ describe('analyze: coding detection', () => {
     for (const trace of traces) assert.equal(coding(ask(`我遇到这个了：\n${trace}`)), 'stack trace');
   });
 
+  it('a stack frame whose only hint is a colon before a digit (no error word, no code punctuation)', () => {
+    assert.equal(coding(ask('It stops here:\n    at /srv/app/index.js:88:13')), 'stack trace');
+  });
+
   it('code syntax without a fence', () => {
     assert.equal(coding(ask('const total = items.reduce((a, b) => a + b, 0); 这样写对吗？')), 'code syntax');
     assert.equal(coding(ask('def parse(line):\n    return line.split(",")')), 'code syntax');

@@ -87,6 +87,29 @@ describe('token estimate', () => {
     assert.ok(worst.size >= (mmluMissing ? 9 : 10), `kinds measured: ${[...worst.keys()].join(', ')}`);
   });
 
+  it('gives the same figures as the rules it documents (pinned before the table-driven rewrite)', () => {
+    // Each case's figure is what the range-test version of the estimate returned.
+    const pinned: Array<[string, number]> = [
+      ['', 0],
+      ['hello', 1],
+      ['Hello, world!', 3],
+      ['XMLHttpRequest fooBarBaz a1b2c3 camelCaseWord', 16],
+      ['1234567 12 3', 5],
+      ['internationalization', 5],
+      ['你好，世界。帮我写一个 Redis 连接池', 14],
+      ['😀 emoji 🎉 party', 5],
+      ['Привет, как дела?', 7],
+      ['const x = { a: [1, 2, 3] };\nfunction f() { return x; }', 19],
+      ['aGVsbG8gd29ybGQgdGhpcyBpcyBiYXNlNjQ=', 14],
+      ['Tab\tand\nnewline  spaces', 4],
+      ['한국어 텍스트 مرحبا', 8],
+      ['ABCDEF ABC aBC', 3],
+    ];
+    for (const [text, tokens] of pinned) assert.equal(estimateTokens(text), tokens, JSON.stringify(text));
+    // Parts are estimated as their concatenation when no run crosses a part's edge.
+    assert.equal(estimateTokens(['Hello, ', 'world!']), estimateTokens('Hello, world!'));
+  });
+
   it('a short prompt is estimated; one near the simple_qa threshold is counted exactly', () => {
     const analyze = createAnalyzer(analysisDefaults);
     const short = analyze(ask('What is the capital of Australia?'));
