@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultHeapGrowingPercent, heapPolicy } from '../../src/cli/heap-policy.ts';
+import { defaultHeapGrowingPercent, heapPolicy, turnOffPretenuring } from '../../src/cli/heap-policy.ts';
 
 describe('heap policy (how far V8 grows the old generation past the live heap)', () => {
   it('defaults to 50% growth when nothing is set', () => {
@@ -35,6 +35,14 @@ describe('heap policy (how far V8 grows the old generation past the live heap)',
       applied: true,
       percent: 50,
     });
+  });
+
+  it('turns off allocation-site pretenuring unless node was given that flag either way', () => {
+    assert.equal(turnOffPretenuring([]), true);
+    assert.equal(turnOffPretenuring(['--max-semi-space-size=32', '--heap-growing-percent=30']), true);
+    assert.equal(turnOffPretenuring(['--allocation-site-pretenuring']), false);
+    assert.equal(turnOffPretenuring(['--no-allocation-site-pretenuring']), false);
+    assert.equal(turnOffPretenuring(['--allocation_site_pretenuring']), false);
   });
 
   it('refuses a value that is not a whole percent from 0 to 1000, naming the variable', () => {
