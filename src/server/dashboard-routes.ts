@@ -13,6 +13,7 @@ import { GatewayError } from '../errors.ts';
 import type { DashboardData, DashboardSnapshot, StatsSource } from '../observability/dashboard-data.ts';
 import { type ConsoleDeps, consoleApi } from './console-routes.ts';
 import { sendJson } from './http-io.ts';
+import type { RequestUrl } from './routes.ts';
 
 const assetDir = new URL('../../dashboard/', import.meta.url);
 
@@ -36,7 +37,7 @@ const securityHeaders = {
 type RouteHandler = (
   request: IncomingMessage,
   response: ServerResponse,
-  context: { url: URL },
+  context: { url: RequestUrl },
 ) => void | Promise<void>;
 
 export interface DashboardServer {

@@ -11,7 +11,14 @@ import { asGatewayError, type Gateway } from '../gateway/index.ts';
 import { StatsCollector } from '../observability/stats.ts';
 import { apiRoutes } from './api-routes.ts';
 import { sendError, sendJson, setWriteTimeout } from './http-io.ts';
-import type { Authenticator, ClientIdentity, ErrorWriter, Handler, RouteTable } from './routes.ts';
+import {
+  type Authenticator,
+  type ClientIdentity,
+  type ErrorWriter,
+  type Handler,
+  type RouteTable,
+  requestUrl,
+} from './routes.ts';
 
 export type {
   Authenticator,
@@ -290,7 +297,7 @@ export function createGatewayServer(
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://gateway');
+    const url = requestUrl(request.url ?? '/');
     const method = request.method ?? 'GET';
     try {
       const handler = route(method, url.pathname);
