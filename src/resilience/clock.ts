@@ -15,8 +15,11 @@ export interface Clock {
   schedule(ms: number, callback: () => void): () => void;
 }
 
+/** Read once: the getter costs a third of a `now()`, which runs about a dozen times per request. */
+const timeOrigin = performance.timeOrigin;
+
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  now: () => timeOrigin + performance.now(),
   schedule(ms, callback) {
     const timer = setTimeout(callback, Math.max(0, ms));
     return () => clearTimeout(timer);

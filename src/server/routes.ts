@@ -34,14 +34,21 @@ export function requestUrl(raw: string): RequestUrl {
   const query = raw.indexOf('?');
   const path = query === -1 ? raw : raw.slice(0, query);
   if (!plainPath.test(path) || path.includes('/.') || path.startsWith('//')) return parsedUrl(raw, path);
-  let params: URLSearchParams | undefined;
-  return {
-    pathname: path,
-    get searchParams() {
-      params ??= parsedUrl(raw, path).searchParams;
-      return params;
-    },
-  };
+  return new PlainUrl(path, raw);
+}
+
+/** A class, not an object literal with a getter: that literal cost more than the parse it saves. */
+class PlainUrl implements RequestUrl {
+  private params: URLSearchParams | undefined;
+  constructor(
+    readonly pathname: string,
+    private readonly raw: string,
+  ) {}
+
+  get searchParams(): URLSearchParams {
+    this.params ??= parsedUrl(this.raw, this.pathname).searchParams;
+    return this.params;
+  }
 }
 
 /**
