@@ -3,8 +3,10 @@
  * planning with key admission, the request scope, the chain run (hedged when asked), the cache
  * look-up, and the one summary at its end. Built once by the composition root (`index.ts`).
  */
+
 import type { GatewayConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
+import { afterTurn } from '../lib/after-turn.ts';
 import { neverCancelled } from '../lib/cancel.ts';
 import type { EventBus, RequestTracer } from '../observability/events.ts';
 import type { Clock } from '../resilience/clock.ts';
@@ -213,11 +215,9 @@ export class RequestRunner {
       return undefined;
     }
     const finish = this.finishOnce(facts, startedClock, request, response);
-    const fallback = setImmediate(finish);
-    return () => {
-      clearImmediate(fallback);
-      finish();
-    };
+    // The safety net, should the caller never call it: after this turn (a second call does nothing).
+    afterTurn(finish);
+    return finish;
   }
 
   /** `finish`, at most once, off the request path (a failure is logged: nobody else would catch it). */

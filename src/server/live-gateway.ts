@@ -18,10 +18,12 @@
  * createGatewayServer(live.gateway, ...);
  * live.swap(await live.build(nextConfig));
  */
+
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config/load.ts';
 import { createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
 import { storeFor } from '../gateway/wiring.ts';
+import { afterTurn } from '../lib/after-turn.ts';
 import { EventBus, type RequestTracer } from '../observability/events.ts';
 import { createLogger, type GatewayLogger } from '../observability/logger.ts';
 import { type Clock, systemClock } from '../resilience/clock.ts';
@@ -109,7 +111,7 @@ export async function openLiveGateway(options: LiveGatewayOptions): Promise<Live
     return deferSummary ? () => leaveAfterTurn(generation) : () => leave(generation);
   }
   function leaveAfterTurn(generation: Generation): void {
-    setImmediate(() => leave(generation));
+    afterTurn(() => leave(generation));
   }
   /** Counts `run`'s promise against the generation it started on. */
   function tracked<T>(run: (gateway: Gateway) => Promise<T>, deferSummary?: boolean): Promise<T> {
