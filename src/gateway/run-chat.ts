@@ -22,7 +22,9 @@ export async function runChat(
   try {
     const planned = await runner.plan(request, requestOptions, facts, trace);
     const { features, decision } = planned;
-    const cached = await runner.lookUp(request, requestOptions);
+    // Not awaited when there is nothing to look up: an await of undefined still costs a turn of the microtask queue.
+    const lookup = runner.lookUp(request, requestOptions);
+    const cached = lookup && (await lookup);
     if (cached?.hit) {
       const { hit } = cached;
       facts.cache = 'hit';

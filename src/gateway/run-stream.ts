@@ -24,7 +24,8 @@ export async function runStream(
   let cached: Awaited<ReturnType<RequestRunner['lookUp']>>;
   try {
     planned = await runner.plan(request, requestOptions, facts, trace);
-    cached = await runner.lookUp(request, requestOptions);
+    const lookup = runner.lookUp(request, requestOptions);
+    cached = lookup && (await lookup);
   } catch (error) {
     facts.error = asGatewayError(error);
     runner.finish(facts, startedClock, request);

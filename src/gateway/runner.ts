@@ -167,12 +167,17 @@ export class RequestRunner {
   }
 
   /** The cache's key for this request and, if it may be answered from the cache, the stored answer. */
-  async lookUp(request: ChatRequest, requestOptions: RequestOptions) {
+  /** The response cache's answer; undefined at once (no promise to await) when the request is not cached. */
+  lookUp(request: ChatRequest, requestOptions: RequestOptions) {
     const { cache } = this.deps;
     const cacheKey = cache?.keyFor(request, requestOptions);
     if (!cache || !cacheKey) return undefined;
-    const hit = cacheKey.read ? await cache.get(cacheKey.key).catch(() => undefined) : undefined;
-    return { key: cacheKey.key, hit };
+    const key = cacheKey.key;
+    if (!cacheKey.read) return Promise.resolve({ key, hit: undefined });
+    return cache.get(key).then(
+      (hit) => ({ key, hit }),
+      () => ({ key, hit: undefined }),
+    );
   }
 
   remember(cacheKey: string | undefined, model: string, completion: ChatCompletion | undefined): void {
