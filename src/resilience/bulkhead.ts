@@ -60,11 +60,21 @@ export class Bulkhead {
 export class BulkheadPolicy implements Policy {
   constructor(private readonly bulkhead: Bulkhead) {}
 
-  async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
-    const slot = this.bulkhead.acquire(context.signal);
-    if (!(slot === true || (slot !== false && (await slot)))) {
-      throw new TargetSkipped(context.target, 'at its concurrency limit');
+  // Not `async`: with a free slot (the common case) the attempt's own promise is returned as is.
+  // An async function returning a promise costs two more microtask turns and a promise.
+  execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
+    try {
+      const slot = this.bulkhead.acquire(context.signal);
+      const release = () => this.bulkhead.release();
+      if (slot === true) return holding(operation, context, release);
+      const refused = () => new TargetSkipped(context.target, 'at its concurrency limit');
+      if (slot === false) return Promise.reject(refused());
+      return slot.then((granted) => {
+        if (!granted) throw refused();
+        return holding(operation, context, release);
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return holding(operation, context, () => this.bulkhead.release());
   }
 }

@@ -122,16 +122,22 @@ export class AdmissionPolicy implements Policy {
     private readonly onStoreError: (error: unknown) => void,
   ) {}
 
-  async execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
-    const plan = this.plan(context);
-    if (!plan) return operation(context);
-    // The request's first attempt here may have been admitted already, with its client key.
-    const admitted =
-      (context.attempt === 0 ? context.meter.ahead?.take(context.target) : undefined) ??
-      (await this.admit(plan, context));
-    return holding(operation, context, (failure) => {
-      this.limiter.settle(admitted, plan.settle(failure)).catch(this.onStoreError);
-    });
+  // Not `async` (see BulkheadPolicy.execute): an attempt admitted ahead, or on a model without
+  // caps, returns the attempt's own promise.
+  execute<T>(operation: Operation<T>, context: AttemptContext): Promise<T> {
+    try {
+      const plan = this.plan(context);
+      if (!plan) return operation(context);
+      const held = (admitted: Admitted) =>
+        holding(operation, context, (failure) => {
+          this.limiter.settle(admitted, plan.settle(failure)).catch(this.onStoreError);
+        });
+      // The request's first attempt here may have been admitted already, with its client key.
+      const ahead = context.attempt === 0 ? context.meter.ahead?.take(context.target) : undefined;
+      return ahead ? held(ahead) : this.admit(plan, context).then(held);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Admit the attempt's buckets, or skip the target. */
