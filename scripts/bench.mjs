@@ -97,8 +97,6 @@ const modes = { plain: [plainBody], stream: [streamBody] };
 // ---------------------------------------------------------------------------------------------
 // Switchyard's entry point: compiled (default) or under tsx.
 const buildDir = join(root, 'node_modules/.cache/switchyard-bench');
-/** Set once this run compiled src/ into buildDir (a build left by an earlier run may be stale). */
-let builtThisRun = false;
 
 function switchyardEntry() {
   if (settings.switchyard === 'tsx')
@@ -111,7 +109,6 @@ function switchyardEntry() {
   const entry = join(buildDir, 'bench/switchyard-server.js');
   const output = `${build.stdout ?? ''}${build.stderr ?? ''}`.trim();
   if (!existsSync(entry)) throw new Error(`could not compile Switchyard for the benchmark:\n${output}`);
-  builtThisRun = true;
   // src/observability/dashboard.ts reads ../../dashboard/ relative to itself.
   symlinkSync(join(root, 'dashboard'), join(buildDir, 'dashboard'));
   const warning =
@@ -715,8 +712,8 @@ async function routingBench() {
   if (!existsSync(file)) return { skipped: 'bench/routing.bench.ts does not exist' };
   // The production form, as Switchyard itself is measured: tsc's output (bench/tsconfig.server-build.json
   // compiles this file too), not tsx's transform, which wraps every named closure in a __name call.
+  // main() compiled buildDir (with this file) before any measurement.
   const compiled = join(buildDir, 'bench/routing.bench.js');
-  if (settings.switchyard !== 'tsx' && !builtThisRun) switchyardEntry();
   const useCompiled = settings.switchyard !== 'tsx' && existsSync(compiled);
   const args = useCompiled ? [compiled] : ['--import', 'tsx', file];
   log(

@@ -3,7 +3,6 @@
  * planning with key admission, the request scope, the chain run (hedged when asked), the cache
  * look-up, and the one summary at its end. Built once by the composition root (`index.ts`).
  */
-
 import type { GatewayConfig } from '../config/load.ts';
 import type { ModelSpec } from '../config/model-spec.ts';
 import { afterTurn } from '../lib/after-turn.ts';
@@ -166,8 +165,10 @@ export class RequestRunner {
     );
   }
 
-  /** The cache's key for this request and, if it may be answered from the cache, the stored answer. */
-  /** The response cache's answer; undefined at once (no promise to await) when the request is not cached. */
+  /**
+   * The cache's key for this request and, if it may be answered from the cache, the stored
+   * answer; undefined at once (no promise to await) when the request is not cached.
+   */
   lookUp(request: ChatRequest, requestOptions: RequestOptions) {
     const { cache } = this.deps;
     const cacheKey = cache?.keyFor(request, requestOptions);

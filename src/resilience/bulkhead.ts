@@ -56,6 +56,8 @@ export class Bulkhead {
   }
 }
 
+const atLimit = (context: AttemptContext) => new TargetSkipped(context.target, 'at its concurrency limit');
+
 /** The bulkhead around one target: a slot held across its retries, and by a stream until it ends. */
 export class BulkheadPolicy implements Policy {
   constructor(private readonly bulkhead: Bulkhead) {}
@@ -67,10 +69,9 @@ export class BulkheadPolicy implements Policy {
       const slot = this.bulkhead.acquire(context.signal);
       const release = () => this.bulkhead.release();
       if (slot === true) return holding(operation, context, release);
-      const refused = () => new TargetSkipped(context.target, 'at its concurrency limit');
-      if (slot === false) return Promise.reject(refused());
+      if (slot === false) return Promise.reject(atLimit(context));
       return slot.then((granted) => {
-        if (!granted) throw refused();
+        if (!granted) throw atLimit(context);
         return holding(operation, context, release);
       });
     } catch (error) {

@@ -92,16 +92,19 @@ const SYNTAX_HINTS = list('def, import, select, public, include, function, class
 const SYNTAX_GATE = /[{};=<>|\\[\]`~]/;
 const STACK_GATE = /error|exception|traceback|panic|goroutine|segmentation|core dumped/;
 
-/** What the colons of a text hint at: one before a digit (`file.js:12`, both), or before a line end (`def f():`, syntax). */
-function colonHints(text: string): { digit: boolean; lineEnd: boolean } {
-  let digit = false;
-  let lineEnd = false;
-  for (let at = text.indexOf(':'); at !== -1 && !digit; at = text.indexOf(':', at + 1)) {
+/** A colon before a digit (`file.js:12`: both hints) and one before a line end (`def f():`: syntax). */
+const COLON_DIGIT = 1;
+const COLON_LINE_END = 2;
+
+/** Which colons a text has, as COLON_* bits (no object per call: it runs on every message text). */
+function colonHints(text: string): number {
+  let hints = 0;
+  for (let at = text.indexOf(':'); at !== -1 && !(hints & COLON_DIGIT); at = text.indexOf(':', at + 1)) {
     const next = text.charCodeAt(at + 1);
-    if (next >= 48 && next <= 57) digit = true;
-    else if (next === 10) lineEnd = true;
+    if (next >= 48 && next <= 57) hints |= COLON_DIGIT;
+    else if (next === 10) hints |= COLON_LINE_END;
   }
-  return { digit, lineEnd };
+  return hints;
 }
 /** Any CJK character: when there is none, the CJK expressions are skipped. */
 const HAS_CJK = /[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]/;
@@ -248,8 +251,8 @@ function gatherEvidence(matchers: CodingMatchers, text: string): Evidence {
   }
   evidence.fence = text.includes('```') || text.includes('~~~');
   const colons = colonHints(lower);
-  evidence.syntaxHint ||= colons.digit || colons.lineEnd || SYNTAX_GATE.test(lower);
-  evidence.stackHint = colons.digit || STACK_GATE.test(lower);
+  evidence.syntaxHint ||= colons !== 0 || SYNTAX_GATE.test(lower);
+  evidence.stackHint = (colons & COLON_DIGIT) !== 0 || STACK_GATE.test(lower);
   if (HAS_CJK.test(text)) {
     evidence.keyword ??= cjk.keyword?.exec(lower)?.[0];
     evidence.tech ??= cjk.tech.exec(lower)?.[0];

@@ -18,7 +18,6 @@
  * createGatewayServer(live.gateway, ...);
  * live.swap(await live.build(nextConfig));
  */
-
 import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config/load.ts';
 import { createGateway, type Gateway, type StreamHandle } from '../gateway/index.ts';
