@@ -157,7 +157,14 @@
     return el('td', { 'data-field': 'model', 'data-state': 'poor' }, row.error_code ?? 'none');
   }
 
+  // What the table shows now. A refresh that brings the same rows leaves them in place: rows
+  // replaced under a click (pressed on the old button, released on the new) lose it.
+  let renderedRows;
+
   function renderRows(rows) {
+    const shown = `${new Date().toDateString()} ${JSON.stringify(rows)}`; // \`when\` drops today's date
+    if (shown === renderedRows) return;
+    renderedRows = shown;
     const body = byId('requests').tBodies[0];
     const out = rows.map((row) => {
       const tr = el('tr', {

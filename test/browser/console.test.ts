@@ -230,8 +230,25 @@ test('the request console: filters, pages, detail, rotation and breaker controls
     [later.id, failover.id],
   );
 
+  // A refresh that brings nothing new leaves the rows alone, so a click it lands in the middle of
+  // (button pressed before, released after) still opens the row. Re-rendered rows lost it: the
+  // click went to the table body, the common ancestor of the old and the new button.
+  const open = page.locator(`#requests tbody tr[data-request-id="${failover.id}"] button[data-action="open"]`);
+  const box = await open.boundingBox();
+  assert.ok(box, 'the row is on the page');
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  const loadedBefore = await page.getAttribute('body', 'data-requests-loaded');
+  await page.evaluate(() =>
+    document.querySelector('#request-filters')?.dispatchEvent(new Event('submit', { cancelable: true })),
+  );
+  await page.waitForFunction(
+    (before) => document.body.getAttribute('data-requests-loaded') !== before,
+    loadedBefore,
+  );
+  await page.mouse.up();
+
   // The fail-over's detail: every candidate's scores as logged, each attempt with its outcome.
-  await page.click(`#requests tbody tr[data-request-id="${failover.id}"] button[data-action="open"]`);
   await page.waitForFunction((id) => document.querySelector('#detail-id')?.textContent === id, failover.id);
   const logged = server.requestLog!.get(failover.id) as RequestRow;
   const candidates = await page
