@@ -233,7 +233,9 @@ test('the request console: filters, pages, detail, rotation and breaker controls
   // A refresh that brings nothing new leaves the rows alone, so a click it lands in the middle of
   // (button pressed before, released after) still opens the row. Re-rendered rows lost it: the
   // click went to the table body, the common ancestor of the old and the new button.
-  const open = page.locator(`#requests tbody tr[data-request-id="${failover.id}"] button[data-action="open"]`);
+  const open = page.locator(
+    `#requests tbody tr[data-request-id="${failover.id}"] button[data-action="open"]`,
+  );
   const box = await open.boundingBox();
   assert.ok(box, 'the row is on the page');
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
