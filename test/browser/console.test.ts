@@ -25,7 +25,12 @@ const evilPrompt = '<script>window.__pwned=2</script><img src=x onerror="window.
 
 /** The page's DOM inside page.waitForFunction, loosely typed (the project's tsconfig has no DOM lib). */
 declare const document: {
-  querySelector(selector: string): { textContent: string | null; hasAttribute(name: string): boolean } | null;
+  querySelector(selector: string): {
+    textContent: string | null;
+    hasAttribute(name: string): boolean;
+    dispatchEvent(event: Event): boolean;
+  } | null;
+  body: { getAttribute(name: string): string | null };
   querySelectorAll(selector: string): ArrayLike<{
     textContent: string | null;
     getAttribute(name: string): string | null;
