@@ -162,7 +162,7 @@
   let renderedRows;
 
   function renderRows(rows) {
-    const shown = `${new Date().toDateString()} ${JSON.stringify(rows)}`; // \`when\` drops today's date
+    const shown = `${new Date().toDateString()} ${JSON.stringify(rows)}`; // `when` leaves today's date out
     if (shown === renderedRows) return;
     renderedRows = shown;
     const body = byId('requests').tBodies[0];
