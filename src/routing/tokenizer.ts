@@ -142,7 +142,6 @@ const PUNCTUATION = 1;
 const DIGIT = 2;
 const UPPER = 3;
 const LOWER = 4;
-const NON_ASCII = 5;
 const ASCII_CLASS = new Uint8Array(128).map((_, code) =>
   code <= 32
     ? SPACE
@@ -157,41 +156,46 @@ const ASCII_CLASS = new Uint8Array(128).map((_, code) =>
 
 function estimatePart(text: string): number {
   let tokens = 0;
-  /** Where the current run of letters and digits began, or -1. */
-  let runStart = -1;
-  let digits = 0;
-  let upper = 0;
-  let camel = 0;
-  let previous = SPACE;
   const length = text.length;
-  for (let i = 0; i < length; i++) {
-    const code = text.charCodeAt(i);
-    const kind = code < 128 ? ASCII_CLASS[code]! : NON_ASCII;
-    if (kind >= DIGIT && kind <= LOWER) {
-      if (runStart < 0) runStart = i;
-      if (kind === DIGIT) digits++;
-      else if (kind === UPPER) {
-        upper++;
-        if (previous === LOWER) camel++;
-      }
-      previous = kind;
-      continue;
-    }
-    if (runStart >= 0) {
-      tokens += runTokens(i - runStart, digits, upper, camel);
-      runStart = -1;
-      digits = upper = camel = 0;
-      previous = SPACE;
-    }
-    if (kind === PUNCTUATION) tokens += 0.6;
-    else if (kind === NON_ASCII) {
+  let i = 0;
+  while (i < length) {
+    let code = text.charCodeAt(i);
+    if (code >= 128) {
       if (code >= 0xd800 && code <= 0xdbff) {
         tokens += 1.5; // an astral character (emoji) and its second half
+        i += 2;
+      } else {
+        tokens += isCjk(code) ? 0.9 : 0.45;
         i++;
-      } else tokens += isCjk(code) ? 0.9 : 0.45;
+      }
+      continue;
     }
+    const kind = ASCII_CLASS[code]!;
+    if (kind < DIGIT) {
+      if (kind === PUNCTUATION) tokens += 0.6;
+      i++;
+      continue;
+    }
+    // A run of ASCII letters and digits. Most of a prompt is lower-case letters: the inner loop
+    // takes those with two comparisons each, and only the rest of a run is classified.
+    const runStart = i;
+    let digits = 0;
+    let upper = 0;
+    let camel = 0;
+    for (;;) {
+      while (code >= 97 && code <= 122 && ++i < length) code = text.charCodeAt(i);
+      if (i >= length || code >= 128) break;
+      const runKind = ASCII_CLASS[code]!;
+      if (runKind === DIGIT) digits++;
+      else if (runKind === UPPER) {
+        upper++;
+        if (i > runStart && ASCII_CLASS[text.charCodeAt(i - 1)] === LOWER) camel++;
+      } else if (runKind !== LOWER) break;
+      if (++i >= length) break;
+      code = text.charCodeAt(i);
+    }
+    tokens += runTokens(i - runStart, digits, upper, camel);
   }
-  if (runStart >= 0) tokens += runTokens(length - runStart, digits, upper, camel);
   return tokens;
 }
 

@@ -104,6 +104,14 @@ describe('token estimate', () => {
       ['Tab\tand\nnewline  spaces', 4],
       ['한국어 텍스트 مرحبا', 8],
       ['ABCDEF ABC aBC', 3],
+      // Runs that end the text, camel case after a digit, a lone high surrogate at the end (pinned
+      // before the lower-case inner loop of round 11).
+      ['fooBarBazQuxQuuxCorgeGrault', 10],
+      ['getHTTPResponseCode2', 8],
+      ['UPPERlower', 4],
+      ['9aBcD', 2],
+      ['x\ud83d', 3],
+      ['aé b', 2],
     ];
     for (const [text, tokens] of pinned) assert.equal(estimateTokens(text), tokens, JSON.stringify(text));
     // Parts are estimated as their concatenation when no run crosses a part's edge.
