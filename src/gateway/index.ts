@@ -25,7 +25,7 @@ import { HealthBoard } from '../resilience/health-board.ts';
 import { HealthChecker } from '../resilience/health-checker.ts';
 import { HedgeBudget } from '../resilience/hedge.ts';
 import { Limiter } from '../resilience/limiter.ts';
-import { countTokens } from '../routing/tokenizer.ts';
+import { countTokens, estimateTokens } from '../routing/tokenizer.ts';
 import { AdmissionLeases } from '../state/admission-leases.ts';
 import { FailoverStore } from '../state/failover-store.ts';
 import type { ChatRequest } from '../types/openai.ts';
@@ -167,8 +167,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       : undefined,
   );
   const hedges = new HedgeBudget(settings.hedging.budget);
-  const count = (text: string) =>
-    countTokens(text, { exactChars: config.routing.analysis.exact_count_chars }).tokens;
+  // Tokens an upstream did not report (a stream cut short, an upstream that sends no usage) are
+  // counted as prompts are: estimated under `token_count: auto`, so a client that disconnects
+  // mid-stream does not load the o200k tables (~60 MB) into a gateway that never needed them;
+  // exact under `token_count: exact`. Either way the usage is flagged as estimated.
+  const { exact_count_chars: exactChars, token_count: tokenCount } = config.routing.analysis;
+  const count =
+    tokenCount === 'exact'
+      ? (text: string) => countTokens(text, { exactChars }).tokens
+      : (text: string) => estimateTokens(text, { exactChars });
   const accountant = new Accountant(specs, count);
   const keyAdmissions = new KeyAdmissions(limiter, specs, onStoreError);
   const cache = config.cache.enabled

@@ -1,12 +1,14 @@
 /**
  * The o200k tables (~60 MB resident) load only when an exact count is needed (issue 14): a gateway
- * answering short prompts never loads them; a prompt near a threshold does.
+ * answering short prompts never loads them, nor does a stream cut short; a prompt near a threshold does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createGateway } from '../../src/gateway/index.ts';
-import { encoderLoaded } from '../../src/routing/tokenizer.ts';
+import type { RequestSummary } from '../../src/observability/events.ts';
+import { encoderLoaded, estimateTokens } from '../../src/routing/tokenizer.ts';
 import { fastSimulated } from '../helpers/gateway.ts';
+import { waitFor } from '../observability/helpers.ts';
 
 describe('lazy tokenizer tables', () => {
   it('stay unloaded for short prompts and load for one near the simple_qa threshold', async () => {
@@ -28,6 +30,28 @@ describe('lazy tokenizer tables', () => {
         for await (const _chunk of handle.chunks);
       }
       assert.equal(encoderLoaded(), false, 'short prompts were estimated');
+
+      // A client that leaves mid-stream: the upstream never reported usage, so the delivered text
+      // is counted, by the estimate under `token_count: auto`, which needs no tables either.
+      const finished: RequestSummary[] = [];
+      const unsubscribe = gateway.events.subscribe({ requestFinished: (summary) => finished.push(summary) });
+      const cut = await gateway.chatStream({
+        model: 'auto',
+        stream: true,
+        messages: [{ role: 'user', content: 'Write a long story about a lighthouse keeper' }],
+      });
+      let delivered = '';
+      for await (const chunk of cut.chunks) {
+        delivered += chunk.choices[0]?.delta.content ?? '';
+        if (delivered.length > 0) break;
+      }
+      await waitFor(() => finished.length === 1, "the cut stream's summary");
+      unsubscribe();
+      const summary = finished[0]!;
+      assert.ok(delivered.length > 0);
+      assert.equal(summary.usageEstimated, true, 'usage the upstream did not report is flagged');
+      assert.equal(summary.completionTokens, estimateTokens(delivered), 'counted by the estimate');
+      assert.equal(encoderLoaded(), false, 'a stream cut short did not load the tables');
       const near = `${'The committee reviewed every budget line again. '.repeat(53)}Why?`;
       const decision = gateway.route({ model: 'auto', messages: [{ role: 'user', content: near }] });
       assert.equal(encoderLoaded(), true, 'a prompt near 500 tokens was counted exactly');
