@@ -181,28 +181,26 @@ function estimatePart(text: string): number {
     const runStart = i;
     let digits = 0;
     let upper = 0;
-    let camel = 0;
     for (;;) {
       while (code >= 97 && code <= 122 && ++i < length) code = text.charCodeAt(i);
       if (i >= length || code >= 128) break;
       const runKind = ASCII_CLASS[code]!;
       if (runKind === DIGIT) digits++;
-      else if (runKind === UPPER) {
-        upper++;
-        if (i > runStart && ASCII_CLASS[text.charCodeAt(i - 1)] === LOWER) camel++;
-      } else if (runKind !== LOWER) break;
+      else if (runKind === UPPER) upper++;
+      else break;
       if (++i >= length) break;
       code = text.charCodeAt(i);
     }
-    tokens += runTokens(i - runStart, digits, upper, camel);
+    tokens += runTokens(i - runStart, digits, upper);
   }
   return tokens;
 }
 
 /** One run of ASCII letters and digits: a number, an identifier or base64, or a word. */
-function runTokens(run: number, digits: number, upper: number, camel: number): number {
+function runTokens(run: number, digits: number, upper: number): number {
   if (digits === run) return Math.ceil(run / 3);
-  if (digits > 0 || camel > 1 || (upper > 1 && upper < run)) return Math.max(1, run / 2.6);
+  // Camel case (two upper-case letters or more, among lower-case ones) is the mixed case.
+  if (digits > 0 || (upper > 1 && upper < run)) return Math.max(1, run / 2.6);
   return run <= 6 ? 1 : 1 + (run - 6) / 3.5;
 }
 

@@ -104,8 +104,8 @@ describe('token estimate', () => {
       ['Tab\tand\nnewline  spaces', 4],
       ['한국어 텍스트 مرحبا', 8],
       ['ABCDEF ABC aBC', 3],
-      // Runs that end the text, camel case after a digit, a lone high surrogate at the end (pinned
-      // before the lower-case inner loop of round 11).
+      // Runs that end the text (lower-case, digit-led, upper-case then lower-case), a lone high
+      // surrogate at the end, non-ASCII right after a run (pinned before round 11's inner loop).
       ['fooBarBazQuxQuuxCorgeGrault', 10],
       ['getHTTPResponseCode2', 8],
       ['UPPERlower', 4],
