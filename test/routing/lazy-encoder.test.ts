@@ -85,7 +85,8 @@ describe('lazy tokenizer tables', () => {
       const { delivered, summary } = await cutStream(gateway);
       assert.ok(delivered.length > 0);
       assert.equal(summary.usageEstimated, true);
-      assert.equal(summary.completionTokens, countTokens(delivered, { exactChars: 8000 }).tokens);
+      const { exact_count_chars: exactChars } = gateway.config.routing.analysis;
+      assert.equal(summary.completionTokens, countTokens(delivered, { exactChars }).tokens);
     } finally {
       await gateway.close();
     }
