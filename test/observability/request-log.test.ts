@@ -324,6 +324,52 @@ describe('request log content and lifecycle', () => {
     log.close();
   });
 
+  test('a batch written in multi-row statements keeps every row whole and in order', () => {
+    const log = new RequestLog({
+      path: ':memory:',
+      retentionDays: 7,
+      logContent: false,
+      flushIntervalMs: 60_000,
+    });
+    // 23 rows: two ten-row statements and three single rows, each row's values its own.
+    const startedAt = Date.now() - 60_000;
+    const written = Array.from({ length: 23 }, (_, i) =>
+      summary({
+        requestId: `req_multi_${i}`,
+        startedAt: startedAt + i,
+        model: i % 2 === 0 ? 'alpha' : 'beta',
+        promptTokens: 100 + i,
+        completionTokens: 200 + i,
+        latencyMs: 10 + i / 4,
+        status: i === 17 ? 502 : 200,
+        errorCode: i === 17 ? 'upstream_error' : undefined,
+        reason: `reason ${i}`,
+        stream: i % 3 === 0,
+      }),
+    );
+    for (const row of written) log.requestFinished(row);
+    log.flush();
+    assert.equal(log.written, 23);
+    const rows = log.query({ limit: 100 }).data.reverse(); // oldest first
+    assert.deepEqual(
+      rows.map((row) => row.request_id),
+      written.map((row) => row.requestId),
+    );
+    rows.forEach((row, i) => {
+      assert.equal(row.ts, startedAt + i);
+      assert.equal(row.model, i % 2 === 0 ? 'alpha' : 'beta');
+      assert.equal(row.prompt_tokens, 100 + i);
+      assert.equal(row.completion_tokens, 200 + i);
+      assert.equal(row.latency_ms, 10 + i / 4);
+      assert.equal(row.status, i === 17 ? 502 : 200);
+      assert.equal(row.error_code, i === 17 ? 'upstream_error' : null);
+      assert.equal(row.reason, `reason ${i}`);
+      assert.equal(row.stream, i % 3 === 0);
+      assert.equal(row.usage?.[0]?.prompt_tokens, 100 + i);
+    });
+    log.close();
+  });
+
   test('the queue is bounded: the oldest rows are dropped and counted', () => {
     const log = new RequestLog({
       path: ':memory:',
