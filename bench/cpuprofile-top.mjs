@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url).href;
 
-function shortUrl(url) {
+export function shortUrl(url) {
   if (!url) return '';
   if (url.startsWith(root)) return url.slice(root.length);
   if (url.startsWith('node:')) return url;
@@ -44,7 +44,7 @@ function categoryOf(url, file, functionName) {
 }
 
 /** A source map for `url`: from `maps`, else a `.js.map` file beside a compiled file:// module. */
-function loadMap(url, maps) {
+export function loadMap(url, maps) {
   if (url in maps) return new SourceMap(maps[url]);
   if (!url.startsWith('file://') || !url.includes('/node_modules/.cache/')) return undefined;
   try {
