@@ -162,7 +162,8 @@ const result = await running;
 server.kill('SIGKILL');
 await new Promise((resolve) => server.once('exit', resolve));
 copyFileSync(mapAtWindowEnd, perfMap);
-process.on('exit', () => rmSync(perfMap, { force: true }));
+// perf report reads the map from /tmp: kept with --keep.
+if (!options.keep) process.on('exit', () => rmSync(perfMap, { force: true }));
 const requests = (result.rps * windowMs) / 1000;
 const cpuPerRequestUs = ((cpuAfter - cpuBefore) * 1000) / requests;
 
@@ -282,5 +283,6 @@ table(
 );
 table('inclusive, src/ functions', inclusiveSrc);
 table('by nearest JavaScript frame', nearestJs, 20);
-if (options.keep) console.log(`\nperf data kept: ${options.keep} (perf report -i ${options.keep})`);
+if (options.keep)
+  console.log(`\nperf data kept: ${options.keep} and ${perfMap} (perf report -i ${options.keep})`);
 process.exit(0);
