@@ -43,7 +43,7 @@ export function apiRoutes(gateway: Gateway): RouteTable {
     const { meta, chunks, finish } = await gateway.chatStream(body, requestOptions);
     try {
       openEventStream(response, metaHeaders(meta));
-      await pipeEventStream(response, chatCompletionsEncoder, chunks);
+      await pipeEventStream(response, chatCompletionsEncoder(), chunks);
     } finally {
       finish?.();
     }

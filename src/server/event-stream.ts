@@ -22,19 +22,49 @@ export interface StreamEncoder {
   ping?(): string;
 }
 
-/** Chat Completions' own framing: each chunk as `data:`, `[DONE]` at the end, no `[DONE]` after an error. */
-export const chatCompletionsEncoder: StreamEncoder = {
-  push: (chunk) => [`data: ${chatChunkJson(chunk)}\n\n`],
-  finish: () => ['data: [DONE]\n\n'],
-  fail: (error) => [`data: ${JSON.stringify(asGatewayError(error).toJSON())}\n\n`],
-};
+/**
+ * Chat Completions' own framing, one encoder per stream: each chunk as `data:`, `[DONE]` at the
+ * end, no `[DONE]` after an error.
+ */
+export function chatCompletionsEncoder(): StreamEncoder {
+  const quoted = quotedNames();
+  return {
+    push: (chunk) => [`data: ${chatChunkJson(chunk, quoted)}\n\n`],
+    finish: () => ['data: [DONE]\n\n'],
+    fail: (error) => [`data: ${JSON.stringify(asGatewayError(error).toJSON())}\n\n`],
+  };
+}
+
+/**
+ * A stream's `id` and `model` as JSON, kept from chunk to chunk: every chunk of a stream has the
+ * same ones (the model changes only at a fail-over), and JSON.stringify costs ~140 ns a call,
+ * two a chunk (bench/README.md, round 12).
+ */
+export interface QuotedNames {
+  id: unknown;
+  idJson: string | undefined;
+  model: unknown;
+  modelJson: string | undefined;
+}
+
+export function quotedNames(): QuotedNames {
+  return { id: undefined, idJson: undefined, model: undefined, modelJson: undefined };
+}
 
 /** The chunk's JSON: the upstream's own with our `id` and `model` when it was kept, else serialised. */
-export function chatChunkJson(chunk: ChatCompletionChunk): string {
+export function chatChunkJson(chunk: ChatCompletionChunk, quoted: QuotedNames = quotedNames()): string {
   const kept = chunk[verbatim];
   if (kept === undefined) return JSON.stringify(chunk);
   chunk[verbatim] = undefined; // used once; a chunk kept for the cache need not hold the upstream's text
-  return `{"id":${JSON.stringify(chunk.id)}${kept.afterId}${JSON.stringify(chunk.model)}${kept.afterModel}`;
+  if (quoted.idJson === undefined || quoted.id !== chunk.id) {
+    quoted.id = chunk.id;
+    quoted.idJson = JSON.stringify(chunk.id);
+  }
+  if (quoted.modelJson === undefined || quoted.model !== chunk.model) {
+    quoted.model = chunk.model;
+    quoted.modelJson = JSON.stringify(chunk.model);
+  }
+  return `{"id":${quoted.idJson}${kept.afterId}${quoted.modelJson}${kept.afterModel}`;
 }
 
 export function openEventStream(response: ServerResponse, headers: Record<string, string>): void {

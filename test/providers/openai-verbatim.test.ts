@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openAIChunks } from '../../src/providers/openai/stream.ts';
 import type { SseEvent } from '../../src/providers/sse.ts';
-import { chatChunkJson } from '../../src/server/event-stream.ts';
+import { chatChunkJson, chatCompletionsEncoder, quotedNames } from '../../src/server/event-stream.ts';
 import { type ChatCompletionChunk, verbatim } from '../../src/types/openai.ts';
 
 const context = { provider: 'openai', model: 'gw-model' };
@@ -91,5 +91,32 @@ describe('OpenAI chunks sent on verbatim (no second JSON.stringify)', () => {
     chunk!.choices[0]!.delta.content = 'changed';
     chunk![verbatim] = undefined;
     assert.equal(JSON.parse(chatChunkJson(chunk!)).choices[0].delta.content, 'changed');
+  });
+
+  it("one stream's id and model are serialised once and follow a change (a fail-over's model, another id)", async () => {
+    const chunks = await chunksOf(
+      compact('a'),
+      compact('b'),
+      compact('c'),
+      compact('d'),
+      compact('', 'stop'),
+    );
+    const quoted = quotedNames();
+    chunks.forEach((chunk, i) => {
+      chunk.id = i < 4 ? 'chatcmpl-req_gw' : 'chatcmpl-"other"';
+      if (i >= 2) chunk.model = 'fallback "model"';
+      const expected = JSON.parse(JSON.stringify({ ...chunk, [verbatim]: undefined }));
+      assert.ok(chunk[verbatim], 'kept');
+      assert.deepEqual(JSON.parse(chatChunkJson(chunk, quoted)), expected, `chunk ${i}`);
+    });
+    assert.equal(quoted.modelJson, JSON.stringify('fallback "model"'));
+    assert.equal(quoted.idJson, JSON.stringify('chatcmpl-"other"'));
+    // The encoder keeps its own names per stream: two streams' encoders do not share them.
+    const [one, two] = [chatCompletionsEncoder(), chatCompletionsEncoder()];
+    const [a, b] = await chunksOf(compact('x'), compact('y', 'stop'));
+    a!.id = 'chatcmpl-one';
+    b!.id = 'chatcmpl-two';
+    assert.equal(JSON.parse(one.push(a!)[0]!.slice(6)).id, 'chatcmpl-one');
+    assert.equal(JSON.parse(two.push(b!)[0]!.slice(6)).id, 'chatcmpl-two');
   });
 });
