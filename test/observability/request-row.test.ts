@@ -132,3 +132,24 @@ test('attemptsJson is JSON.stringify of the stored attempt rows, optional fields
   assert.deepEqual(JSON.parse(attemptsJson(attempts)), expected);
   assert.equal(attemptsJson([]), '[]');
 });
+
+test('remembered model names stay right past the memory bound (1,100 distinct names, then the first again)', () => {
+  const names = Array.from({ length: 1100 }, (_, i) => `model "${i}" \\ ${awkward}`);
+  for (const model of [...names, names[0]!, names[1099]!]) {
+    const attempts: AttemptRecord[] = [{ model, provider: 'p', outcome: 'success', latencyMs: 1 }];
+    assert.equal(JSON.parse(attemptsJson(attempts))[0].model, model);
+    const usage: ModelUsage[] = [
+      {
+        model,
+        provider: 'p',
+        promptTokens: 1,
+        completionTokens: 2,
+        cachedTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: 0,
+        estimated: false,
+      },
+    ];
+    assert.equal(JSON.parse(usageJson(usage))[0].model, model);
+  }
+});
