@@ -118,7 +118,7 @@ export async function pipeEventStream(
     for await (const chunk of chunks) {
       const frames = encoder.push(chunk);
       if (frames.length === 0) continue;
-      lastWrite = Date.now();
+      if (keepAlive) lastWrite = Date.now(); // only pings read it
       if (!corked) {
         corked = true;
         response.cork();
