@@ -30,7 +30,7 @@
  * generator for a free socket, or fewer than 95% answered within 5 s of the load's end: a machine
  * too busy to serve the rate) is reported INCONCLUSIVE, not as a verdict.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   cpSync,
@@ -45,6 +45,7 @@ import {
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { trackedChildren } from './children.mjs';
 import { cpuMs, machineBusyMs, rssMB } from './proc.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -100,22 +101,7 @@ function phaseAt(t, loadS, faults) {
 
 // ---------------------------------------------------------------------------------------------
 // Processes.
-const children = new Set();
-function killAll() {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-function spawnNode(args, env = {}) {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
+const { killAll, spawnNode } = trackedChildren();
 
 /** The next IPC message from `child` that `matches`, or a failure on exit / timeout. */
 function nextMessage(child, what, matches, timeoutMs) {

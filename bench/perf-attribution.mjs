@@ -20,13 +20,15 @@
  * still optimising after its first connections close spends several µs per request in TurboFan
  * (bench/README.md, round 12).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { benchRequest, exited, firstMessage, trackedChildren } from './children.mjs';
 import { loadMap, shortUrl } from './cpuprofile-top.mjs';
+import { buildSwitchyard } from './fault-soak.mjs';
 import { cpuMs } from './proc.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -51,71 +53,28 @@ function fail(message) {
   process.exit(1);
 }
 
-// The bench's request (scripts/bench.mjs): a short question, `model: auto`.
-const messages = [
-  { role: 'system', content: 'You are a helpful assistant. Answer briefly.' },
-  { role: 'user', content: 'What is the capital of France? Answer in one sentence.' },
-];
-const body = JSON.stringify({
-  model: 'auto',
-  messages,
-  max_tokens: 64,
-  ...(options.mode === 'stream' && { stream: true }),
-});
+const body = benchRequest(options.mode === 'stream');
 
 const tmp = mkdtempSync(join(tmpdir(), 'switchyard-perf-'));
-const children = new Set();
+const { killAll, spawnNode } = trackedChildren();
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-function start(args, env = {}) {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const message = (child) =>
-  new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited (${code})`)));
-  });
 
-/** Switchyard compiled as the bench runs it (bench/tsconfig.server-build.json). */
-function switchyardEntry() {
-  // Under node_modules/, as the bench's own build, so that its imports resolve.
-  const out = join(root, 'node_modules/.cache/switchyard-perf');
-  rmSync(out, { recursive: true, force: true });
-  execFileSync(
-    process.execPath,
-    [
-      join(root, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      join(root, 'bench/tsconfig.server-build.json'),
-      '--outDir',
-      out,
-    ],
-    { stdio: 'inherit' },
-  );
-  symlinkSync(join(root, 'dashboard'), join(out, 'dashboard'));
-  return join(out, 'bench/switchyard-server.js');
-}
-
-const upstream = start([join(root, 'bench/upstream.mjs')]);
-const upstreamUrl = (await message(upstream)).url;
+const upstream = spawnNode([join(root, 'bench/upstream.mjs')]);
+const upstreamUrl = (await firstMessage(upstream, 'upstream', 30_000)).url;
+// Switchyard compiled as `npm run bench` runs it, into a directory of its own.
 const entry =
-  options.target === 'switchyard' ? switchyardEntry() : join(root, `bench/${options.target}-proxy.mjs`);
-const server = start(['--perf-basic-prof', entry], {
+  options.target === 'switchyard'
+    ? buildSwitchyard({ outDir: join(root, 'node_modules/.cache/switchyard-perf') }).args[0]
+    : join(root, `bench/${options.target}-proxy.mjs`);
+const server = spawnNode(['--perf-basic-prof', entry], {
   UPSTREAM_URL: upstreamUrl,
   BENCH_TMP: join(tmp, 'state'),
 });
-const ready = await message(server);
+const ready = await firstMessage(server, options.target, 60_000);
 
 async function load(seconds) {
   const job = {
@@ -125,9 +84,9 @@ async function load(seconds) {
     connections: Number(options.connections),
     duration: seconds,
   };
-  const child = start([join(root, 'bench/loadgen.mjs'), JSON.stringify(job)]);
-  const result = await message(child);
-  await new Promise((resolve) => child.once('exit', resolve));
+  const child = spawnNode([join(root, 'bench/loadgen.mjs'), JSON.stringify(job)]);
+  const result = await firstMessage(child, 'loadgen', (seconds + 60) * 1000);
+  await exited(child);
   return result;
 }
 
@@ -160,7 +119,7 @@ copyFileSync(perfMap, mapAtWindowEnd);
 await new Promise((resolve) => recorder.once('exit', resolve));
 const result = await running;
 server.kill('SIGKILL');
-await new Promise((resolve) => server.once('exit', resolve));
+await exited(server);
 copyFileSync(mapAtWindowEnd, perfMap);
 // perf report reads the map from /tmp: kept with --keep.
 if (!options.keep) process.on('exit', () => rmSync(perfMap, { force: true }));

@@ -35,6 +35,7 @@ import {
 } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
+import { benchRequest, exited, firstMessage, trackedChildren } from '../bench/children.mjs';
 import { formatSummary, summarize } from '../bench/cpuprofile-top.mjs';
 import { faultSoakSettings, runFaultSoak } from '../bench/fault-soak.mjs';
 import { clockTicks, cpuMs, machineBusyMs, rssMB } from '../bench/proc.mjs';
@@ -86,12 +87,8 @@ const targets = {
 
 // ---------------------------------------------------------------------------------------------
 // Request bodies: a short question (the router's simple_qa path), as an OpenAI client sends it.
-const messages = [
-  { role: 'system', content: 'You are a helpful assistant. Answer briefly.' },
-  { role: 'user', content: 'What is the capital of France? Answer in one sentence.' },
-];
-const plainBody = JSON.stringify({ model: 'auto', messages, max_tokens: 64 });
-const streamBody = JSON.stringify({ model: 'auto', messages, max_tokens: 64, stream: true });
+const plainBody = benchRequest(false);
+const streamBody = benchRequest(true);
 const modes = { plain: [plainBody], stream: [streamBody] };
 
 // ---------------------------------------------------------------------------------------------
@@ -120,10 +117,7 @@ function switchyardEntry() {
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on any exit path.
-const children = new Set();
-function killAll(signal = 'SIGKILL') {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-}
+const { children, killAll, spawnNode } = trackedChildren();
 process.on('exit', () => killAll());
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
@@ -131,40 +125,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     killAll();
     process.exit(130);
   });
-}
-
-function spawnNode(args, env = {}) {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-/** Wait for the first IPC message (or fail on exit / timeout). */
-function firstMessage(child, what, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    const onExit = (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited (${code ?? signal}) before answering`));
-    };
-    child.once('exit', onExit);
-    child.once('message', (message) => {
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve(message);
-    });
-  });
-}
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', resolve));
 }
 
 async function startServer(name, args, env) {

@@ -42,13 +42,16 @@ export function chatCompletionsEncoder(): StreamEncoder {
  */
 export interface QuotedNames {
   id: unknown;
-  idJson: string | undefined;
+  idJson: string;
   model: unknown;
-  modelJson: string | undefined;
+  modelJson: string;
 }
 
+/** Matches no chunk's id or model: the first chunk always serialises both. */
+const none = Symbol('none');
+
 export function quotedNames(): QuotedNames {
-  return { id: undefined, idJson: undefined, model: undefined, modelJson: undefined };
+  return { id: none, idJson: '', model: none, modelJson: '' };
 }
 
 /** The chunk's JSON: the upstream's own with our `id` and `model` when it was kept, else serialised. */
@@ -56,11 +59,11 @@ export function chatChunkJson(chunk: ChatCompletionChunk, quoted: QuotedNames = 
   const kept = chunk[verbatim];
   if (kept === undefined) return JSON.stringify(chunk);
   chunk[verbatim] = undefined; // used once; a chunk kept for the cache need not hold the upstream's text
-  if (quoted.idJson === undefined || quoted.id !== chunk.id) {
+  if (quoted.id !== chunk.id) {
     quoted.id = chunk.id;
     quoted.idJson = JSON.stringify(chunk.id);
   }
-  if (quoted.modelJson === undefined || quoted.model !== chunk.model) {
+  if (quoted.model !== chunk.model) {
     quoted.model = chunk.model;
     quoted.modelJson = JSON.stringify(chunk.model);
   }
