@@ -241,7 +241,7 @@ table(
   nearestSrc,
 );
 table('inclusive, src/ functions', inclusiveSrc);
-table('by nearest JavaScript frame', nearestJs, 20);
+table('by nearest JavaScript frame', nearestJs);
 if (options.keep)
   console.log(`\nperf data kept: ${options.keep} and ${perfMap} (perf report -i ${options.keep})`);
 process.exit(0);

@@ -28,6 +28,8 @@
  *
  * With BENCH_CONFIG (bench/fault-soak.mjs): a JSON file of config sections (`models`, `routing`,
  * ...) that replace this file's.
+ *
+ * With BENCH_WITHOUT (bench/feature-cost.mjs): features left out, to price each one.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
@@ -98,6 +100,20 @@ if (process.env.BENCH_CONFIG) {
   Object.assign(raw, sections);
 }
 
+// BENCH_WITHOUT (bench/feature-cost.mjs): features left out, to price each one. A comma list of
+// `key` (no client key), `log` (no request log), `rules` (no routing rules), `caps` (no model rpm/tpm).
+const without = new Set((process.env.BENCH_WITHOUT ?? '').split(',').filter(Boolean));
+for (const feature of without)
+  if (!['key', 'log', 'rules', 'caps'].includes(feature))
+    throw new Error(`BENCH_WITHOUT: unknown "${feature}"`);
+if (without.has('log') && raw.observability?.request_log) raw.observability.request_log.enabled = false;
+if (without.has('rules') && raw.routing) delete raw.routing.rules;
+if (without.has('caps'))
+  for (const model of Object.values(raw.models ?? {})) {
+    delete model.rpm;
+    delete model.tpm;
+  }
+
 const redisUrl = process.env.BENCH_REDIS_URL;
 if (redisUrl) {
   // BENCH_ADMISSION_LEASES=0: every admission is one script in Redis (exact mode).
@@ -114,7 +130,7 @@ const running: StartedGateway = await startServer(config, { seed: 42 });
 // A virtual key whose limits are far above what the bench sends: every request pays the lookup,
 // the admission (rpm, tpm, concurrency) and the budget check, and none is refused.
 const clientHeaders: Record<string, string> = {};
-if (process.env.BENCH_CLIENT_KEY !== '0') {
+if (process.env.BENCH_CLIENT_KEY !== '0' && !without.has('key')) {
   const { key } = await running.keys.create(
     parseInput(createKeySchema, {
       name: 'bench',
