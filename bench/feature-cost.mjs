@@ -8,7 +8,7 @@
  * request, and of its requests per second.
  *
  *   node bench/feature-cost.mjs [--mode plain|stream] [--connections 10] [--seconds 5]
- *        [--rounds 5] [--warmups 3] [--variants full,key,log,rules,caps,all] [--compare REF]
+ *        [--rounds 5] [--warmups 3] [--variants full,key,limits,log,rules,caps,all] [--compare REF]
  *
  * A price is the full config's CPU minus the config without the feature: it includes what the
  * feature costs beyond its own code (GC, the header bytes it adds, the kernel waking the client
@@ -33,7 +33,7 @@ const { values: options } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
     warmups: { type: 'string', default: '3' },
-    variants: { type: 'string', default: 'full,key,log,rules,caps,all' },
+    variants: { type: 'string', default: 'full,key,limits,log,rules,caps,all' },
     compare: { type: 'string' },
   },
 });
@@ -48,6 +48,7 @@ function fail(message) {
 const allVariants = {
   full: { name: 'full', without: [] },
   key: { name: 'without client key', without: ['key'] },
+  limits: { name: 'client key without limits', without: ['limits'] },
   log: { name: 'without request log', without: ['log'] },
   rules: { name: 'without routing rules', without: ['rules'] },
   caps: { name: 'without model rpm/tpm caps', without: ['caps'] },

@@ -101,10 +101,11 @@ if (process.env.BENCH_CONFIG) {
 }
 
 // BENCH_WITHOUT (bench/feature-cost.mjs): features left out, to price each one. A comma list of
-// `key` (no client key), `log` (no request log), `rules` (no routing rules), `caps` (no model rpm/tpm).
+// `key` (no client key), `limits` (a client key without limits: what authentication alone costs),
+// `log` (no request log), `rules` (no routing rules), `caps` (no model rpm/tpm).
 const without = new Set((process.env.BENCH_WITHOUT ?? '').split(',').filter(Boolean));
 for (const feature of without)
-  if (!['key', 'log', 'rules', 'caps'].includes(feature))
+  if (!['key', 'limits', 'log', 'rules', 'caps'].includes(feature))
     throw new Error(`BENCH_WITHOUT: unknown "${feature}"`);
 if (without.has('log') && raw.observability?.request_log) raw.observability.request_log.enabled = false;
 if (without.has('rules') && raw.routing) delete raw.routing.rules;
@@ -134,10 +135,12 @@ if (process.env.BENCH_CLIENT_KEY !== '0' && !without.has('key')) {
   const { key } = await running.keys.create(
     parseInput(createKeySchema, {
       name: 'bench',
-      rpm: 1_000_000_000,
-      tpm: 1_000_000_000,
-      max_concurrency: 100_000,
-      budget: { usd: 1_000_000_000, period: 'month' },
+      ...(!without.has('limits') && {
+        rpm: 1_000_000_000,
+        tpm: 1_000_000_000,
+        max_concurrency: 100_000,
+        budget: { usd: 1_000_000_000, period: 'month' },
+      }),
     }),
   );
   clientHeaders.authorization = `Bearer ${key}`;

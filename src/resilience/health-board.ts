@@ -247,6 +247,8 @@ export class HealthBoard implements HealthSnapshot {
   /** Ms until the model's rpm or tpm cap admits again, if this instance knows it is at the cap. */
   private cappedFor(spec: ModelSpec): number | undefined {
     const { limiter } = this.options;
+    // Before the bucket names are built (two strings per model per routing decision).
+    if (!limiter.refusingAny) return undefined;
     if (spec.rpm !== undefined) {
       const left = limiter.refusedLocally(stateKeys.modelRequests(spec.name));
       if (left !== undefined) return left;

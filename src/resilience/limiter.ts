@@ -31,8 +31,14 @@ export class Limiter {
     return `${this.instance}:${(++this.sequence).toString(36)}`;
   }
 
+  /** Whether any bucket is known to refuse (nearly always false: then nothing need be looked up). */
+  get refusingAny(): boolean {
+    return this.overUntil.size > 0;
+  }
+
   /** The bucket key's refusal, if it is known to refuse now (no store call). */
   refusedLocally(bucketKey: string): number | undefined {
+    if (this.overUntil.size === 0) return undefined;
     const until = this.overUntil.get(bucketKey);
     if (until === undefined) return undefined;
     const left = until - this.clock.now();

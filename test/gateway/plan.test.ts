@@ -163,6 +163,25 @@ describe('which models may answer', () => {
     }
   });
 
+  it('a model whose rpm cap refused is left out of routing until the cap admits again', async () => {
+    const gateway = gatewayWith({
+      models: { capped: fastSimulated({ rpm: 1, weight: 1000 }), spare: fastSimulated({ weight: 1 }) },
+    });
+    try {
+      const before = gateway.route(question()) as RouteDecision;
+      assert.deepEqual(before.excluded, [], 'nothing is known to refuse yet');
+      // One request takes the minute's only slot; the next is refused by the store (it falls
+      // back) and the refusal is cached locally, where routing reads it.
+      for (let i = 0; i < 2; i++) await gateway.chat({ ...question(), model: 'capped' }).catch(() => {});
+      const after = gateway.route(question()) as RouteDecision;
+      assert.equal(after.model, 'spare');
+      const exclusion = after.excluded.find((entry) => entry.model === 'capped');
+      assert.match(exclusion?.reason ?? '', /at its rpm\/tpm cap for \d+s/, JSON.stringify(after.excluded));
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('a request nested too deeply is a 400 naming where, never a stack overflow', async () => {
     const gateway = gatewayWith({ models: { a: fastSimulated() } });
     try {
