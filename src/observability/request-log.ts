@@ -263,7 +263,8 @@ export class RequestLog implements Partial<GatewayEvents> {
     this.insert = this.db.prepare(insertInto + values);
     this.insertMany = this.db.prepare(insertInto + Array(rowsPerInsert).fill(values).join(', '));
     this.writeBatch = this.db.transaction((batch: RequestSummary[]) => {
-      const spend = new Map<string, { hour: number; model: string; cost: number }>();
+      // Model -> hour -> spend: no "hour model" string built and hashed per row.
+      const spend = new Map<string, Map<number, number>>();
       // Whole chunks of rowsPerInsert rows, then the rest one by one, in queue order.
       const whole = batch.length - (batch.length % rowsPerInsert);
       const chunk = new Array<Value>(rowsPerInsert * width);
@@ -280,12 +281,15 @@ export class RequestLog implements Partial<GatewayEvents> {
         }
         if (summary.model === undefined || summary.costUsd === 0) continue;
         const hour = Math.floor(Math.round(summary.startedAt) / hourMs);
-        const name = `${hour} ${summary.model}`;
-        const entry = spend.get(name);
-        if (entry) entry.cost += summary.costUsd;
-        else spend.set(name, { hour, model: summary.model, cost: summary.costUsd });
+        let hours = spend.get(summary.model);
+        if (!hours) {
+          hours = new Map();
+          spend.set(summary.model, hours);
+        }
+        hours.set(hour, (hours.get(hour) ?? 0) + summary.costUsd);
       }
-      for (const { hour, model, cost } of spend.values()) this.addSpend.run(hour, model, cost);
+      for (const [model, hours] of spend)
+        for (const [hour, cost] of hours) this.addSpend.run(hour, model, cost);
     });
     this.prune();
     this.pruneTimer = setInterval(() => this.prune(), options.pruneIntervalMs ?? 3_600_000);
