@@ -178,8 +178,11 @@ export function abortOnDisconnect(request: IncomingMessage, response: ServerResp
   const onClose = () => {
     if (!response.writableFinished) controller.abort(clientDisconnected);
   };
-  response.once('close', onClose);
-  request.once('aborted', onClose);
+  // `on`, not `once`: 'close' fires once, and `once` wraps the listener in a closure per request.
+  response.on('close', onClose);
+  // A request whose body was read whole never emits 'aborted' (node:http emits it only for an
+  // incomplete one): every front door reads the body first, so this is for any that does not.
+  if (!request.complete) request.once('aborted', onClose);
   return controller;
 }
 

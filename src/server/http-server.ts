@@ -200,6 +200,10 @@ export function createGatewayServer(
   }
 
   const limits = config.server;
+  // One listener for every response (not a closure each).
+  const requestClosed = () => {
+    inFlight--;
+  };
   const server = createServer(
     {
       keepAliveTimeout: 65_000,
@@ -211,7 +215,7 @@ export function createGatewayServer(
     },
     (request, response) => {
       inFlight++;
-      response.on('close', () => inFlight--);
+      response.on('close', requestClosed);
       setWriteTimeout(response, limits.write_timeout * 1000);
       void handle(request, response);
     },
