@@ -59,3 +59,15 @@ export function benchRequest(stream) {
   ];
   return JSON.stringify({ model: 'auto', messages, max_tokens: 64, ...(stream && { stream: true }) });
 }
+
+/**
+ * One bench/loadgen.mjs run of `body` on `url` (in its own process, started with `spawnNode`):
+ * its result once it has exited.
+ */
+export async function runLoad(spawnNode, { url, headers, body, connections, seconds }) {
+  const job = { url, headers, bodies: [body], connections, duration: seconds };
+  const child = spawnNode([`${root}bench/loadgen.mjs`, JSON.stringify(job)]);
+  const result = await firstMessage(child, 'loadgen', (seconds + 60) * 1000);
+  await exited(child);
+  return result;
+}

@@ -381,7 +381,7 @@ export async function runFaultSoak({ entry, log = console.log, settings = faultS
     server = spawnNode(['--expose-gc', ...entry.args], {
       BENCH_CONFIG: configFile,
       BENCH_TMP: join(tmp, 'switchyard'),
-      BENCH_CLIENT_KEY: '0', // its load sends no client key
+      BENCH_WITHOUT: 'key', // its load sends no client key
     });
     const ready = await nextMessage(server, 'switchyard', (m) => m?.ready, 60_000);
     await sanityCheck(ready.url);

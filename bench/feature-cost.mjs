@@ -3,9 +3,9 @@
  * What each feature of the bench's Switchyard costs, per plain (or streamed) request: the bench
  * config in full, then with one feature left out at a time (BENCH_WITHOUT in
  * bench/switchyard-server.ts), then with all of them out, beside the parse proxy. The targets
- * take turns in rounds on one fake upstream, so a slow stretch of the machine lands on all of
- * them (in a new order each round); each figure is the median over the rounds of the server's CPU (/proc, every thread) per
- * request, and of its requests per second.
+ * take turns in rounds on one fake upstream, in a new order each round, so a slow stretch of the
+ * machine lands on all of them; each figure is the median over the rounds of the server's CPU
+ * (/proc, every thread) per request, and of its requests per second.
  *
  *   node bench/feature-cost.mjs [--mode plain|stream] [--connections 10] [--seconds 5]
  *        [--rounds 5] [--warmups 3] [--variants full,key,limits,log,rules,caps,all] [--compare REF]
@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchRequest, exited, firstMessage, trackedChildren } from './children.mjs';
+import { benchRequest, firstMessage, runLoad, trackedChildren } from './children.mjs';
 import { buildSwitchyard } from './fault-soak.mjs';
 import { cpuMs } from './proc.mjs';
 
@@ -88,19 +88,14 @@ async function start(target, index) {
   return { ...target, child, url: ready.url, headers: ready.headers, cpu: [], rps: [] };
 }
 
-async function load(target, seconds) {
-  const job = {
+const load = (target, seconds) =>
+  runLoad(spawnNode, {
     url: target.url,
     headers: target.headers,
-    bodies: [body],
+    body,
     connections: Number(options.connections),
-    duration: seconds,
-  };
-  const child = spawnNode([join(root, 'bench/loadgen.mjs'), JSON.stringify(job)]);
-  const result = await firstMessage(child, 'loadgen', (seconds + 60) * 1000);
-  await exited(child);
-  return result;
-}
+    seconds,
+  });
 
 const targets = [];
 const all = [{ name: 'parse proxy' }, ...variants];

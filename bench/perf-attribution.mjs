@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { benchRequest, exited, firstMessage, trackedChildren } from './children.mjs';
+import { benchRequest, exited, firstMessage, runLoad, trackedChildren } from './children.mjs';
 import { loadMap, shortUrl } from './cpuprofile-top.mjs';
 import { buildSwitchyard } from './fault-soak.mjs';
 import { cpuMs } from './proc.mjs';
@@ -76,19 +76,14 @@ const server = spawnNode(['--perf-basic-prof', entry], {
 });
 const ready = await firstMessage(server, options.target, 60_000);
 
-async function load(seconds) {
-  const job = {
+const load = (seconds) =>
+  runLoad(spawnNode, {
     url: ready.url,
     headers: ready.headers,
-    bodies: [body],
+    body,
     connections: Number(options.connections),
-    duration: seconds,
-  };
-  const child = spawnNode([join(root, 'bench/loadgen.mjs'), JSON.stringify(job)]);
-  const result = await firstMessage(child, 'loadgen', (seconds + 60) * 1000);
-  await exited(child);
-  return result;
-}
+    seconds,
+  });
 
 for (let i = 0; i < Number(options.warmups); i++) await load(2);
 const data = options.keep ?? join(tmp, 'perf.data');

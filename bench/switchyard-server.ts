@@ -17,7 +17,7 @@
  * each), settled, and charged to the fleet-spend and key-usage counters.
  *
  * The client key is created at start; the ready message carries the header to send
- * (`headers.authorization`). BENCH_CLIENT_KEY=0 (bench/fault-soak.mjs, whose load sends no key)
+ * (`headers.authorization`). BENCH_WITHOUT=key (bench/fault-soak.mjs, whose load sends no key)
  * starts without one.
  *
  * Under scripts/bench.mjs (IPC): reports its URL (and the client headers) when listening; answers `{type: 'memory'}` with
@@ -29,7 +29,8 @@
  * With BENCH_CONFIG (bench/fault-soak.mjs): a JSON file of config sections (`models`, `routing`,
  * ...) that replace this file's.
  *
- * With BENCH_WITHOUT (bench/feature-cost.mjs): features left out, to price each one.
+ * With BENCH_WITHOUT (bench/feature-cost.mjs, and `key` for bench/fault-soak.mjs): features left
+ * out, to price each one.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { findSourceMap } from 'node:module';
@@ -100,7 +101,7 @@ if (process.env.BENCH_CONFIG) {
   Object.assign(raw, sections);
 }
 
-// BENCH_WITHOUT (bench/feature-cost.mjs): features left out, to price each one. A comma list of
+// BENCH_WITHOUT: features left out (see the header). A comma list of
 // `key` (no client key), `limits` (a client key without limits: what authentication alone costs),
 // `log` (no request log), `rules` (no routing rules), `caps` (no model rpm/tpm).
 const without = new Set((process.env.BENCH_WITHOUT ?? '').split(',').filter(Boolean));
@@ -131,7 +132,7 @@ const running: StartedGateway = await startServer(config, { seed: 42 });
 // A virtual key whose limits are far above what the bench sends: every request pays the lookup,
 // the admission (rpm, tpm, concurrency) and the budget check, and none is refused.
 const clientHeaders: Record<string, string> = {};
-if (process.env.BENCH_CLIENT_KEY !== '0' && !without.has('key')) {
+if (!without.has('key')) {
   const { key } = await running.keys.create(
     parseInput(createKeySchema, {
       name: 'bench',

@@ -28,7 +28,7 @@ import {
 } from '../resilience/policy.ts';
 import { RetryPolicy } from '../resilience/retry.ts';
 import { TimeoutPolicy } from '../resilience/timeout.ts';
-import { stateKeys } from '../state/keys.ts';
+import { type ModelCapKeys, modelCapKeys } from '../state/keys.ts';
 import type { Adjustment, Bucket } from '../state/store.ts';
 import type { RequestTrace } from './trace.ts';
 
@@ -274,17 +274,6 @@ function hasCaps(spec: ModelSpec): boolean {
   return spec.rpm !== undefined || spec.tpm !== undefined;
 }
 
-/** Each model's bucket names, built once (a new string per request would be hashed anew by every Map it keys). */
-const capKeys = new WeakMap<ModelSpec, { requests: string; tokens: string }>();
-function capKeysOf(spec: ModelSpec): { requests: string; tokens: string } {
-  let keys = capKeys.get(spec);
-  if (!keys) {
-    keys = { requests: stateKeys.modelRequests(spec.name), tokens: stateKeys.modelTokens(spec.name) };
-    capKeys.set(spec, keys);
-  }
-  return keys;
-}
-
 /**
  * A model's fleet-wide caps: one request, and the request's estimated tokens, per minute. A class
  * (methods on the prototype, not closures per request): it lives as long as its request, so
@@ -292,14 +281,14 @@ function capKeysOf(spec: ModelSpec): { requests: string; tokens: string } {
  */
 class ModelCapsAdmission implements AdmissionPlan {
   readonly buckets: Bucket[] = [];
-  private readonly keys: { requests: string; tokens: string };
+  private readonly keys: ModelCapKeys;
   private readonly tokens: number;
 
   constructor(
     private readonly spec: ModelSpec,
     private readonly meter: WorkMeter,
   ) {
-    this.keys = capKeysOf(spec);
+    this.keys = modelCapKeys(spec.name);
     if (spec.rpm !== undefined) {
       this.buckets.push({
         kind: 'window',

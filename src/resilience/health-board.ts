@@ -8,7 +8,7 @@
  */
 import type { ModelSpec } from '../config/model-spec.ts';
 import type { HealthSnapshot, ModelHealth } from '../routing/types.ts';
-import { type SharedBreakerState, stateChannels, stateKeys } from '../state/keys.ts';
+import { modelCapKeys, type SharedBreakerState, stateChannels, stateKeys } from '../state/keys.ts';
 import type { Store } from '../state/store.ts';
 import { type BreakerTransition, CircuitBreaker } from './breaker.ts';
 import type { Clock } from './clock.ts';
@@ -247,13 +247,14 @@ export class HealthBoard implements HealthSnapshot {
   /** Ms until the model's rpm or tpm cap admits again, if this instance knows it is at the cap. */
   private cappedFor(spec: ModelSpec): number | undefined {
     const { limiter } = this.options;
-    // Before the bucket names are built (two strings per model per routing decision).
+    // Nearly always nothing is refused: no lookup per model per routing decision then.
     if (!limiter.refusingAny) return undefined;
+    const keys = modelCapKeys(spec.name);
     if (spec.rpm !== undefined) {
-      const left = limiter.refusedLocally(stateKeys.modelRequests(spec.name));
+      const left = limiter.refusedLocally(keys.requests);
       if (left !== undefined) return left;
     }
-    if (spec.tpm !== undefined) return limiter.refusedLocally(stateKeys.modelTokens(spec.name));
+    if (spec.tpm !== undefined) return limiter.refusedLocally(keys.tokens);
     return undefined;
   }
 

@@ -38,7 +38,7 @@ export class Limiter {
 
   /** The bucket key's refusal, if it is known to refuse now (no store call). */
   refusedLocally(bucketKey: string): number | undefined {
-    if (this.overUntil.size === 0) return undefined;
+    if (!this.refusingAny) return undefined;
     const until = this.overUntil.get(bucketKey);
     if (until === undefined) return undefined;
     const left = until - this.clock.now();

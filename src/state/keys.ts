@@ -16,6 +16,27 @@ export interface SharedBreakerState {
   by: string;
 }
 
+/** A model's rpm and tpm window-bucket names. */
+export interface ModelCapKeys {
+  requests: string;
+  tokens: string;
+}
+
+const capKeysByModel = new Map<string, ModelCapKeys>();
+
+/**
+ * A model's bucket names, built once per model: admission and routing ask for them on every
+ * request, and a new string each time would be hashed anew by every Map it keys.
+ */
+export function modelCapKeys(model: string): ModelCapKeys {
+  let keys = capKeysByModel.get(model);
+  if (!keys) {
+    keys = { requests: stateKeys.modelRequests(model), tokens: stateKeys.modelTokens(model) };
+    capKeysByModel.set(model, keys);
+  }
+  return keys;
+}
+
 export const stateKeys = {
   breaker: (model: string): Key<SharedBreakerState> => key(`breaker:${model}`),
   /** The instance sending the half-open trial for this model. */

@@ -163,16 +163,20 @@ describe('which models may answer', () => {
     }
   });
 
-  it('a model whose rpm cap refused is left out of routing until the cap admits again', async () => {
+  it('a model whose rpm cap refused is left out of routing', async () => {
     const gateway = gatewayWith({
       models: { capped: fastSimulated({ rpm: 1, weight: 1000 }), spare: fastSimulated({ weight: 1 }) },
     });
     try {
       const before = gateway.route(question()) as RouteDecision;
       assert.deepEqual(before.excluded, [], 'nothing is known to refuse yet');
-      // One request takes the minute's only slot; the next is refused by the store (it falls
-      // back) and the refusal is cached locally, where routing reads it.
-      for (let i = 0; i < 2; i++) await gateway.chat({ ...question(), model: 'capped' }).catch(() => {});
+      // One request takes the minute's only slot; the next is refused by the store (a 429: the
+      // named model has no fallbacks) and the refusal is cached locally, where routing reads it.
+      await gateway.chat({ ...question(), model: 'capped' });
+      await assert.rejects(
+        gateway.chat({ ...question(), model: 'capped' }),
+        (error: { status: number }) => error.status === 429,
+      );
       const after = gateway.route(question()) as RouteDecision;
       assert.equal(after.model, 'spare');
       const exclusion = after.excluded.find((entry) => entry.model === 'capped');
